@@ -1,0 +1,84 @@
+"""Actor and critic trained on imagined trajectories (DreamerV3-style).
+
+Actor: REINFORCE with advantages (R_k - v_k) / max(1, P95 - P5) plus an entropy bonus.
+Critic: two-hot regression of λ-returns, regularised toward a slow (EMA) copy of itself.
+"""
+
+import copy
+
+import torch
+from torch import Tensor, nn
+
+from agent.config import Config
+from agent.distributions import TwoHot, one_hot, sample_categorical, unimix_logits
+from agent.imagination import Trajectory
+from agent.networks import mlp
+from agent.returns import ReturnNormalizer, lambda_return
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, feat_dim: int, act_dim: int, cfg: Config):
+        super().__init__()
+        m, self.cfg = cfg.model, cfg.ac
+        self.act_dim = act_dim
+        self.actor = mlp(feat_dim, m.units, m.layers, out=act_dim)
+        self.critic = mlp(feat_dim, m.units, m.layers, out=m.reward_bins, zero_init_output=True)
+        self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.twohot = TwoHot(m.reward_bins)
+        self.retnorm = ReturnNormalizer(self.cfg.retnorm_decay, self.cfg.retnorm_low,
+                                        self.cfg.retnorm_high)
+
+    def policy_logprobs(self, feat: Tensor) -> Tensor:
+        return unimix_logits(self.actor(feat).float(), self.cfg.unimix)
+
+    def act(self, feat: Tensor, greedy: bool = False) -> Tensor:
+        """One-hot actions [..., act_dim]: sampled, or the mode when greedy."""
+        logp = self.policy_logprobs(feat)
+        index = logp.argmax(-1) if greedy else sample_categorical(logp)
+        return one_hot(index, self.act_dim)
+
+    def value(self, feat: Tensor, slow: bool = False) -> Tensor:
+        net = self.slow_critic if slow else self.critic
+        return self.twohot.mean(net(feat).float())
+
+    def loss(self, traj: Trajectory, reward: Tensor, cont: Tensor
+             ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """traj from `imagine`; reward [H, N] predicted at s_1..s_H; cont [H + 1, N] with
+        cont[0] the start state's own (from replay) and cont[1:] predicted."""
+        cfg = self.cfg
+        feat, action = traj.feat, traj.action
+        with torch.no_grad():
+            value = self.value(feat)
+            returns = lambda_return(reward, cont[1:], value, cfg.gamma, cfg.lam)
+            self.retnorm.update(returns)
+            scale = self.retnorm.scale()
+            advantage = (returns - value[:-1]) / scale
+            # Weight of s_k: the chance of still being in the episode, discounted.
+            weight = torch.cumprod(cfg.gamma * cont[:-1], 0) / cfg.gamma  # [H, N]
+            slow_target = self.value(feat[:-1], slow=True)
+
+        logp = self.policy_logprobs(feat[:-1])  # [H, N, A]
+        action_logp = (logp * action).sum(-1)
+        entropy = -(logp.exp() * logp).sum(-1)
+        actor = -(weight * (action_logp * advantage + cfg.entropy * entropy)).mean()
+
+        critic_logits = self.critic(feat[:-1]).float()
+        critic = (weight * (self.twohot.loss(critic_logits, returns)
+                            + cfg.slow_critic_reg * self.twohot.loss(critic_logits, slow_target)
+                            )).mean()
+        metrics = {
+            "return": returns.mean(),
+            "value": value.mean(),
+            "advantage": advantage.abs().mean(),
+            "return_scale": scale,
+            "actor_entropy": entropy.mean(),
+            "imag_reward": reward.mean(),
+            "imag_cont": cont[1:].mean(),
+        }
+        return {"actor": actor, "critic": critic}, metrics
+
+    @torch.no_grad()
+    def update_slow_critic(self) -> None:
+        rate = self.cfg.slow_critic_rate
+        torch._foreach_lerp_(list(self.slow_critic.parameters()),
+                             list(self.critic.parameters()), rate)

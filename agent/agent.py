@@ -1,0 +1,102 @@
+"""The agent's one face: `policy` to act, `train` to learn from a replayed batch."""
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from agent.actor_critic import ActorCritic
+from agent.config import Config, OptimConfig
+from agent.imagination import imagine
+from agent.replay import Batch
+from agent.world_model import WorldModel
+
+
+class PolicyState(NamedTuple):
+    h: Tensor       # [N, deter]
+    code: Tensor    # [N, code_dim]  c_{t-1}
+    action: Tensor  # [N, act_dim]   a_{t-1}
+
+
+class Optimizer:
+    """Adam with global-norm clipping over one group of modules."""
+
+    def __init__(self, modules: list[nn.Module], cfg: OptimConfig):
+        self.params = [p for m in modules for p in m.parameters() if p.requires_grad]
+        self.clip = cfg.clip
+        self.opt = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.eps, foreach=True)
+
+    def step(self, loss: Tensor) -> Tensor:
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = nn.utils.clip_grad_norm_(self.params, self.clip, foreach=True)
+        self.opt.step()
+        return norm
+
+
+class Agent(nn.Module):
+    def __init__(self, obs_dim: int, act_dim: int, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        self.world_model = WorldModel(obs_dim, act_dim, cfg)
+        self.actor_critic = ActorCritic(self.world_model.feat_dim, act_dim, cfg)
+        self.act_dim = act_dim
+        wm = self.world_model
+        self.model_opt = Optimizer([wm], cfg.train.model_opt)
+        self.actor_opt = Optimizer([self.actor_critic.actor], cfg.train.actor_opt)
+        self.critic_opt = Optimizer([self.actor_critic.critic], cfg.train.critic_opt)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def initial_state(self, num_envs: int) -> PolicyState:
+        wm, dev = self.world_model, self.device
+        return PolicyState(torch.zeros(num_envs, wm.deter, device=dev),
+                           torch.zeros(num_envs, wm.code_dim, device=dev),
+                           torch.zeros(num_envs, self.act_dim, device=dev))
+
+    @torch.inference_mode()
+    def policy(self, obs: Tensor, is_first: Tensor, state: PolicyState,
+               greedy: bool = False) -> tuple[Tensor, PolicyState]:
+        """obs [N, obs_dim], is_first [N] -> one-hot actions [N, act_dim] and the next state.
+        The state is reset where is_first is set, exactly as in training."""
+        wm = self.world_model
+        keep = (1.0 - is_first.float()).unsqueeze(-1)
+        h = wm.step(state.h * keep, state.code * keep, state.action * keep)
+        code = wm.encode(obs.float()).code
+        action = self.actor_critic.act(wm.feat(h, code), greedy)
+        return action, PolicyState(h, code, action)
+
+    def train_step(self, batch: Batch) -> dict[str, Tensor]:
+        """One world-model update, then one actor and critic update in imagination.
+        Returns metrics as tensors (no host sync here)."""
+        cfg, wm, ac = self.cfg, self.world_model, self.actor_critic
+        scales = cfg.loss_scales
+        losses, states = wm.loss(batch)
+        model_loss = sum(self._scale(name, scales) * value for name, value in losses.items())
+        metrics = {f"loss/{k}": v.detach() for k, v in losses.items()}
+        metrics["train/model_grad_norm"] = self.model_opt.step(model_loss)
+        metrics.update({f"quant/{k}": v for k, v in states.post.stats.items()})
+
+        h = states.h.detach().flatten(0, 1)
+        code = states.post.code.detach().flatten(0, 1)
+        start_cont = batch.cont.flatten()
+        if cfg.ac.starts:
+            pick = torch.randperm(h.shape[0], device=h.device)[:cfg.ac.starts]
+            h, code, start_cont = h[pick], code[pick], start_cont[pick]
+        traj = imagine(wm, ac.act, h, code, cfg.ac.horizon)
+        with torch.no_grad():
+            reward = wm.reward_mean(traj.feat[1:])
+            cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
+        ac_losses, ac_metrics = ac.loss(traj, reward, cont)
+        metrics["train/actor_grad_norm"] = self.actor_opt.step(ac_losses["actor"])
+        metrics["train/critic_grad_norm"] = self.critic_opt.step(ac_losses["critic"])
+        ac.update_slow_critic()
+        metrics.update({f"loss/{k}": v.detach() for k, v in ac_losses.items()})
+        metrics.update({f"train/{k}": v for k, v in ac_metrics.items()})
+        return metrics
+
+    @staticmethod
+    def _scale(name: str, scales) -> float:
+        return scales.quant if name.startswith("quant_") else getattr(scales, name)

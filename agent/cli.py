@@ -1,0 +1,48 @@
+"""Turning bad command lines into one-line errors, before Hydra starts a run."""
+
+import sys
+
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from agent.validation import ConfigError
+from envs import EnvError, SpaceError
+
+UserError = (ConfigError, EnvError, SpaceError, OmegaConfBaseException, HydraException)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+
+
+def explain(err: BaseException) -> str:
+    """One line that names the problem (and, where known, the fix)."""
+    if isinstance(err, MissingConfigException) and err.options is not None:
+        group = (err.missing_cfg_file or "").split("/")[0]
+        choice = (err.missing_cfg_file or "").split("/")[-1]
+        return (f"{group}={choice} is not known; available: {', '.join(sorted(err.options))}")
+    cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
+    if isinstance(cause, OmegaConfBaseException):
+        key = getattr(cause, "full_key", None)
+        message = _first_line(str(cause))
+        if "not in" in message and key:
+            return (f"unknown config key '{key}' ({message}); `python run.py --cfg job` "
+                    f"lists every key")
+        return f"{key}: {message}" if key else message
+    return _first_line(str(err))
+
+
+def check_overrides(config_dir: str, args: list[str]) -> None:
+    """Compose the config the command line asks for; exit with one line if it is bad.
+
+    Hydra's flags (--help, -m, --cfg, ...) are left to Hydra itself."""
+    if any(arg.startswith("-") for arg in args):
+        return
+    overrides = [arg for arg in args if not arg.lstrip("+~").startswith("hydra")]
+    try:
+        with initialize_config_dir(config_dir=config_dir, version_base=None):
+            OmegaConf.to_object(compose(config_name="config", overrides=overrides))
+    except UserError as err:
+        sys.exit(f"error: {explain(err)}")

@@ -1,0 +1,149 @@
+"""The typed configuration schema. Hydra composes `configs/` on top of it, so an unknown key
+or a value of the wrong type fails before anything runs; `validate` then checks ranges."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class EnvConfig:
+    name: str = "cartpole"
+    """Short name used in run folder names."""
+    id: str = "CartPole-v1"
+    """Any registered gymnasium id; `module:Name-vN` imports `module` first."""
+    num_envs: int = 1
+    """Parallel training envs (gymnasium vector env)."""
+    vector: str = "sync"
+    """`sync` steps envs in this process, `async` in subprocesses."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments for gymnasium.make."""
+
+
+@dataclass
+class ModelConfig:
+    deter: int = 256
+    """GRU state size (h)."""
+    units: int = 256
+    """Width of every MLP."""
+    layers: int = 2
+    """Hidden layers of every MLP."""
+    reward_bins: int = 255
+    """Two-hot bins of the reward and critic heads on the symlog scale."""
+    prior_unimix: float = 0.01
+    """Uniform mass mixed into the prior over codes."""
+
+
+@dataclass
+class LossScales:
+    recon: float = 1.0
+    reward: float = 1.0
+    cont: float = 1.0
+    dyn: float = 0.5
+    rep: float = 0.1
+    quant: float = 1.0
+    """Multiplies every quantizer term (those carry their own weights, e.g. VQ's beta)."""
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-4
+    eps: float = 1e-8
+    clip: float = 1000.0
+    """Global gradient-norm clip."""
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 16
+    seq_len: int = 64
+    train_ratio: float = 512.0
+    """Replayed time steps per env step: updates per env step = train_ratio / (B * T)."""
+    prefill: int = 1000
+    """Env steps of uniform random actions before training starts."""
+    free_bits: float = 1.0
+    """Nats below which the dynamics and representation losses give no gradient."""
+    model_opt: OptimConfig = field(default_factory=lambda: OptimConfig(1e-4, 1e-8, 1000.0))
+    actor_opt: OptimConfig = field(default_factory=lambda: OptimConfig(3e-5, 1e-5, 100.0))
+    critic_opt: OptimConfig = field(default_factory=lambda: OptimConfig(3e-5, 1e-5, 100.0))
+
+
+@dataclass
+class ActorCriticConfig:
+    horizon: int = 15
+    gamma: float = 0.997
+    lam: float = 0.95
+    entropy: float = 3e-4
+    """Actor entropy bonus."""
+    unimix: float = 0.01
+    """Uniform mass mixed into the discrete policy."""
+    slow_critic_rate: float = 0.02
+    """EMA rate of the slow critic, per update."""
+    slow_critic_reg: float = 1.0
+    """Weight of the regulariser pulling the critic toward the slow critic."""
+    retnorm_decay: float = 0.99
+    retnorm_low: float = 5.0
+    retnorm_high: float = 95.0
+    starts: int = 0
+    """Imagination start states per update; 0 uses all B * T replayed states."""
+
+
+@dataclass
+class ReplayConfig:
+    capacity: int = 1_000_000
+    """Env steps kept; the oldest are overwritten."""
+
+
+@dataclass
+class EvalConfig:
+    every: int = 1000
+    """Env steps between evaluations; 0 disables evaluation."""
+    episodes: int = 10
+    """Episodes per evaluation, acting greedily (the policy's mode)."""
+
+
+@dataclass
+class WandbConfig:
+    mode: str = "offline"
+    """online | offline | disabled. Offline runs live in run_dir/wandb; `wandb sync` uploads."""
+    project: str = "discrete-world-models"
+    entity: str | None = None
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LogConfig:
+    every: int = 500
+    """Env steps between training-metric log events."""
+    progress: bool = True
+    """Show a progress bar on the terminal."""
+
+
+@dataclass
+class Config:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    quantizer: Any = MISSING
+    """Chosen with `quantizer=NAME`; its options are the quantizer's own Options dataclass."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss_scales: LossScales = field(default_factory=LossScales)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ac: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    seed: int = 0
+    steps: int = 10_000
+    """Total env steps."""
+    device: str = "cpu"
+    """cpu | cuda | cuda:N | auto (a GPU if one is found)."""
+    threads: int = 0
+    """Torch CPU threads; 0 uses every core."""
+    run_dir: str = MISSING
+    """The run's folder; it must not already hold a run."""
+
+
+ConfigStore.instance().store(name="schema", node=Config)

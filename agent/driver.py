@@ -1,0 +1,66 @@
+"""Stepping a vector env with a policy, in the layout replay stores.
+
+    call        reset        step(a_0)       step(a_1) ...  step(a_T) on a done env
+    returns     o_0          o_1, r_1        o_2, r_2       o_0', r = 0   (next-step autoreset)
+    stored      (o_0, a_0, r_0 = 0, first=1)  (o_1, a_1, r_1, first=0, cont=1 - term_1) ...
+
+The step after a done is a reset, so `is_first` of the next stored step is the previous done.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor
+
+from envs import ActionCodec
+
+
+class Step(NamedTuple):
+    obs: Tensor       # [N, *obs_shape]
+    action: Tensor    # [N, act_dim]
+    reward: Tensor    # [N]
+    is_first: Tensor  # [N]
+    cont: Tensor      # [N]
+
+
+class Episode(NamedTuple):
+    ret: float
+    length: int
+
+
+Policy = Callable[[Tensor, Tensor], Tensor]  # (obs [N, ...], is_first [N]) -> actions [N, A]
+
+
+class Driver:
+    def __init__(self, envs: gym.vector.VectorEnv, codec: ActionCodec, seed: int):
+        self.envs, self.codec = envs, codec
+        obs, _ = envs.reset(seed=seed)
+        n = envs.num_envs
+        self.obs = obs
+        self.reward = np.zeros(n, np.float32)
+        self.is_first = np.ones(n, bool)
+        self.terminated = np.zeros(n, bool)
+        self.done = np.zeros(n, bool)
+        self.ep_return = np.zeros(n, np.float64)
+        self.ep_length = np.zeros(n, np.int64)
+
+    def step(self, policy: Policy) -> tuple[Step, list[Episode]]:
+        """Act once in every env; returns the stored step and the episodes it finished."""
+        obs = torch.as_tensor(self.obs)
+        is_first = torch.as_tensor(self.is_first, dtype=torch.float32)
+        action = policy(obs, is_first).cpu()
+        step = Step(obs, action, torch.as_tensor(self.reward),
+                    is_first, torch.as_tensor(~self.terminated, dtype=torch.float32))
+        self.obs, reward, term, trunc, _ = self.envs.step(self.codec.to_env(action))
+        self.is_first = self.done
+        self.reward = reward.astype(np.float32)
+        self.terminated = term
+        self.done = term | trunc
+        self.ep_return = np.where(self.is_first, 0.0, self.ep_return + reward)
+        self.ep_length = np.where(self.is_first, 0, self.ep_length + 1)
+        finished = [Episode(float(self.ep_return[i]), int(self.ep_length[i]))
+                    for i in np.flatnonzero(self.done)]
+        return step, finished

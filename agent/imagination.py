@@ -1,0 +1,35 @@
+"""Rolling the prior forward in code space: no observations, no gradients.
+
+    s_0 (replayed, detached) --a_0--> h_1 = f(h_0, c_0, a_0), idx_1 ~ prior(h_1),
+    c_1 = quantizer.embed(idx_1), s_1 = [h_1, c_1] --a_1--> ... s_H
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from agent.distributions import sample_categorical
+from agent.world_model import WorldModel
+
+
+class Trajectory(NamedTuple):
+    feat: Tensor    # [H + 1, N, feat_dim]  states s_0 .. s_H
+    action: Tensor  # [H, N, act_dim]       a_k taken at s_k
+
+
+@torch.no_grad()
+def imagine(world_model: WorldModel, policy: Callable[[Tensor], Tensor], h: Tensor,
+            code: Tensor, horizon: int) -> Trajectory:
+    """Start states h [N, deter], code [N, code_dim]; policy maps features to actions."""
+    feats = [world_model.feat(h, code)]
+    actions = []
+    for _ in range(horizon):
+        action = policy(feats[-1])
+        h = world_model.step(h, code, action)
+        indices = sample_categorical(world_model.prior_logprobs(h))
+        code = world_model.quantizer.embed(indices)
+        feats.append(world_model.feat(h, code))
+        actions.append(action)
+    return Trajectory(torch.stack(feats), torch.stack(actions))

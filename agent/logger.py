@@ -1,0 +1,86 @@
+"""Where metrics go: run_dir/metrics.jsonl, wandb (offline by default) and a progress bar.
+
+Every key is namespaced; NAMESPACES is the one list of them.
+"""
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from agent.config import WandbConfig
+
+NAMESPACES = ("train", "eval", "loss", "quant", "perf")
+
+
+class MetricMeans:
+    """Sums tensors across updates and reads them back in one host sync."""
+
+    def __init__(self):
+        self.sums: dict[str, Tensor] = {}
+        self.count = 0
+
+    def add(self, metrics: dict[str, Tensor]) -> None:
+        for key, value in metrics.items():
+            value = value.detach().float()
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.count += 1
+
+    def pop(self) -> dict[str, float]:
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        values = torch.stack([self.sums[k] for k in keys]).cpu().tolist()
+        means = {k: v / self.count for k, v in zip(keys, values, strict=True)}
+        self.sums, self.count = {}, 0
+        return means
+
+
+class Logger:
+    def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: WandbConfig,
+                 total_steps: int, progress: bool = True):
+        self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self.run = None
+        if wandb_cfg.mode != "disabled":
+            import wandb
+
+            self.run = wandb.init(
+                project=wandb_cfg.project, entity=wandb_cfg.entity, group=wandb_cfg.group,
+                tags=list(wandb_cfg.tags), config=config, dir=str(run_dir),
+                mode=wandb_cfg.mode, name=run_dir.name, reinit="finish_previous")
+        self.bar = tqdm(total=total_steps, unit="step", disable=not progress,
+                        dynamic_ncols=True, mininterval=1.0)
+        self.last: dict[str, float] = {}
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        """One JSON line {"step": env_steps, namespace/key: value, ...}, and the same to wandb."""
+        for key in metrics:
+            if key.split("/", 1)[0] not in NAMESPACES or "/" not in key:
+                raise KeyError(f"metric {key!r} is outside the namespaces {NAMESPACES}")
+        clean = {k: (float(v) if math.isfinite(v) else None) for k, v in metrics.items()}
+        self.file.write(json.dumps({"step": step, **clean}) + "\n")
+        self.file.flush()
+        if self.run is not None:
+            self.run.log(metrics, step=step)
+        self.last.update(metrics)
+
+    def progress(self, steps: int) -> None:
+        """Advance the bar by `steps` env steps, showing rates and the last eval return."""
+        postfix = {}
+        for key, label in (("perf/env_steps_per_s", "sps"), ("perf/updates_per_s", "ups"),
+                           ("eval/return", "eval")):
+            if key in self.last:
+                postfix[label] = f"{self.last[key]:.1f}"
+        if postfix and self.bar.n % 100 < steps:
+            self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(steps)
+
+    def close(self) -> None:
+        self.bar.close()
+        self.file.close()
+        if self.run is not None:
+            self.run.finish()

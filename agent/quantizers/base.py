@@ -1,0 +1,101 @@
+"""The one contract every quantizer keeps: G groups x K classes.
+
+    out = quantizer(e)               e: [..., embed_dim] continuous embedding
+    out.code     [..., code_dim]     forward: the discrete value; backward: the surrogate gradient
+    out.indices  [..., G] long       in [0, K)
+    out.probs    [..., G, K]         posterior over classes (one-hot if deterministic)
+    out.losses   {name: scalar}      the quantizer's own terms, already weighted
+    out.stats    {name: scalar}      codebook health, filled in training mode only
+    quantizer.embed(indices) -> code equals out.code for those indices (used in imagination)
+
+A quantizer is one `Quantizer` subclass with an `Options` dataclass, registered with
+`@register("name")`; everything else (dynamics, heads, imagination) only sees this face.
+"""
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+
+class QuantizerOutput(NamedTuple):
+    code: Tensor
+    indices: Tensor
+    probs: Tensor
+    losses: dict[str, Tensor]
+    stats: dict[str, Tensor]
+
+
+def straight_through(forward: Tensor, surrogate: Tensor) -> Tensor:
+    """Value of `forward`, gradient of `surrogate`."""
+    return surrogate + (forward - surrogate).detach()
+
+
+class UsageWindow(nn.Module):
+    """Which codes were hit in each of the last `window` training batches."""
+
+    def __init__(self, groups: int, classes: int, window: int = 100):
+        super().__init__()
+        self.register_buffer("hits", torch.zeros(window, groups, classes, dtype=torch.bool))
+        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self._next = 0
+
+    def update(self, counts: Tensor) -> None:
+        """counts: [G, K] hits of each code in this batch."""
+        self.hits[self._next] = counts > 0
+        self._next = (self._next + 1) % self.hits.shape[0]
+        self.filled.add_(1).clamp_(max=self.hits.shape[0])
+
+    def used(self) -> Tensor:
+        """[G, K] bool: hit at least once in the window."""
+        return self.hits.any(0)
+
+
+class Quantizer(nn.Module):
+    """Shared plumbing: sizes, usage window and the statistics of the contract."""
+
+    groups: int
+    classes: int
+    code_dim: int
+
+    def __init__(self, groups: int, classes: int, code_dim: int, window: int = 100):
+        super().__init__()
+        self.groups, self.classes, self.code_dim = groups, classes, code_dim
+        self.usage = UsageWindow(groups, classes, window)
+
+    @property
+    def bits(self) -> float:
+        """Information capacity of one code, G * log2(K)."""
+        return self.groups * math.log2(self.classes)
+
+    def embed(self, indices: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def output(self, code: Tensor, indices: Tensor, probs: Tensor,
+               losses: dict[str, Tensor] | None = None,
+               error: Tensor | None = None) -> QuantizerOutput:
+        """Pack the contract, adding codebook statistics when training."""
+        stats: dict[str, Tensor] = {}
+        if self.training:
+            stats = self.codebook_stats(indices.detach())
+            if error is not None:
+                stats["quant_error"] = error.detach()
+        return QuantizerOutput(code, indices, probs, losses or {}, stats)
+
+    def codebook_stats(self, indices: Tensor) -> dict[str, Tensor]:
+        """Perplexity, used bits, utilisation and dead codes of a batch of indices [..., G]."""
+        flat = indices.reshape(-1, self.groups)
+        counts = torch.zeros(self.groups, self.classes, device=flat.device)
+        counts.scatter_add_(1, flat.T, torch.ones_like(flat.T, dtype=counts.dtype))
+        self.usage.update(counts)
+        p = counts / flat.shape[0]
+        entropy = -torch.xlogy(p, p).sum(-1)  # [G] nats
+        used = self.usage.used().float()
+        return {
+            "perplexity": entropy.exp().mean(),
+            "perplexity_frac": entropy.exp().mean() / self.classes,
+            "used_bits": entropy.sum() / math.log(2),
+            "utilisation": used.mean(),
+            "dead_codes": (1 - used).sum(-1).mean(),
+        }

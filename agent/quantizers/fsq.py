@@ -1,0 +1,73 @@
+"""Finite scalar quantization (Mentzer et al. 2023): bound each dim, round to a fixed grid."""
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from agent.distributions import one_hot
+from agent.quantizers.base import Quantizer, QuantizerOutput, straight_through
+from agent.validation import ConfigError
+from agent.quantizers.registry import register
+
+
+@dataclass
+class FSQOptions:
+    name: str = "fsq"
+    levels: list[int] = field(default_factory=lambda: [5, 5, 5])
+    """Grid levels of each dim in a group; a group has K = prod(levels) codes."""
+    groups: int = 8
+    """Number of independent groups G; the code has G * len(levels) dims."""
+
+
+@register("fsq")
+class FSQ(Quantizer):
+    """Per dim with L levels: `bounded = tanh(z + shift) * half_l - offset`, rounded with a
+    straight-through estimator, rescaled to [-1, 1]. Odd L gives a grid symmetric around
+    zero; even L shifts it by half a step so that it still has L points.
+    """
+
+    Options = FSQOptions
+
+    def __init__(self, embed_dim: int, options: FSQOptions):
+        levels = torch.tensor(options.levels, dtype=torch.long)
+        if (levels < 2).any():
+            raise ConfigError(f"quantizer.levels must all be >= 2, got {options.levels}")
+        dims = len(options.levels)
+        super().__init__(options.groups, int(levels.prod()), options.groups * dims)
+        self.dims = dims
+        self.proj = nn.Linear(embed_dim, self.code_dim)
+        eps = 1e-3
+        half_l = (levels - 1).float() * (1 + eps) / 2
+        offset = torch.where(levels % 2 == 0, 0.5, 0.0)
+        self.register_buffer("levels", levels)
+        self.register_buffer("half_l", half_l)
+        self.register_buffer("offset", offset)
+        self.register_buffer("shift", torch.atanh(offset / half_l))
+        self.register_buffer("half_width", (levels // 2).float())
+        basis = torch.cumprod(torch.cat([torch.ones(1, dtype=torch.long), levels[:-1]]), 0)
+        self.register_buffer("basis", basis)
+
+    def bound(self, z: Tensor) -> Tensor:
+        return torch.tanh(z + self.shift) * self.half_l - self.offset
+
+    def forward(self, e: Tensor) -> QuantizerOutput:
+        z = self.proj(e).float().unflatten(-1, (self.groups, self.dims))  # [..., G, d]
+        bounded = self.bound(z)
+        rounded = straight_through(bounded.round(), bounded)
+        code = rounded / self.half_width
+        digits = (rounded.detach() + self.half_width).long()
+        indices = (digits * self.basis).sum(-1)  # [..., G]
+        probs = one_hot(indices, self.classes)
+        error = ((bounded.detach() - rounded.detach()) / self.half_width).pow(2).sum(-1).mean()
+        return self.output(code.flatten(-2), indices, probs, error=error)
+
+    def embed(self, indices: Tensor) -> Tensor:
+        digits = (indices.unsqueeze(-1) // self.basis) % self.levels  # [..., G, d]
+        code = (digits.float() - self.half_width) / self.half_width
+        return code.flatten(-2)
+
+    def extra_repr(self) -> str:
+        return f"levels={self.levels.tolist()}, groups={self.groups}, bits={self.bits:.1f}"
+
+

@@ -1,0 +1,89 @@
+"""Vector quantization (van den Oord et al. 2017): nearest codebook vector per head."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from agent.distributions import one_hot
+from agent.quantizers.base import Quantizer, QuantizerOutput, straight_through
+from agent.quantizers.registry import register
+
+
+@dataclass
+class VQOptions:
+    name: str = "vq"
+    heads: int = 8
+    """Number of heads G, each with its own codebook."""
+    codebook_size: int = 128
+    """Codes per head K."""
+    dim: int = 4
+    """Dims of one code vector; the code has heads * dim dims."""
+    beta: float = 0.25
+    """Commitment weight: beta * ||z - sg(q)||^2."""
+    ema: bool = True
+    """Update the codebook by EMA of assigned vectors; False learns it with a codebook loss."""
+    decay: float = 0.99
+    """EMA decay of code counts and sums."""
+    restart_below: float = 2.0
+    """A code whose EMA count falls below this is restarted from a vector of the batch."""
+
+
+@register("vq")
+class VQ(Quantizer):
+    """Forward: the nearest code vector. Backward: straight-through `z + sg(q - z)`."""
+
+    Options = VQOptions
+
+    def __init__(self, embed_dim: int, options: VQOptions):
+        super().__init__(options.heads, options.codebook_size, options.heads * options.dim)
+        self.opt = options
+        self.proj = nn.Linear(embed_dim, self.code_dim)
+        codebook = torch.randn(options.heads, options.codebook_size, options.dim)
+        if options.ema:
+            self.register_buffer("codebook", codebook)
+            self.register_buffer("ema_count", torch.full(codebook.shape[:2], options.restart_below))
+            self.register_buffer("ema_sum", codebook * options.restart_below)
+        else:
+            self.codebook = nn.Parameter(codebook)
+
+    def forward(self, e: Tensor) -> QuantizerOutput:
+        z = self.proj(e).float().unflatten(-1, (self.groups, self.opt.dim))  # [..., G, d]
+        flat = z.reshape(-1, self.groups, self.opt.dim)
+        codebook = self.codebook
+        dist = (flat.pow(2).sum(-1, keepdim=True)
+                - 2 * torch.einsum("ngd,gkd->ngk", flat, codebook)
+                + codebook.pow(2).sum(-1).unsqueeze(0))
+        flat_idx = dist.argmin(-1)  # [N, G]
+        indices = flat_idx.reshape(z.shape[:-1])
+        q = self.embed(indices).unflatten(-1, (self.groups, self.opt.dim))
+        losses = {"commit": self.opt.beta * (z - q.detach()).pow(2).sum(-1).mean()}
+        if not self.opt.ema:
+            losses["codebook"] = (z.detach() - q).pow(2).sum(-1).mean()
+        elif self.training:
+            self.ema_update(flat.detach(), flat_idx)
+        code = straight_through(q.detach(), z)
+        error = (z.detach() - q.detach()).pow(2).sum(-1).mean()
+        return self.output(code.flatten(-2), indices, one_hot(indices, self.classes), losses, error)
+
+    @torch.no_grad()
+    def ema_update(self, flat: Tensor, flat_idx: Tensor) -> None:
+        """EMA of counts and sums with Laplace smoothing, then restart of dead codes."""
+        hits = one_hot(flat_idx, self.classes)  # [N, G, K]
+        decay = self.opt.decay
+        self.ema_count.mul_(decay).add_(hits.sum(0), alpha=1 - decay)
+        self.ema_sum.mul_(decay).add_(torch.einsum("ngk,ngd->gkd", hits, flat), alpha=1 - decay)
+        total = self.ema_count.sum(-1, keepdim=True)
+        smoothed = (self.ema_count + 1e-5) / (total + self.classes * 1e-5) * total
+        self.codebook.copy_(self.ema_sum / smoothed.unsqueeze(-1))
+        dead = (self.ema_count < self.opt.restart_below).unsqueeze(-1)  # [G, K, 1]
+        pick = torch.randint(flat.shape[0], (self.groups, self.classes), device=flat.device)
+        fresh = flat[pick, torch.arange(self.groups, device=flat.device).unsqueeze(-1)]
+        self.codebook.copy_(torch.where(dead, fresh, self.codebook))
+        self.ema_sum.copy_(torch.where(dead, fresh * self.opt.restart_below, self.ema_sum))
+        self.ema_count.copy_(torch.where(dead.squeeze(-1), self.opt.restart_below, self.ema_count))
+
+    def embed(self, indices: Tensor) -> Tensor:
+        """indices [..., G] -> code [..., G * dim]."""
+        heads = torch.arange(self.groups, device=indices.device)
+        return self.codebook[heads, indices].flatten(-2)

@@ -1,0 +1,74 @@
+"""Sequence replay: one preallocated ring per env stream, contiguous windows sampled uniformly.
+
+A window never crosses a stream's write head, so its steps are consecutive in time;
+episode boundaries inside a window are marked by `is_first`.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class Batch(NamedTuple):
+    obs: Tensor       # [B, T, *obs_shape]
+    action: Tensor    # [B, T, act_dim]  encoded action taken after seeing obs
+    reward: Tensor    # [B, T]           reward received on arriving at obs
+    is_first: Tensor  # [B, T]           1 on the first step of an episode
+    cont: Tensor      # [B, T]           0 where the episode terminated (not truncated)
+
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(*(x.to(device, non_blocking=True) for x in self))
+
+
+class Replay:
+    def __init__(self, capacity: int, num_envs: int, obs_shape: tuple[int, ...],
+                 obs_dtype: torch.dtype, act_dim: int, seed: int = 0):
+        self.length = capacity // num_envs  # steps kept per env stream
+        if self.length < 1:
+            raise ValueError(f"replay.capacity={capacity} is smaller than num_envs={num_envs}")
+        shape = (num_envs, self.length)
+        self.obs = torch.zeros(*shape, *obs_shape, dtype=obs_dtype)
+        self.action = torch.zeros(*shape, act_dim)
+        self.reward = torch.zeros(shape)
+        self.is_first = torch.zeros(shape)
+        self.cont = torch.zeros(shape)
+        self.num_envs = num_envs
+        self.written = 0  # steps written per stream, all streams move together
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return min(self.written, self.length) * self.num_envs
+
+    @property
+    def nbytes(self) -> int:
+        return sum(x.numel() * x.element_size()
+                   for x in (self.obs, self.action, self.reward, self.is_first, self.cont))
+
+    def add(self, obs: Tensor, action: Tensor, reward: Tensor, is_first: Tensor,
+            cont: Tensor) -> None:
+        """One step of every env stream: each argument has a leading [num_envs] axis."""
+        i = self.written % self.length
+        self.obs[:, i] = obs
+        self.action[:, i] = action
+        self.reward[:, i] = reward
+        self.is_first[:, i] = is_first
+        self.cont[:, i] = cont
+        self.written += 1
+
+    def can_sample(self, seq_len: int) -> bool:
+        return min(self.written, self.length) >= seq_len
+
+    def sample(self, batch_size: int, seq_len: int) -> Batch:
+        if not self.can_sample(seq_len):
+            raise ValueError(f"replay holds {min(self.written, self.length)} steps per env, "
+                             f"fewer than seq_len={seq_len}")
+        kept = min(self.written, self.length)
+        oldest = self.written - kept  # absolute step of the oldest kept entry
+        env = self.rng.integers(self.num_envs, size=batch_size)
+        start = oldest + self.rng.integers(kept - seq_len + 1, size=batch_size)
+        steps = (start[:, None] + np.arange(seq_len)) % self.length
+        env_t, steps_t = torch.from_numpy(env[:, None]), torch.from_numpy(steps)
+        return Batch(*(x[env_t, steps_t] for x in
+                       (self.obs, self.action, self.reward, self.is_first, self.cont)))

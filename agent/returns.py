@@ -1,0 +1,57 @@
+"""λ-returns and the percentile return normaliser of DreamerV3.
+
+Along an imagined trajectory of H + 1 states (k = 0 is the replayed start state):
+
+    state      s_0    s_1    s_2   ...  s_H
+    action     a_0    a_1    a_2   ...        a_k sampled from the actor at s_k
+    reward            r_1    r_2   ...  r_H   r_k predicted at s_k, for arriving there
+    cont              c_1    c_2   ...  c_H   c_k: probability that s_k is not terminal
+    value      v_0    v_1    v_2   ...  v_H
+
+    R_H = v_H
+    R_k = r_{k+1} + γ c_{k+1} ((1 - λ) v_{k+1} + λ R_{k+1})      for k = H-1 ... 0
+"""
+
+import torch
+from torch import Tensor, nn
+
+
+def lambda_return(reward: Tensor, cont: Tensor, value: Tensor, gamma: float,
+                  lam: float) -> Tensor:
+    """reward, cont: [H, N] for steps 1..H; value: [H + 1, N] for steps 0..H.
+    Returns R_0 .. R_{H-1}: [H, N]."""
+    assert reward.shape == cont.shape and value.shape[0] == reward.shape[0] + 1
+    discount = gamma * cont
+    # What R_k adds to the bootstrapped part; computed for all k at once.
+    base = reward + discount * (1 - lam) * value[1:]
+    returns = []
+    last = value[-1]
+    for k in reversed(range(reward.shape[0])):
+        last = base[k] + discount[k] * lam * last
+        returns.append(last)
+    return torch.stack(returns[::-1])
+
+
+class ReturnNormalizer(nn.Module):
+    """Scale = max(1, P_high - P_low) of λ-returns, tracked with an EMA.
+
+    Dividing advantages by it makes the entropy bonus mean the same thing whether returns
+    are in the hundreds or near zero, while small returns are not blown up.
+    """
+
+    def __init__(self, decay: float = 0.99, low: float = 5.0, high: float = 95.0):
+        super().__init__()
+        self.decay = decay
+        self.register_buffer("quantiles", torch.tensor([low, high]) / 100)
+        self.register_buffer("range", torch.zeros(2))
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def update(self, returns: Tensor) -> None:
+        current = torch.quantile(returns.detach().flatten().float(), self.quantiles)
+        mixed = self.decay * self.range + (1 - self.decay) * current
+        self.range.copy_(torch.where(self.initialised, mixed, current))
+        self.initialised.fill_(True)
+
+    def scale(self) -> Tensor:
+        return (self.range[1] - self.range[0]).clamp(min=1.0)

@@ -1,0 +1,54 @@
+"""Range checks that a type system cannot express, run before anything is written."""
+
+from agent.config import Config
+
+
+class ConfigError(ValueError):
+    """A bad config value; the message names the key and what it must be."""
+
+
+def _require(ok: bool, key: str, value, must: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is invalid: it must be {must}")
+
+
+def validate(cfg: Config) -> None:
+    t, ac = cfg.train, cfg.ac
+    _require(cfg.steps > 0, "steps", cfg.steps, "> 0")
+    _require(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, ">= 1")
+    _require(cfg.env.vector in ("sync", "async"), "env.vector", cfg.env.vector, "sync or async")
+    for name in ("model_opt", "actor_opt", "critic_opt"):
+        opt = getattr(t, name)
+        _require(opt.lr > 0, f"train.{name}.lr", opt.lr, "> 0")
+        _require(opt.eps > 0, f"train.{name}.eps", opt.eps, "> 0")
+        _require(opt.clip > 0, f"train.{name}.clip", opt.clip, "> 0")
+    _require(t.batch_size >= 1, "train.batch_size", t.batch_size, ">= 1")
+    _require(t.seq_len >= 2, "train.seq_len", t.seq_len, ">= 2")
+    _require(t.train_ratio > 0, "train.train_ratio", t.train_ratio, "> 0")
+    _require(t.prefill >= 0, "train.prefill", t.prefill, ">= 0")
+    _require(t.free_bits >= 0, "train.free_bits", t.free_bits, ">= 0")
+    _require(ac.horizon >= 1, "ac.horizon", ac.horizon, ">= 1")
+    _require(0 < ac.gamma <= 1, "ac.gamma", ac.gamma, "in (0, 1]")
+    _require(0 <= ac.lam <= 1, "ac.lam", ac.lam, "in [0, 1]")
+    _require(ac.entropy >= 0, "ac.entropy", ac.entropy, ">= 0")
+    _require(0 <= ac.unimix < 1, "ac.unimix", ac.unimix, "in [0, 1)")
+    _require(0 < ac.slow_critic_rate <= 1, "ac.slow_critic_rate", ac.slow_critic_rate,
+             "in (0, 1]")
+    _require(0 <= ac.retnorm_low < ac.retnorm_high <= 100, "ac.retnorm_low/high",
+             (ac.retnorm_low, ac.retnorm_high), "0 <= low < high <= 100")
+    _require(ac.starts >= 0, "ac.starts", ac.starts, ">= 0 (0 uses every replayed state)")
+    _require(cfg.replay.capacity >= t.seq_len * cfg.env.num_envs, "replay.capacity",
+             cfg.replay.capacity, f">= train.seq_len * env.num_envs = "
+             f"{t.seq_len * cfg.env.num_envs}")
+    for key in ("deter", "units", "reward_bins"):
+        value = getattr(cfg.model, key)
+        _require(value >= 1, f"model.{key}", value, ">= 1")
+    _require(cfg.model.layers >= 0, "model.layers", cfg.model.layers, ">= 0")
+    _require(cfg.eval.every >= 0, "eval.every", cfg.eval.every, ">= 0 (0 disables)")
+    _require(cfg.eval.episodes >= 1, "eval.episodes", cfg.eval.episodes, ">= 1")
+    _require(cfg.log.every >= 1, "log.every", cfg.log.every, ">= 1")
+    _require(cfg.wandb.mode in ("online", "offline", "disabled"), "wandb.mode",
+             cfg.wandb.mode, "online, offline or disabled")
+    _require(cfg.threads >= 0, "threads", cfg.threads, ">= 0 (0 uses every core)")
+    _require(cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda", "mps"),
+             "device", cfg.device, "cpu, cuda, cuda:N, mps or auto")
