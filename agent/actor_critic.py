@@ -62,10 +62,9 @@ class ActorCritic(nn.Module):
         entropy = -(logp.exp() * logp).sum(-1)
         actor = -(weight * (action_logp * advantage + cfg.entropy * entropy)).mean()
 
-        critic_logits = self.critic(feat[:-1]).float()
-        critic = (weight * (self.twohot.loss(critic_logits, returns)
-                            + cfg.slow_critic_reg * self.twohot.loss(critic_logits, slow_target)
-                            )).mean()
+        critic_logp = torch.log_softmax(self.critic(feat[:-1]).float(), -1)
+        critic = (weight * (self.twohot.log_loss(critic_logp, returns) + cfg.slow_critic_reg
+                            * self.twohot.log_loss(critic_logp, slow_target))).mean()
         metrics = {
             "return": returns.mean(),
             "value": value.mean(),

@@ -37,28 +37,40 @@ class TwoHot(nn.Module):
         super().__init__()
         self.register_buffer("bins", torch.linspace(low, high, num_bins))
 
-    def encode(self, value: Tensor) -> Tensor:
-        """[...] real values -> [..., num_bins] weights summing to one."""
-        x = symlog(value).clamp(self.bins[0], self.bins[-1])
-        upper = torch.searchsorted(self.bins, x.contiguous(), right=True).clamp(1, len(self.bins) - 1)
+    def _neighbours(self, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Indices of the bins below and above symlog(value), and the upper bin's weight."""
+        x = symlog(value).clamp(self.bins[0], self.bins[-1]).contiguous()
+        upper = torch.searchsorted(self.bins, x, right=True).clamp(1, len(self.bins) - 1)
         lower = upper - 1
         lo, hi = self.bins[lower], self.bins[upper]
-        w_hi = ((x - lo) / (hi - lo)).clamp(0, 1)
-        weights = torch.zeros(*x.shape, len(self.bins), device=x.device, dtype=x.dtype)
+        return lower, upper, ((x - lo) / (hi - lo)).clamp(0, 1)
+
+    def encode(self, value: Tensor) -> Tensor:
+        """[...] real values -> [..., num_bins] weights summing to one."""
+        lower, upper, w_hi = self._neighbours(value)
+        weights = torch.zeros(*value.shape, len(self.bins), device=value.device)
         weights.scatter_(-1, lower.unsqueeze(-1), (1 - w_hi).unsqueeze(-1))
         weights.scatter_add_(-1, upper.unsqueeze(-1), w_hi.unsqueeze(-1))
         return weights
 
     def decode(self, weights: Tensor) -> Tensor:
         """[..., num_bins] probabilities -> [...] values."""
-        return symexp((weights * self.bins).sum(-1))
+        return symexp(weights @ self.bins)
 
     def mean(self, logits: Tensor) -> Tensor:
         return self.decode(torch.softmax(logits, -1))
 
     def loss(self, logits: Tensor, target: Tensor) -> Tensor:
         """Cross-entropy of logits [..., bins] against the two-hot code of target [...]."""
-        return -(self.encode(target) * torch.log_softmax(logits, -1)).sum(-1)
+        return self.log_loss(torch.log_softmax(logits, -1), target)
+
+    def log_loss(self, log_probs: Tensor, target: Tensor) -> Tensor:
+        """The same from log-probabilities, so several targets can share one log_softmax.
+        Only the two neighbouring bins are read: no dense two-hot tensor is built."""
+        lower, upper, w_hi = self._neighbours(target)
+        lp_lo = log_probs.gather(-1, lower.unsqueeze(-1)).squeeze(-1)
+        lp_hi = log_probs.gather(-1, upper.unsqueeze(-1)).squeeze(-1)
+        return -((1 - w_hi) * lp_lo + w_hi * lp_hi)
 
 
 def categorical_kl(p: Tensor, log_q: Tensor) -> Tensor:
@@ -67,9 +79,11 @@ def categorical_kl(p: Tensor, log_q: Tensor) -> Tensor:
 
 
 def sample_categorical(log_probs: Tensor) -> Tensor:
-    """Indices [...] drawn from log-probabilities [..., K] (Gumbel-max: no host sync)."""
-    gumbel = -torch.log(-torch.log(torch.rand_like(log_probs).clamp_min(1e-20)))
-    return (log_probs + gumbel).argmax(-1)
+    """Indices [...] drawn from log-probabilities [..., K] by inverting the CDF: one uniform
+    number per draw (not one per class, as Gumbel-max needs) and no host sync."""
+    cdf = log_probs.exp().cumsum(-1)
+    u = torch.rand_like(cdf[..., :1]) * cdf[..., -1:]
+    return (cdf < u).sum(-1).clamp(max=log_probs.shape[-1] - 1)
 
 
 def one_hot(indices: Tensor, classes: int, dtype=torch.float32) -> Tensor:

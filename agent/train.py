@@ -105,7 +105,7 @@ class Run:
                 done = clock.steps >= cfg.steps
                 if self.evaluator and (clock.steps - last_eval >= cfg.eval.every or done):
                     last_eval = clock.steps
-                    logger.log(clock.steps, self.evaluator(self.agent))
+                    logger.log(clock.steps, self.evaluator(self.agent) | clock.wall())
                 if clock.steps - clock.last_log >= cfg.log.every or done:
                     logger.log(clock.steps, self.means.pop() | clock.lap())
         finally:
@@ -139,6 +139,9 @@ class Clock:
     last_updates: int = 0
     start: float = dataclasses.field(default_factory=time.perf_counter)
     last_time: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def wall(self) -> dict[str, float]:
+        return {"perf/wall_s": time.perf_counter() - self.start}
 
     def lap(self) -> dict[str, float]:
         now = time.perf_counter()

@@ -87,14 +87,22 @@ class WorldModel(nn.Module):
             hs.append(h)
         return Posterior(torch.stack(hs, 1), post)
 
+    def kl_losses(self, probs: Tensor, prior: Tensor) -> tuple[Tensor, Tensor]:
+        """probs, prior log-probs: [..., G, K]. Summed over groups, with free bits.
+
+        dyn = KL(sg(posterior) || prior) trains the prior toward the codes;
+        rep = KL(posterior || sg(prior)) pulls stochastic posteriors toward what is predictable.
+        """
+        dyn = categorical_kl(probs.detach(), prior).sum(-1)
+        rep = categorical_kl(probs, prior.detach()).sum(-1)
+        return dyn.clamp(min=self.free_bits).mean(), rep.clamp(min=self.free_bits).mean()
+
     def loss(self, batch: Batch) -> tuple[dict[str, Tensor], Posterior]:
         """The named loss terms (means over B, T) and the posterior states."""
         states = self.observe(batch.obs, batch.action, batch.is_first)
         post = states.post
         feat = self.feat(states.h, post.code)
-        prior = self.prior_logprobs(states.h)
-        dyn = categorical_kl(post.probs.detach(), prior).sum(-1)
-        rep = categorical_kl(post.probs, prior.detach()).sum(-1)
+        dyn, rep = self.kl_losses(post.probs, self.prior_logprobs(states.h))
         recon = (self.decoder(feat) - symlog(batch.obs)).pow(2).sum(-1)
         cont_logit = self.cont(feat).squeeze(-1)
         losses = {
@@ -102,8 +110,8 @@ class WorldModel(nn.Module):
             "reward": self.twohot.loss(self.reward(feat).float(), batch.reward).mean(),
             "cont": nn.functional.binary_cross_entropy_with_logits(
                 cont_logit.float(), batch.cont).mean(),
-            "dyn": dyn.clamp(min=self.free_bits).mean(),
-            "rep": rep.clamp(min=self.free_bits).mean(),
+            "dyn": dyn,
+            "rep": rep,
         }
         losses.update({f"quant_{k}": v for k, v in post.losses.items()})
         return losses, states

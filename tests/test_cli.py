@@ -1,0 +1,80 @@
+"""The command line as users run it: a real debug run, and bad input refused up front."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_SILENT": "true"}
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_debug_run_writes_config_metrics_and_an_offline_wandb_run(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run("preset=debug", f"run_dir={run_dir}", "log.progress=false", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["env"]["id"] == "CartPole-v1" and config["quantizer"]["name"] == "fsq"
+    assert config["run_dir"] == str(run_dir)
+    events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    evals = [e for e in events if "eval/return" in e]
+    assert evals and all(e["eval/return"] > 0 for e in evals)
+    assert events[-1]["step"] == config["steps"]
+    namespaces = {k.split("/")[0] for e in events for k in e if k != "step"}
+    assert namespaces == {"train", "eval", "loss", "quant", "perf"}
+    losses = {k for e in events for k in e if k.startswith("loss/")}
+    assert {"loss/recon", "loss/reward", "loss/cont", "loss/dyn", "loss/rep", "loss/actor",
+            "loss/critic"} <= losses
+    offline = list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(offline) == 1 and offline[0].stat().st_size > 0
+
+
+@pytest.mark.parametrize("quantizer", ["vq", "categorical"])
+def test_quantizer_is_a_one_word_change(tmp_path, quantizer):
+    run_dir = tmp_path / "run"
+    result = run("preset=debug", f"quantizer={quantizer}", "steps=250", "wandb.mode=disabled",
+                 f"run_dir={run_dir}", "log.progress=false", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["quantizer"]["name"] == quantizer
+    events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any("quant/perplexity" in e for e in events)
+
+
+@pytest.mark.parametrize("args, names", [
+    (["env.id=NoSuchEnv-v0"], "NoSuchEnv-v0"),
+    (["env.id=no_such_module:Thing-v0"], "no_such_module"),
+    (["quantizer=nope"], "quantizer=nope"),
+    (["no_such_key=1"], "no_such_key"),
+    (["quantizer.no_such_option=1"], "quantizer.no_such_option"),
+    (["train.model_opt.lr=-1e-4"], "train.model_opt.lr"),
+    (["train.model_opt.lr=fast"], "train.model_opt.lr"),
+    (["quantizer.levels=[1,5]"], "quantizer.levels"),
+])
+def test_bad_input_fails_with_one_line_before_run_dir_exists(tmp_path, args, names):
+    run_dir = tmp_path / "run"
+    result = run("preset=debug", f"run_dir={run_dir}", *args, cwd=tmp_path)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and names in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not run_dir.exists()
+
+
+def test_an_existing_run_folder_is_left_untouched(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text('{"step": 1}\n')
+    result = run("preset=debug", f"run_dir={run_dir}", cwd=tmp_path)
+    assert result.returncode != 0 and "already exists" in result.stderr
+    assert sorted(p.name for p in run_dir.iterdir()) == ["metrics.jsonl"]
+    assert (run_dir / "metrics.jsonl").read_text() == '{"step": 1}\n'

@@ -1,0 +1,58 @@
+"""Replay windows and the time alignment of stored steps, on real CartPole episodes."""
+
+import torch
+
+from agent.ratio import Ratio
+from agent.replay import Replay
+from tests.helpers import cartpole_replay
+
+
+def test_stored_steps_follow_the_time_alignment():
+    replay = cartpole_replay(300, num_envs=2)
+    for env in range(2):
+        first = replay.is_first[env, :300]
+        cont = replay.cont[env, :300]
+        reward = replay.reward[env, :300]
+        assert first[0] == 1
+        assert torch.all(reward[first == 1] == 0)  # r_0 = 0 on reset
+        assert torch.all(reward[first == 0] == 1)  # CartPole pays 1 per step
+        ends = torch.nonzero(cont == 0).flatten()
+        assert len(ends) > 3  # random play ends many episodes
+        # Right after a terminal step comes the first step of the next episode.
+        assert torch.all(first[ends[ends < 299] + 1] == 1)
+        # ...and every later episode start follows a terminal step (no truncation here).
+        starts = torch.nonzero(first).flatten()[1:]
+        assert torch.all(cont[starts - 1] == 0)
+        # A terminal observation is out of bounds (pole fell or cart left the track).
+        obs = replay.obs[env, ends]
+        assert torch.all((obs[:, 0].abs() > 2.4) | (obs[:, 2].abs() > 0.2095))
+
+
+def test_truncation_is_not_termination():
+    replay = cartpole_replay(60, num_envs=1, max_episode_steps=5)
+    first = replay.is_first[0, :60]
+    # Episodes last exactly 5 transitions unless the pole falls first; a time limit keeps cont.
+    starts = torch.nonzero(first).flatten()
+    assert torch.all(replay.cont[0, starts[1:] - 1] == 1)
+    assert torch.all(starts.diff() == 6)
+
+
+def test_samples_are_contiguous_windows_that_never_cross_the_write_head():
+    replay = Replay(capacity=50, num_envs=1, obs_shape=(1,), obs_dtype=torch.float32,
+                    act_dim=1, seed=0)
+    for t in range(137):  # wraps the ring more than twice
+        replay.add(torch.tensor([[float(t)]]), torch.zeros(1, 1), torch.zeros(1),
+                   torch.zeros(1), torch.ones(1))
+    assert len(replay) == 50 and replay.obs.shape[1] == 50  # memory bounded by capacity
+    batch = replay.sample(256, 10)
+    steps = batch.obs[..., 0]
+    assert torch.all(steps.diff(dim=1) == 1)  # consecutive in time
+    assert steps.min() >= 137 - 50 and steps.max() <= 136  # only kept steps
+
+
+def test_ratio_keeps_replayed_steps_at_train_ratio_times_env_steps():
+    ratio = Ratio(train_ratio=512, batch_size=16, seq_len=64)  # 0.5 updates per env step
+    updates = sum(ratio(step) for step in range(1, 1001))
+    assert updates == 500
+    counts = [Ratio(64, 4, 16)(n) for n in (0, 7)]
+    assert counts == [0, 7]

@@ -1,0 +1,86 @@
+"""λ-returns against their definition, the return normaliser, and two-hot encoding."""
+
+import pytest
+import torch
+
+from agent.distributions import TwoHot, symexp, symlog
+from agent.returns import ReturnNormalizer, lambda_return
+
+
+def n_step_return(reward, cont, value, gamma, k, n):
+    """G^n_k = sum_{i=1..n} (prod_{j<i} γ c_{k+j}) r_{k+i} + (prod_{j<=n} γ c_{k+j}) v_{k+n},
+    with reward[i - 1], cont[i - 1] belonging to step i."""
+    total, discount = 0.0, 1.0
+    for i in range(1, n + 1):
+        total += discount * reward[k + i - 1]
+        discount *= gamma * cont[k + i - 1]
+    return total + discount * value[k + n]
+
+
+def lambda_return_by_definition(reward, cont, value, gamma, lam):
+    """R^λ_k = (1-λ) Σ_{n=1}^{H-k-1} λ^{n-1} G^n_k + λ^{H-k-1} G^{H-k}_k."""
+    horizon = len(reward)
+    out = []
+    for k in range(horizon):
+        last = horizon - k
+        mixed = sum((1 - lam) * lam ** (n - 1) * n_step_return(reward, cont, value, gamma, k, n)
+                    for n in range(1, last))
+        out.append(mixed + lam ** (last - 1) * n_step_return(reward, cont, value, gamma, k, last))
+    return torch.tensor(out)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5, 0.95, 1.0])
+def test_lambda_return_matches_the_weighted_n_step_definition(lam):
+    g = torch.Generator().manual_seed(1)
+    horizon = 7
+    reward = torch.randn(horizon, 1, generator=g, dtype=torch.float64)
+    cont = (torch.rand(horizon, 1, generator=g) > 0.2).double()
+    value = torch.randn(horizon + 1, 1, generator=g, dtype=torch.float64)
+    got = lambda_return(reward, cont, value, gamma=0.9, lam=lam)[:, 0]
+    want = lambda_return_by_definition(reward[:, 0], cont[:, 0], value[:, 0], 0.9, lam)
+    torch.testing.assert_close(got, want)
+
+
+def test_lambda_return_edge_cases():
+    reward = torch.ones(3, 1)
+    value = torch.full((4, 1), 10.0)
+    # λ = 0 is one-step TD; a terminal step cuts the bootstrap.
+    cont = torch.tensor([[1.0], [0.0], [1.0]])
+    got = lambda_return(reward, cont, value, gamma=0.5, lam=0.0)
+    torch.testing.assert_close(got, torch.tensor([[1 + 0.5 * 10], [1.0], [1 + 0.5 * 10]]))
+
+
+def test_return_normalizer_tracks_the_percentile_range_and_never_scales_up():
+    norm = ReturnNormalizer(decay=0.0, low=5, high=95)
+    returns = torch.linspace(0, 100, 1001)
+    norm.update(returns)
+    assert norm.scale().item() == pytest.approx(90.0, rel=1e-3)
+    norm.update(torch.linspace(0, 0.5, 100))
+    assert norm.scale().item() == 1.0
+
+
+def test_symlog_inverts():
+    x = torch.tensor([-1e4, -3.0, -0.5, 0.0, 0.5, 3.0, 1e4], dtype=torch.float64)
+    torch.testing.assert_close(symexp(symlog(x)), x)
+
+
+def test_two_hot_round_trip_and_edge_bins():
+    th = TwoHot(255)
+    x = torch.tensor([-300.0, -1.0, 0.0, 0.3, 7.0, 450.0])
+    weights = th.encode(x)
+    assert torch.allclose(weights.sum(-1), torch.ones(6))
+    assert ((weights > 0).sum(-1) <= 2).all()
+    torch.testing.assert_close(th.decode(weights), x, rtol=1e-4, atol=1e-4)
+    # A value exactly on a bin is one-hot there; beyond the grid it clamps to the end bins.
+    on_bin = symexp(th.bins[100])
+    assert th.encode(on_bin[None])[0, 100].item() == pytest.approx(1.0)
+    beyond = th.encode(torch.tensor([symexp(torch.tensor(25.0)), -symexp(torch.tensor(25.0))]))
+    assert beyond[0, -1] == 1 and beyond[1, 0] == 1
+
+
+def test_two_hot_loss_is_cross_entropy_against_the_encoding():
+    th = TwoHot(31)
+    logits = torch.randn(5, 31)
+    target = torch.tensor([-2.0, 0.0, 0.4, 3.0, 12.0])
+    dense = -(th.encode(target) * torch.log_softmax(logits, -1)).sum(-1)
+    torch.testing.assert_close(th.loss(logits, target), dense)

@@ -1,0 +1,112 @@
+"""Gradient paths of the world model on real CartPole batches, for every quantizer."""
+
+import math
+
+import pytest
+import torch
+
+from agent.agent import Agent
+from agent.quantizers import available
+from tests.conftest import small_config
+from tests.helpers import cartpole_replay
+
+
+@pytest.fixture(scope="module")
+def replay():
+    return cartpole_replay(300)
+
+
+def trained_agent(name: str, replay, updates: int = 5) -> Agent:
+    """A few real updates first: zero-initialised output layers (reward head) pass no
+    gradient back until they have moved."""
+    agent = Agent(4, 2, small_config(name))
+    for _ in range(updates):
+        agent.train_step(replay.sample(4, 16))
+    return agent
+
+
+def encoder_grads(agent: Agent, loss: torch.Tensor) -> dict[str, torch.Tensor]:
+    params = dict(agent.world_model.encoder.named_parameters())
+    grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+    return {name: g for name, g in zip(params, grads, strict=True)}
+
+
+@pytest.mark.parametrize("name", available())
+@pytest.mark.parametrize("term", ["recon", "reward", "cont"])
+def test_head_losses_reach_every_encoder_weight(name, term, replay):
+    agent = trained_agent(name, replay)
+    losses, _ = agent.world_model.loss(replay.sample(4, 16))
+    for param_name, grad in encoder_grads(agent, losses[term]).items():
+        assert grad is not None and grad.abs().sum() > 0, (
+            f"{term} loss gives no gradient to encoder.{param_name} through {name}")
+
+
+def test_kl_terms_stop_gradient_on_the_right_side_and_match_a_hand_value():
+    agent = Agent(4, 2, small_config("categorical"))
+    wm = agent.world_model
+    wm.free_bits = 0.0
+    probs = torch.tensor([[0.7, 0.2, 0.1]], requires_grad=True)
+    prior = torch.log(torch.tensor([[0.5, 0.25, 0.25]])).requires_grad_(True)
+    dyn, rep = wm.kl_losses(probs, prior)
+    hand = 0.7 * math.log(0.7 / 0.5) + 0.2 * math.log(0.2 / 0.25) + 0.1 * math.log(0.1 / 0.25)
+    assert dyn.item() == pytest.approx(hand) and rep.item() == pytest.approx(hand)
+    d_probs, d_prior = torch.autograd.grad(dyn, [probs, prior], allow_unused=True)
+    assert d_probs is None and d_prior.abs().sum() > 0  # dyn trains the prior only
+    d_probs, d_prior = torch.autograd.grad(rep, [probs, prior], allow_unused=True)
+    assert d_prior is None and d_probs.abs().sum() > 0  # rep trains the posterior only
+    wm.free_bits = 1.0  # below the free nats: no gradient at all
+    dyn, _ = wm.kl_losses(probs, prior)
+    assert dyn.item() == 1.0
+    assert torch.autograd.grad(dyn, prior)[0].abs().sum() == 0
+
+
+@pytest.mark.parametrize("name", available())
+def test_dynamics_loss_trains_the_prior(name, replay):
+    agent = trained_agent(name, replay)
+    agent.world_model.free_bits = 0.0
+    losses, _ = agent.world_model.loss(replay.sample(4, 16))
+    grads = torch.autograd.grad(losses["dyn"], list(agent.world_model.prior.parameters()))
+    assert all(g.abs().sum() > 0 for g in grads)
+
+
+def test_representation_loss_reaches_the_encoder_for_stochastic_posteriors(replay):
+    agent = trained_agent("categorical", replay)
+    agent.world_model.free_bits = 0.0
+    losses, _ = agent.world_model.loss(replay.sample(4, 16))
+    grads = encoder_grads(agent, losses["rep"])
+    assert all(g is not None and g.abs().sum() > 0 for g in grads.values())
+
+
+@pytest.mark.parametrize("name", available())
+def test_shapes_at_every_boundary(name, replay):
+    cfg = small_config(name)
+    agent = Agent(4, 2, cfg)
+    batch = replay.sample(4, 16)
+    losses, states = agent.world_model.loss(batch)
+    q = agent.world_model.quantizer
+    assert states.h.shape == (4, 16, cfg.model.deter)
+    assert states.post.code.shape == (4, 16, q.code_dim)
+    assert states.post.probs.shape == (4, 16, q.groups, q.classes)
+    assert set(losses) >= {"recon", "reward", "cont", "dyn", "rep"}
+    assert all(v.dim() == 0 and torch.isfinite(v) for v in losses.values())
+    metrics = agent.train_step(batch)
+    assert all(torch.isfinite(v) for v in metrics.values())
+    state = agent.initial_state(3)
+    action, state = agent.policy(torch.randn(3, 4), torch.ones(3), state)
+    assert action.shape == (3, 2) and torch.equal(action.sum(-1), torch.ones(3))
+    assert state.h.shape == (3, cfg.model.deter) and state.code.shape == (3, q.code_dim)
+
+
+def test_policy_state_matches_training_unroll(replay):
+    """Acting step by step builds the same h as the batched training unroll."""
+    agent = Agent(4, 2, small_config("fsq")).eval()
+    batch = replay.sample(1, 16)
+    batch = batch._replace(is_first=batch.is_first.clone())
+    batch.is_first[:, 0] = 1
+    with torch.no_grad():
+        states = agent.world_model.observe(batch.obs, batch.action, batch.is_first)
+    state = agent.initial_state(1)
+    for t in range(16):
+        _, state = agent.policy(batch.obs[:, t], batch.is_first[:, t], state)
+        torch.testing.assert_close(state.h, states.h[:, t], atol=1e-5, rtol=1e-5)
+        state = state._replace(action=batch.action[:, t])
