@@ -28,8 +28,9 @@ def make_vector_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = 
     """`num_envs` copies stepped together. Autoreset is next-step: the step after a done
     returns the reset observation, which matches replay's `is_first` layout."""
     make_one = [lambda: make_env(env_id, kwargs) for _ in range(num_envs)]
+    mode = gym.vector.AutoresetMode.NEXT_STEP
     if vector == "async":
-        return gym.vector.AsyncVectorEnv(make_one, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+        return gym.vector.AsyncVectorEnv(make_one, autoreset_mode=mode)
     if vector == "sync":
-        return gym.vector.SyncVectorEnv(make_one, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+        return gym.vector.SyncVectorEnv(make_one, autoreset_mode=mode)
     raise EnvError(f"env.vector={vector!r} is not known; use sync or async")

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
 from agent.distributions import one_hot, sample_categorical, unimix_logits

@@ -7,8 +7,8 @@ from torch import Tensor, nn
 
 from agent.distributions import one_hot
 from agent.quantizers.base import Quantizer, QuantizerOutput, straight_through
-from agent.validation import ConfigError
 from agent.quantizers.registry import register
+from agent.validation import ConfigError
 
 
 @dataclass
