@@ -1,1 +1,1 @@
-"""A discrete-latent world-model agent: encoder -> quantizer -> code-space dynamics -> actor-critic."""
+"""A discrete-latent world-model agent: encoder, quantizer, code-space dynamics, actor-critic."""

@@ -2,6 +2,7 @@
 
     s_0 (replayed, detached) --a_0--> h_1 = f(h_0, c_0, a_0), idx_1 ~ prior(h_1),
     c_1 = quantizer.embed(idx_1), s_1 = [h_1, c_1] --a_1--> ... s_H
+(the continuous control arm samples c_1 from its continuous prior instead).
 """
 
 from collections.abc import Callable
@@ -10,7 +11,6 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from agent.distributions import sample_categorical
 from agent.world_model import WorldModel
 
 
@@ -28,8 +28,7 @@ def imagine(world_model: WorldModel, policy: Callable[[Tensor], Tensor], h: Tens
     for _ in range(horizon):
         action = policy(feats[-1])
         h = world_model.step(h, code, action)
-        indices = sample_categorical(world_model.prior_logprobs(h))
-        code = world_model.quantizer.embed(indices)
+        code = world_model.sample_code(h)
         feats.append(world_model.feat(h, code))
         actions.append(action)
     return Trajectory(torch.stack(feats), torch.stack(actions))

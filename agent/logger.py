@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from tqdm import tqdm
@@ -67,6 +68,20 @@ class Logger:
         if self.run is not None:
             self.run.log(metrics, step=step)
         self.last.update(metrics)
+
+    def code_usage(self, step: int, counts: Tensor, max_groups: int = 8) -> None:
+        """wandb histograms of how often each code was hit in the last batch, per group
+        (the first `max_groups`) and over all groups."""
+        if self.run is None:
+            return
+        import wandb
+
+        counts = counts.detach().cpu().numpy()
+        edges = np.arange(counts.shape[1] + 1)
+        hists = {f"quant/usage_group{g}": wandb.Histogram(np_histogram=(counts[g], edges))
+                 for g in range(min(max_groups, counts.shape[0]))}
+        hists["quant/usage_all"] = wandb.Histogram(np_histogram=(counts.sum(0), edges))
+        self.run.log(hists, step=step)
 
     def progress(self, steps: int) -> None:
         """Advance the bar by `steps` env steps, showing rates and the last eval return."""

@@ -73,34 +73,23 @@ class Run:
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         return Logger(self.run_dir, config, self.cfg.wandb, self.cfg.steps, self.cfg.log.progress)
 
-    def act(self, obs: torch.Tensor, is_first: torch.Tensor, state, explore: bool):
-        if explore:
-            return self.codec.random(obs.shape[0], self.rng), state
-        return self.agent.policy(obs.to(self.device), is_first.to(self.device), state)
-
     def train(self) -> None:
         cfg = self.cfg
         logger = self.start()
         driver = Driver(self.envs, self.codec, cfg.seed)
         ratio = Ratio(cfg.train.train_ratio, cfg.train.batch_size, cfg.train.seq_len)
-        state = self.agent.initial_state(cfg.env.num_envs)
+        collector = Collector(self.agent, self.codec, cfg.env.num_envs, self.rng)
         clock = Clock()
         last_eval = 0
         try:
             while clock.steps < cfg.steps:
-                explore = clock.steps < cfg.train.prefill
-
-                def policy(obs, is_first, explore=explore):
-                    nonlocal state
-                    action, state = self.act(obs, is_first, state, explore)
-                    return action
-
-                step, finished = driver.step(policy)
+                collector.explore = clock.steps < cfg.train.prefill
+                step, finished = driver.step(collector)
                 self.replay.add(*step)
                 clock.episodes += finished
                 clock.steps += cfg.env.num_envs
                 logger.progress(cfg.env.num_envs)
-                if not explore:
+                if not collector.explore:
                     self.update(ratio(clock.steps - cfg.train.prefill), clock)
                 done = clock.steps >= cfg.steps
                 if self.evaluator and (clock.steps - last_eval >= cfg.eval.every or done):
@@ -108,6 +97,8 @@ class Run:
                     logger.log(clock.steps, self.evaluator(self.agent) | clock.wall())
                 if clock.steps - clock.last_log >= cfg.log.every or done:
                     logger.log(clock.steps, self.means.pop() | clock.lap())
+                    usage = self.agent.world_model.quantizer.usage
+                    logger.code_usage(clock.steps, usage.last_counts)
         finally:
             logger.close()
             self.envs.close()
@@ -125,6 +116,24 @@ class Run:
             self.means.add(self.agent.train_step(batch))
         clock.updates += count
         clock.train_time += time.perf_counter() - tic
+
+
+class Collector:
+    """The policy the driver calls: uniform random actions while `explore` (prefill), then
+    the agent's, carrying its recurrent state from call to call."""
+
+    def __init__(self, agent: Agent, codec: ActionCodec, num_envs: int,
+                 rng: np.random.Generator):
+        self.agent, self.codec, self.rng = agent, codec, rng
+        self.state = agent.initial_state(num_envs)
+        self.explore = True
+
+    def __call__(self, obs: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
+        if self.explore:
+            return self.codec.random(obs.shape[0], self.rng)
+        device = self.agent.device
+        action, self.state = self.agent.policy(obs.to(device), is_first.to(device), self.state)
+        return action
 
 
 @dataclasses.dataclass

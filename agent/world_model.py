@@ -16,8 +16,9 @@ import torch
 from torch import Tensor, nn
 
 from agent.config import Config
-from agent.distributions import TwoHot, categorical_kl, symlog, unimix_logits
+from agent.distributions import TwoHot, symlog
 from agent.networks import mlp
+from agent.priors import make_prior
 from agent.quantizers import QuantizerOutput, build
 from agent.replay import Batch
 
@@ -31,7 +32,6 @@ class WorldModel(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, cfg: Config):
         super().__init__()
         m = cfg.model
-        self.unimix = m.prior_unimix
         self.free_bits = cfg.train.free_bits
         self.encoder = mlp(obs_dim, m.units, m.layers)
         self.quantizer = build(cfg.quantizer, m.units)
@@ -40,7 +40,8 @@ class WorldModel(nn.Module):
         self.img_in = nn.Sequential(nn.Linear(q.code_dim + act_dim, m.units, bias=False),
                                     nn.LayerNorm(m.units), nn.SiLU())
         self.gru = nn.GRUCell(m.units, m.deter)
-        self.prior = mlp(m.deter, m.units, 1, out=q.groups * q.classes)
+        self.prior_dist = make_prior(q, m.prior_unimix)
+        self.prior = mlp(m.deter, m.units, 1, out=self.prior_dist.size)
         self.feat_dim = m.deter + q.code_dim
         self.decoder = mlp(self.feat_dim, m.units, m.layers, out=obs_dim)
         self.reward = mlp(self.feat_dim, m.units, m.layers, out=m.reward_bins,
@@ -57,10 +58,10 @@ class WorldModel(nn.Module):
         """One step of the sequence model: h' = f(h, c, a)."""
         return self.gru(self.img_in(torch.cat([code, action], -1)), h)
 
-    def prior_logprobs(self, h: Tensor) -> Tensor:
-        """h [..., deter] -> log p(index | h) [..., G, K]."""
-        logits = self.prior(h).unflatten(-1, (self.quantizer.groups, self.quantizer.classes))
-        return unimix_logits(logits.float(), self.unimix)
+    def sample_code(self, h: Tensor) -> Tensor:
+        """A code drawn from the prior given h: for discrete quantizers, indices sampled from
+        G x K classes and turned into a code by `quantizer.embed`."""
+        return self.prior_dist.sample(self.prior(h))
 
     def feat(self, h: Tensor, code: Tensor) -> Tensor:
         return torch.cat([h, code], -1)
@@ -87,14 +88,12 @@ class WorldModel(nn.Module):
             hs.append(h)
         return Posterior(torch.stack(hs, 1), post)
 
-    def kl_losses(self, probs: Tensor, prior: Tensor) -> tuple[Tensor, Tensor]:
-        """probs, prior log-probs: [..., G, K]. Summed over groups, with free bits.
-
-        dyn = KL(sg(posterior) || prior) trains the prior toward the codes;
-        rep = KL(posterior || sg(prior)) pulls stochastic posteriors toward what is predictable.
-        """
-        dyn = categorical_kl(probs.detach(), prior).sum(-1)
-        rep = categorical_kl(probs, prior.detach()).sum(-1)
+    def dynamics_losses(self, post: QuantizerOutput, prior_params: Tensor
+                        ) -> tuple[Tensor, Tensor]:
+        """dyn = KL(sg(posterior) || prior) trains the prior toward the codes;
+        rep = KL(posterior || sg(prior)) pulls stochastic posteriors toward what is
+        predictable. Summed over groups, then free bits: no gradient below `free_bits` nats."""
+        dyn, rep = self.prior_dist.losses(post, prior_params)
         return dyn.clamp(min=self.free_bits).mean(), rep.clamp(min=self.free_bits).mean()
 
     def loss(self, batch: Batch) -> tuple[dict[str, Tensor], Posterior]:
@@ -102,7 +101,7 @@ class WorldModel(nn.Module):
         states = self.observe(batch.obs, batch.action, batch.is_first)
         post = states.post
         feat = self.feat(states.h, post.code)
-        dyn, rep = self.kl_losses(post.probs, self.prior_logprobs(states.h))
+        dyn, rep = self.dynamics_losses(post, self.prior(states.h))
         recon = (self.decoder(feat) - symlog(batch.obs)).pow(2).sum(-1)
         cont_logit = self.cont(feat).squeeze(-1)
         losses = {

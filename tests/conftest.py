@@ -2,6 +2,7 @@ import pytest
 import torch
 
 import agent.quantizers  # noqa: F401  (registers every quantizer)
+import tests.example_quantizer  # noqa: F401  (the README's example, in every contract test)
 from agent.config import Config
 
 

@@ -49,7 +49,18 @@ def test_quantizer_is_a_one_word_change(tmp_path, quantizer):
     assert any("quant/perplexity" in e for e in events)
 
 
+def test_module_ids_register_on_import(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run("preset=debug", "steps=200", "env.id=tests.custom_env:ShortCartPole-v0",
+                 "wandb.mode=disabled", f"run_dir={run_dir}", "log.progress=false", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    lengths = [e["eval/length"] for e in events if "eval/length" in e]
+    assert lengths and max(lengths) <= 50  # the registered time limit applies
+
+
 @pytest.mark.parametrize("args, names", [
+    (["env.id=tests.custom_env:TextObservation-v0"], "Text"),
     (["env.id=NoSuchEnv-v0"], "NoSuchEnv-v0"),
     (["env.id=no_such_module:Thing-v0"], "no_such_module"),
     (["quantizer=nope"], "quantizer=nope"),

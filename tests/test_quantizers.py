@@ -1,13 +1,24 @@
 """Every registered quantizer keeps the contract; each one's straight-through estimator gives
 the documented forward value and surrogate gradient."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
 from agent.quantizers import available, build
+from agent.quantizers.binary import BinaryOptions
 from agent.quantizers.categorical import CategoricalOptions
 from agent.quantizers.fsq import FSQOptions
+from agent.quantizers.gumbel import GumbelOptions
+from agent.quantizers.lfq import LFQOptions
+from agent.quantizers.none import NoneOptions
+from agent.quantizers.round import RoundOptions
 from agent.quantizers.vq import VQOptions
+from agent.validation import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 EMBED = 12
 
@@ -34,6 +45,10 @@ def test_embed_of_indices_equals_code(name):
     # In eval mode the quantizer's state (e.g. a VQ codebook) does not move during the call.
     q = build({"name": name}, EMBED).eval()
     out = q(torch.randn(7, EMBED) * 2)
+    if q.continuous:  # no codebook: imagination samples the code from a continuous prior
+        with pytest.raises(NotImplementedError):
+            q.embed(out.indices)
+        return
     torch.testing.assert_close(q.embed(out.indices), out.code.detach(), rtol=0, atol=1e-6)
 
 
@@ -131,3 +146,202 @@ def test_categorical_forward_is_one_hot_and_backward_is_probs_gradient():
 def test_unknown_quantizer_is_refused_with_the_available_names():
     with pytest.raises(KeyError, match="available: .*fsq"):
         build({"name": "nope"}, EMBED)
+
+
+# -- each quantizer's own formula ----------------------------------------------------------
+
+def fsq_by_formula(z: np.ndarray, levels: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Mentzer et al.'s bound-and-round, written out per dim: codes and mixed-radix index."""
+    codes, index, radix = np.zeros_like(z), np.zeros(z.shape[:-1], np.int64), 1
+    for i, L in enumerate(levels):
+        half_l = (L - 1) * (1 + 1e-3) / 2
+        offset = 0.5 if L % 2 == 0 else 0.0
+        shift = np.arctanh(offset / half_l)
+        rounded = np.round(np.tanh(z[..., i] + shift) * half_l - offset)
+        codes[..., i] = rounded / (L // 2)
+        index += (rounded + L // 2).astype(np.int64) * radix
+        radix *= L
+    return codes, index
+
+
+@pytest.mark.parametrize("levels", [[8, 5, 5, 5], [7, 5, 5, 5, 5]])
+def test_fsq_matches_the_published_formula(levels):
+    q = build(FSQOptions(levels=levels, groups=3), EMBED)
+    q.proj = torch.nn.Identity()
+    z = torch.randn(500, 3 * len(levels), dtype=torch.float64) * 2
+    out = q(z.float())
+    codes, index = fsq_by_formula(z.unflatten(-1, (3, len(levels))).numpy(), levels)
+    np.testing.assert_allclose(out.code.detach().unflatten(-1, (3, len(levels))).numpy(),
+                               codes, atol=1e-6)
+    np.testing.assert_array_equal(out.indices.numpy(), index)
+
+
+def test_vq_ema_step_moves_rows_to_the_expected_values():
+    q = build(VQOptions(heads=1, codebook_size=2, dim=1, decay=0.5, restart_below=0.0), EMBED)
+    q.proj = torch.nn.Identity()
+    q.codebook.copy_(torch.tensor([[[0.0], [10.0]]]))
+    q.ema_count.fill_(1.0)
+    q.ema_sum.copy_(q.codebook)
+    q.train()(torch.tensor([[1.0], [2.0], [9.0]]))
+    # counts 0.5 * [1, 1] + 0.5 * [2, 1] = [1.5, 1]; sums 0.5 * [0, 10] + 0.5 * [3, 9]
+    torch.testing.assert_close(q.ema_count, torch.tensor([[1.5, 1.0]]))
+    torch.testing.assert_close(q.codebook[0, :, 0], torch.tensor([1.5 / 1.5, 9.5 / 1.0]),
+                               atol=1e-4, rtol=0)
+
+
+def test_vq_code_that_is_never_hit_is_restarted_from_the_batch():
+    q = build(VQOptions(heads=1, codebook_size=3, dim=1, decay=0.5, restart_below=1.0), EMBED)
+    q.proj = torch.nn.Identity()
+    q.codebook.copy_(torch.tensor([[[0.0], [10.0], [100.0]]]))
+    q.ema_count.fill_(1.0)
+    q.ema_sum.copy_(q.codebook)
+    batch = torch.tensor([[0.1], [0.2], [0.3], [0.4]])
+    out = q.train()(batch)
+    assert torch.equal(out.indices[:, 0], torch.zeros(4, dtype=torch.long))
+    assert torch.isin(q.codebook[0, 1:, 0], batch[:, 0]).all()  # both unused codes restarted
+    assert out.stats["restarted_codes"] == 2
+
+
+def test_vq_rotation_trick_gradient():
+    q = build(VQOptions(heads=1, codebook_size=8, dim=3, ema=False, estimator="rotation"), EMBED)
+    q.proj = torch.nn.Identity()
+    z = torch.randn(6, 3, requires_grad=True)
+    out = q(z)
+    g = torch.randn_like(out.code)
+    (out.code * g).sum().backward()
+    cb = q.codebook.detach()[0]
+    for n in range(6):
+        zn, qn = z[n].detach(), cb[out.indices[n, 0]]
+        u, v = zn / zn.norm(), qn / qn.norm()
+        w = (u + v) / (u + v).norm()
+        rotation = torch.eye(3) - 2 * torch.outer(w, w) + 2 * torch.outer(v, u)
+        torch.testing.assert_close(rotation @ u, v, atol=1e-5, rtol=0)
+        expected = qn.norm() / zn.norm() * rotation.T @ g[n]
+        torch.testing.assert_close(z.grad[n], expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out.code.detach(), cb[out.indices[:, 0]])
+
+
+def test_gumbel_backward_is_the_soft_sample_gradient():
+    q = build(GumbelOptions(groups=2, classes=4, temp_start=0.7, temp_end=0.5), EMBED)
+    q.proj = torch.nn.Identity()
+    logits = torch.randn(10, 8, requires_grad=True)
+    torch.manual_seed(3)
+    out = q.eval()(logits)
+    g = torch.randn_like(out.code)
+    (out.code * g).sum().backward()
+    torch.manual_seed(3)  # the same Gumbel noise
+    ref = logits.detach().clone().requires_grad_(True)
+    noise = -torch.log(-torch.log(torch.rand(10, 2, 4).clamp(1e-20, 1.0)))
+    soft = torch.softmax((ref.unflatten(-1, (2, 4)) + noise) / 0.7, -1)
+    (soft.flatten(-2) * g).sum().backward()
+    torch.testing.assert_close(logits.grad, ref.grad)
+    hard = out.code.detach().unflatten(-1, (2, 4))
+    assert torch.equal(hard.argmax(-1), soft.argmax(-1)) and torch.equal(hard.sum(-1),
+                                                                         torch.ones(10, 2))
+
+
+def test_gumbel_temperature_anneals_to_its_floor():
+    q = build(GumbelOptions(temp_start=1.0, temp_end=0.5, temp_decay=0.1), EMBED).train()
+    temps = [q(torch.randn(2, EMBED)).stats["temperature"].item() for _ in range(20)]
+    assert temps[0] == 1.0 and temps[1] == pytest.approx(np.exp(-0.1))
+    assert temps[-1] == 0.5 and all(a >= b for a, b in zip(temps, temps[1:], strict=False))
+
+
+@pytest.mark.parametrize("name, options", [
+    ("round", RoundOptions(dims=6, levels=5)),
+    ("binary", BinaryOptions(bits=6, gate=True)),
+    ("lfq", LFQOptions(groups=2, bits=3)),
+])
+def test_grid_quantizers_forward_on_grid_and_backward_identity_inside_bounds(name, options):
+    q = build(options, EMBED)
+    q.proj = torch.nn.Identity()
+    z = (torch.rand(40, 6) * 1.8 - 0.9).requires_grad_(True)  # inside [-1, 1]
+    out = q(z)
+    grid = {"round": torch.linspace(-1, 1, 5), "binary": torch.tensor([-1.0, 1.0]),
+            "lfq": torch.tensor([-1.0, 1.0])}[name]
+    assert torch.isin(out.code.detach(), grid).all()
+    g = torch.randn_like(out.code)
+    (out.code * g).sum().backward()
+    torch.testing.assert_close(z.grad, g)
+
+
+def test_binary_gate_blocks_gradient_outside_unit_interval():
+    q = build(BinaryOptions(bits=4, gate=True), EMBED)
+    q.proj = torch.nn.Identity()
+    z = torch.tensor([[0.5, -0.5, 3.0, -3.0]], requires_grad=True)
+    q(z).code.sum().backward()
+    torch.testing.assert_close(z.grad, torch.tensor([[1.0, 1.0, 0.0, 0.0]]))
+
+
+def test_lfq_entropy_penalty_matches_explicit_enumeration():
+    opts = LFQOptions(groups=1, bits=3, entropy_weight=1.0, temperature=0.5)
+    q = build(opts, EMBED).train()
+    q.proj = torch.nn.Identity()
+    z = torch.randn(32, 3)
+    codes = torch.tensor([[(c >> i) & 1 for i in range(3)] for c in range(8)]).float() * 2 - 1
+    probs = torch.softmax(-torch.cdist(z, codes).pow(2) / 0.5, -1)  # [N, K]
+    per_sample = -(probs * probs.log()).sum(-1).mean()
+    mean = probs.mean(0)
+    expected = per_sample + (mean * mean.log()).sum()
+    torch.testing.assert_close(q(z).losses["entropy"], expected, atol=1e-5, rtol=1e-4)
+    out = q(z)
+    torch.testing.assert_close(q.embed(out.indices), out.code.detach())
+
+
+def test_none_passes_the_continuous_code_with_exact_gradient():
+    q = build(NoneOptions(dims=4, bound=True), EMBED)
+    q.proj = torch.nn.Identity()
+    z = torch.randn(5, 4, requires_grad=True)
+    out = q(z)
+    torch.testing.assert_close(out.code, torch.tanh(z))
+    out.code.sum().backward()
+    torch.testing.assert_close(z.grad, 1 - torch.tanh(z.detach()) ** 2)
+    assert q.bits == 0 and q.continuous == "mse"
+
+
+def test_perplexity_is_k_for_a_uniform_batch_and_one_for_a_constant_batch():
+    q = build(CategoricalOptions(groups=2, classes=4), EMBED)
+    uniform = torch.arange(4).repeat(8).unsqueeze(-1).repeat(1, 2)  # every class equally
+    stats = q.codebook_stats(uniform)
+    assert stats["perplexity"].item() == pytest.approx(4.0)
+    assert stats["perplexity_frac"].item() == pytest.approx(1.0)
+    assert stats["used_bits"].item() == pytest.approx(2 * 2.0)
+    constant = torch.zeros(32, 2, dtype=torch.long)
+    stats = q.codebook_stats(constant)
+    assert stats["perplexity"].item() == pytest.approx(1.0)
+    assert stats["used_bits"].item() == pytest.approx(0.0)
+    # Utilisation is over the window: both batches together hit every code.
+    assert stats["utilisation"].item() == 1.0 and stats["dead_codes"].item() == 0
+
+
+@pytest.mark.parametrize("options, message", [
+    (FSQOptions(levels=[1, 5]), "levels"),
+    (VQOptions(codebook_size=0), "codebook_size"),
+    (VQOptions(estimator="magic"), "estimator"),
+    (LFQOptions(bits=0), "bits"),
+    (NoneOptions(prior="laplace"), "prior"),
+    (GumbelOptions(temp_end=2.0), "temp"),
+])
+def test_bad_options_are_refused_with_the_key(options, message):
+    with pytest.raises(ConfigError, match=message):
+        build(options, EMBED)
+
+
+def test_readme_shows_the_example_quantizer_that_the_contract_tests_run():
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / "tests" / "example_quantizer.py").read_text()
+    assert example.strip() in readme
+    assert "ternary" in available()
+
+
+def test_ternary_forward_is_on_grid_and_backward_is_the_tanh_gradient():
+    # The README's test template, run on the README's example quantizer.
+    from tests.example_quantizer import TernaryOptions
+
+    q = build(TernaryOptions(dims=6), embed_dim=12)
+    q.proj = torch.nn.Identity()                  # test the quantizer, not the projection
+    z = torch.randn(40, 6, requires_grad=True)
+    out = q(z)
+    assert torch.isin(out.code.detach(), torch.tensor([-1.0, 0.0, 1.0])).all()
+    out.code.sum().backward()
+    torch.testing.assert_close(z.grad, 1 - torch.tanh(z.detach()) ** 2)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from agent.agent import Agent
-from agent.quantizers import available
+from agent.quantizers import QuantizerOutput, available
 from tests.conftest import small_config
 from tests.helpers import cartpole_replay
 
@@ -42,12 +42,15 @@ def test_head_losses_reach_every_encoder_weight(name, term, replay):
 
 
 def test_kl_terms_stop_gradient_on_the_right_side_and_match_a_hand_value():
-    agent = Agent(4, 2, small_config("categorical"))
-    wm = agent.world_model
+    cfg = small_config("categorical")
+    cfg.quantizer.groups, cfg.quantizer.classes = 1, 3
+    cfg.model.prior_unimix = 0.0
+    wm = Agent(4, 2, cfg).world_model
     wm.free_bits = 0.0
     probs = torch.tensor([[0.7, 0.2, 0.1]], requires_grad=True)
     prior = torch.log(torch.tensor([[0.5, 0.25, 0.25]])).requires_grad_(True)
-    dyn, rep = wm.kl_losses(probs, prior)
+    post = QuantizerOutput(probs, torch.zeros(1, 1), probs[:, None], {}, {})
+    dyn, rep = wm.dynamics_losses(post, prior)
     hand = 0.7 * math.log(0.7 / 0.5) + 0.2 * math.log(0.2 / 0.25) + 0.1 * math.log(0.1 / 0.25)
     assert dyn.item() == pytest.approx(hand) and rep.item() == pytest.approx(hand)
     d_probs, d_prior = torch.autograd.grad(dyn, [probs, prior], allow_unused=True)
@@ -55,7 +58,7 @@ def test_kl_terms_stop_gradient_on_the_right_side_and_match_a_hand_value():
     d_probs, d_prior = torch.autograd.grad(rep, [probs, prior], allow_unused=True)
     assert d_prior is None and d_probs.abs().sum() > 0  # rep trains the posterior only
     wm.free_bits = 1.0  # below the free nats: no gradient at all
-    dyn, _ = wm.kl_losses(probs, prior)
+    dyn, _ = wm.dynamics_losses(post, prior)
     assert dyn.item() == 1.0
     assert torch.autograd.grad(dyn, prior)[0].abs().sum() == 0
 

@@ -39,10 +39,12 @@ class UsageWindow(nn.Module):
         super().__init__()
         self.register_buffer("hits", torch.zeros(window, groups, classes, dtype=torch.bool))
         self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self.register_buffer("last_counts", torch.zeros(groups, classes))
         self._next = 0
 
     def update(self, counts: Tensor) -> None:
         """counts: [G, K] hits of each code in this batch."""
+        self.last_counts.copy_(counts)
         self.hits[self._next] = counts > 0
         self._next = (self._next + 1) % self.hits.shape[0]
         self.filled.add_(1).clamp_(max=self.hits.shape[0])
@@ -58,6 +60,9 @@ class Quantizer(nn.Module):
     groups: int
     classes: int
     code_dim: int
+    continuous: str | None = None
+    """None for discrete codes; a quantizer whose code is continuous names the prior the
+    dynamics should use for it instead ("mse" or "gaussian", see agent/priors.py)."""
 
     def __init__(self, groups: int, classes: int, code_dim: int, window: int = 100):
         super().__init__()

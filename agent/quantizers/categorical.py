@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from agent.distributions import one_hot, sample_categorical, unimix_logits
 from agent.quantizers.base import Quantizer, QuantizerOutput, straight_through
 from agent.quantizers.registry import register
+from agent.validation import ConfigError
 
 
 @dataclass
@@ -28,6 +29,9 @@ class Categorical(Quantizer):
     Options = CategoricalOptions
 
     def __init__(self, embed_dim: int, options: CategoricalOptions):
+        if options.groups < 1 or options.classes < 2 or not 0 <= options.unimix < 1:
+            raise ConfigError(f"quantizer needs groups >= 1, classes >= 2, 0 <= unimix < 1; "
+                              f"got {options.groups}, {options.classes}, {options.unimix}")
         super().__init__(options.groups, options.classes, options.groups * options.classes)
         self.unimix = options.unimix
         self.proj = nn.Linear(embed_dim, self.code_dim)

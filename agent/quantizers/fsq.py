@@ -31,8 +31,11 @@ class FSQ(Quantizer):
 
     def __init__(self, embed_dim: int, options: FSQOptions):
         levels = torch.tensor(options.levels, dtype=torch.long)
-        if (levels < 2).any():
-            raise ConfigError(f"quantizer.levels must all be >= 2, got {options.levels}")
+        if len(levels) == 0 or (levels < 2).any():
+            raise ConfigError(f"quantizer.levels must be a non-empty list of values >= 2, "
+                              f"got {options.levels}")
+        if options.groups < 1:
+            raise ConfigError(f"quantizer.groups must be >= 1, got {options.groups}")
         dims = len(options.levels)
         super().__init__(options.groups, int(levels.prod()), options.groups * dims)
         self.dims = dims

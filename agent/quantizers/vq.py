@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from agent.distributions import one_hot
 from agent.quantizers.base import Quantizer, QuantizerOutput, straight_through
 from agent.quantizers.registry import register
+from agent.validation import ConfigError
 
 
 @dataclass
@@ -27,19 +28,35 @@ class VQOptions:
     """EMA decay of code counts and sums."""
     restart_below: float = 2.0
     """A code whose EMA count falls below this is restarted from a vector of the batch."""
+    estimator: str = "ste"
+    """Gradient past the lookup: `ste` copies it (z + sg(q - z)); `rotation` rotates it
+    with the rotation that takes z onto q (Fifty et al. 2025)."""
+    cosine: bool = False
+    """Look up and emit l2-normalised vectors (cosine similarity instead of distance)."""
 
 
 @register("vq")
 class VQ(Quantizer):
-    """Forward: the nearest code vector. Backward: straight-through `z + sg(q - z)`."""
+    """Forward: the nearest code vector. Backward: straight-through `z + sg(q - z)`, or the
+    rotation trick. `dim` is the lookup dimension, independent of the embedding size, so a
+    small `dim` gives the low-dimensional lookup of factorised codebooks."""
 
     Options = VQOptions
 
     def __init__(self, embed_dim: int, options: VQOptions):
+        if options.heads < 1 or options.codebook_size < 1 or options.dim < 1:
+            raise ConfigError(f"quantizer.heads, codebook_size and dim must be >= 1, got "
+                              f"{options.heads}, {options.codebook_size}, {options.dim}")
+        if options.estimator not in ("ste", "rotation"):
+            raise ConfigError(f"quantizer.estimator={options.estimator!r} is not known; use "
+                              f"ste or rotation")
+        if not 0 < options.decay < 1:
+            raise ConfigError(f"quantizer.decay must be in (0, 1), got {options.decay}")
         super().__init__(options.heads, options.codebook_size, options.heads * options.dim)
         self.opt = options
         self.proj = nn.Linear(embed_dim, self.code_dim)
-        codebook = torch.randn(options.heads, options.codebook_size, options.dim)
+        self.restarted = torch.zeros(())
+        codebook = self.normalise(torch.randn(options.heads, options.codebook_size, options.dim))
         if options.ema:
             self.register_buffer("codebook", codebook)
             self.register_buffer("ema_count", torch.full(codebook.shape[:2], options.restart_below))
@@ -48,9 +65,9 @@ class VQ(Quantizer):
             self.codebook = nn.Parameter(codebook)
 
     def forward(self, e: Tensor) -> QuantizerOutput:
-        z = self.proj(e).float().unflatten(-1, (self.groups, self.opt.dim))  # [..., G, d]
-        flat = z.reshape(-1, self.groups, self.opt.dim)
-        codebook = self.codebook
+        z = self.normalise(self.proj(e).float().unflatten(-1, (self.groups, self.opt.dim)))
+        flat = z.reshape(-1, self.groups, self.opt.dim)  # [N, G, d]
+        codebook = self.normalise(self.codebook)
         dist = (flat.pow(2).sum(-1, keepdim=True)
                 - 2 * torch.einsum("ngd,gkd->ngk", flat, codebook)
                 + codebook.pow(2).sum(-1).unsqueeze(0))
@@ -62,9 +79,13 @@ class VQ(Quantizer):
             losses["codebook"] = (z.detach() - q).pow(2).sum(-1).mean()
         elif self.training:
             self.ema_update(flat.detach(), flat_idx)
-        code = straight_through(q.detach(), z)
+        surrogate = rotate_onto(z, q.detach()) if self.opt.estimator == "rotation" else z
+        code = straight_through(q.detach(), surrogate)
         error = (z.detach() - q.detach()).pow(2).sum(-1).mean()
-        return self.output(code.flatten(-2), indices, one_hot(indices, self.classes), losses, error)
+        out = self.output(code.flatten(-2), indices, one_hot(indices, self.classes), losses, error)
+        if self.training and self.opt.ema:
+            out.stats["restarted_codes"] = self.restarted
+        return out
 
     @torch.no_grad()
     def ema_update(self, flat: Tensor, flat_idx: Tensor) -> None:
@@ -79,11 +100,27 @@ class VQ(Quantizer):
         dead = (self.ema_count < self.opt.restart_below).unsqueeze(-1)  # [G, K, 1]
         pick = torch.randint(flat.shape[0], (self.groups, self.classes), device=flat.device)
         fresh = flat[pick, torch.arange(self.groups, device=flat.device).unsqueeze(-1)]
+        self.restarted = dead.sum() / self.groups
         self.codebook.copy_(torch.where(dead, fresh, self.codebook))
         self.ema_sum.copy_(torch.where(dead, fresh * self.opt.restart_below, self.ema_sum))
         self.ema_count.copy_(torch.where(dead.squeeze(-1), self.opt.restart_below, self.ema_count))
 
+    def normalise(self, x: Tensor) -> Tensor:
+        return nn.functional.normalize(x, dim=-1) if self.opt.cosine else x
+
     def embed(self, indices: Tensor) -> Tensor:
         """indices [..., G] -> code [..., G * dim]."""
         heads = torch.arange(self.groups, device=indices.device)
-        return self.codebook[heads, indices].flatten(-2)
+        return self.normalise(self.codebook[heads, indices]).flatten(-2)
+
+
+def rotate_onto(z: Tensor, q: Tensor, eps: float = 1e-8) -> Tensor:
+    """`s * R z` with R the rotation taking z's direction onto q's (in the plane of both) and
+    s = |q| / |z|, both held constant: equal to q in value, with gradient s R^T g."""
+    z_norm = z.detach().norm(dim=-1, keepdim=True).clamp_min(eps)
+    q_norm = q.norm(dim=-1, keepdim=True).clamp_min(eps)
+    u, v = z.detach() / z_norm, q / q_norm
+    w = nn.functional.normalize(u + v, dim=-1, eps=eps)
+    # R = I - 2 w w^T + 2 v u^T
+    rotated = z - 2 * w * (w * z).sum(-1, keepdim=True) + 2 * v * (u * z).sum(-1, keepdim=True)
+    return rotated * (q_norm / z_norm)

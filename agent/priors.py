@@ -1,0 +1,88 @@
+"""What the dynamics model predicts about the next code, and how it is scored and sampled.
+
+Discrete quantizers get a K-way classifier per group (the G x K contract); the continuous
+control arm (`none`) gets a Gaussian or a point prediction of the code itself. Both give
+per-sample dynamics and representation terms before free bits:
+
+    dyn = D(sg(posterior), prior)   trains the prior toward the codes
+    rep = D(posterior, sg(prior))   pulls the posterior toward what is predictable
+"""
+
+import math
+
+import torch
+from torch import Tensor
+
+from agent.distributions import categorical_kl, sample_categorical, unimix_logits
+from agent.quantizers import Quantizer, QuantizerOutput
+
+
+class DiscretePrior:
+    """G categorical distributions over K classes; D is the KL divergence."""
+
+    def __init__(self, quantizer: Quantizer, unimix: float):
+        self.quantizer, self.unimix = quantizer, unimix
+        self.size = quantizer.groups * quantizer.classes
+
+    def logprobs(self, params: Tensor) -> Tensor:
+        """[..., G * K] head outputs -> [..., G, K] log-probabilities (with unimix)."""
+        q = self.quantizer
+        return unimix_logits(params.float().unflatten(-1, (q.groups, q.classes)), self.unimix)
+
+    def losses(self, post: QuantizerOutput, params: Tensor) -> tuple[Tensor, Tensor]:
+        prior = self.logprobs(params)
+        dyn = categorical_kl(post.probs.detach(), prior).sum(-1)
+        rep = categorical_kl(post.probs, prior.detach()).sum(-1)
+        return dyn, rep
+
+    def sample(self, params: Tensor) -> Tensor:
+        return self.quantizer.embed(sample_categorical(self.logprobs(params)))
+
+    def entropy(self, params: Tensor) -> Tensor:
+        logp = self.logprobs(params)
+        return -(logp.exp() * logp).sum((-1, -2))
+
+
+class ContinuousPrior:
+    """A Gaussian over the code (D = negative log-likelihood), or with `gaussian=False` a
+    point prediction (D = squared error)."""
+
+    MIN_STD = 0.1
+
+    def __init__(self, quantizer: Quantizer, gaussian: bool):
+        self.code_dim, self.gaussian = quantizer.code_dim, gaussian
+        self.size = self.code_dim * (2 if gaussian else 1)
+
+    def _mean_std(self, params: Tensor) -> tuple[Tensor, Tensor | None]:
+        if not self.gaussian:
+            return params.float(), None
+        mean, raw = params.float().chunk(2, -1)
+        return mean, self.MIN_STD + (1 - self.MIN_STD) * torch.sigmoid(raw)
+
+    def _distance(self, code: Tensor, mean: Tensor, std: Tensor | None) -> Tensor:
+        if std is None:
+            return (code - mean).pow(2).sum(-1)
+        nll = 0.5 * ((code - mean) / std).pow(2) + std.log() + 0.5 * math.log(2 * math.pi)
+        return nll.sum(-1)
+
+    def losses(self, post: QuantizerOutput, params: Tensor) -> tuple[Tensor, Tensor]:
+        mean, std = self._mean_std(params)
+        dyn = self._distance(post.code.detach(), mean, std)
+        rep = self._distance(post.code, mean.detach(), None if std is None else std.detach())
+        return dyn, rep
+
+    def sample(self, params: Tensor) -> Tensor:
+        mean, std = self._mean_std(params)
+        return mean if std is None else mean + std * torch.randn_like(mean)
+
+    def entropy(self, params: Tensor) -> Tensor:
+        _, std = self._mean_std(params)
+        if std is None:
+            return params.new_zeros(params.shape[:-1])
+        return (std.log() + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
+
+
+def make_prior(quantizer: Quantizer, unimix: float) -> DiscretePrior | ContinuousPrior:
+    if quantizer.continuous is not None:
+        return ContinuousPrior(quantizer, gaussian=quantizer.continuous == "gaussian")
+    return DiscretePrior(quantizer, unimix)

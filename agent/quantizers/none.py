@@ -1,0 +1,52 @@
+"""No quantization: the continuous control arm of every ablation."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from agent.quantizers.base import Quantizer, QuantizerOutput
+from agent.quantizers.registry import register
+from agent.validation import ConfigError
+
+
+@dataclass
+class NoneOptions:
+    name: str = "none"
+    dims: int = 24
+    """Dims of the continuous code."""
+    prior: str = "mse"
+    """What the dynamics predicts: `mse` (a point, squared error) or `gaussian` (NLL)."""
+    bound: bool = True
+    """Squash the code into [-1, 1] with tanh, like the grid quantizers' range."""
+
+
+@register("none")
+class NoQuantizer(Quantizer):
+    """code = (tanh) proj(e), continuous, with exact gradients. It keeps the contract's
+    shapes with K = 1 (G = dims, one class each, zero bits), and sets `continuous`, which
+    makes the world model predict the code itself instead of G x K classes."""
+
+    Options = NoneOptions
+
+    def __init__(self, embed_dim: int, options: NoneOptions):
+        if options.prior not in ("mse", "gaussian"):
+            raise ConfigError(f"quantizer.prior={options.prior!r} is not known; use mse or "
+                              f"gaussian")
+        if options.dims < 1:
+            raise ConfigError(f"quantizer.dims must be >= 1, got {options.dims}")
+        super().__init__(options.dims, 1, options.dims)
+        self.continuous = options.prior
+        self.bound = options.bound
+        self.proj = nn.Linear(embed_dim, options.dims)
+
+    def forward(self, e: Tensor) -> QuantizerOutput:
+        code = self.proj(e).float()
+        if self.bound:
+            code = torch.tanh(code)
+        indices = torch.zeros(*code.shape, dtype=torch.long, device=code.device)
+        return self.output(code, indices, torch.ones(*code.shape, 1, device=code.device))
+
+    def embed(self, indices: Tensor) -> Tensor:
+        raise NotImplementedError("the `none` quantizer has no codebook: its imagined codes "
+                                  "come from the continuous prior")

@@ -1,0 +1,23 @@
+"""Envs that register on import, reached as `env.id=tests.custom_env:Name-v0`."""
+
+import gymnasium as gym
+
+
+class TextObservationEnv(gym.Env):
+    """An env whose observations the agent cannot take."""
+
+    observation_space = gym.spaces.Text(8)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return "hello", {}
+
+    def step(self, action):
+        return "hello", 0.0, False, False, {}
+
+
+gym.register("ShortCartPole-v0",
+             entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv",
+             max_episode_steps=50)
+gym.register("TextObservation-v0", entry_point=TextObservationEnv)
