@@ -47,8 +47,9 @@ class ActorCritic(nn.Module):
         cont[0] the start state's own (from replay) and cont[1:] predicted."""
         cfg = self.cfg
         feat, action = traj.feat, traj.action
+        critic_logits = self.critic(feat).float()  # once: values (detached) and the loss
         with torch.no_grad():
-            value = self.value(feat)
+            value = self.twohot.mean(critic_logits.detach())
             returns = lambda_return(reward, cont[1:], value, cfg.gamma, cfg.lam)
             self.retnorm.update(returns)
             scale = self.retnorm.scale()
@@ -62,7 +63,7 @@ class ActorCritic(nn.Module):
         entropy = -(logp.exp() * logp).sum(-1)
         actor = -(weight * (action_logp * advantage + cfg.entropy * entropy)).mean()
 
-        critic_logp = torch.log_softmax(self.critic(feat[:-1]).float(), -1)
+        critic_logp = torch.log_softmax(critic_logits[:-1], -1)
         critic = (weight * (self.twohot.log_loss(critic_logp, returns) + cfg.slow_critic_reg
                             * self.twohot.log_loss(critic_logp, slow_target))).mean()
         metrics = {

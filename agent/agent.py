@@ -1,5 +1,7 @@
 """The agent's one face: `policy` to act, `train` to learn from a replayed batch."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -16,6 +18,18 @@ class PolicyState(NamedTuple):
     h: Tensor       # [N, deter]
     code: Tensor    # [N, code_dim]  c_{t-1}
     action: Tensor  # [N, act_dim]   a_{t-1}
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[None]:
+    """Eval mode for the duration: acting must not update quantizer state (VQ's EMA
+    codebook, usage windows) with the data of single env steps."""
+    was_training = module.training
+    module.train(False)
+    try:
+        yield
+    finally:
+        module.train(was_training)
 
 
 class Optimizer:
@@ -63,9 +77,10 @@ class Agent(nn.Module):
         The state is reset where is_first is set, exactly as in training."""
         wm = self.world_model
         keep = (1.0 - is_first.float()).unsqueeze(-1)
-        h = wm.step(state.h * keep, state.code * keep, state.action * keep)
-        code = wm.encode(obs.float()).code
-        action = self.actor_critic.act(wm.feat(h, code), greedy)
+        with evaluating(self):
+            h = wm.step(state.h * keep, state.code * keep, state.action * keep)
+            code = wm.encode(obs.float()).code
+            action = self.actor_critic.act(wm.feat(h, code), greedy)
         return action, PolicyState(h, code, action)
 
     def train_step(self, batch: Batch) -> dict[str, Tensor]:

@@ -69,6 +69,8 @@ def test_module_ids_register_on_import(tmp_path):
     (["train.model_opt.lr=-1e-4"], "train.model_opt.lr"),
     (["train.model_opt.lr=fast"], "train.model_opt.lr"),
     (["quantizer.levels=[1,5]"], "quantizer.levels"),
+    (["quantizer=vq", "quantizer.codebook_size=0"], "codebook_size"),
+    (["quantizer=vq", "quantizer.estimator=magic"], "quantizer.estimator"),
 ])
 def test_bad_input_fails_with_one_line_before_run_dir_exists(tmp_path, args, names):
     run_dir = tmp_path / "run"

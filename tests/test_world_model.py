@@ -113,3 +113,15 @@ def test_policy_state_matches_training_unroll(replay):
         _, state = agent.policy(batch.obs[:, t], batch.is_first[:, t], state)
         torch.testing.assert_close(state.h, states.h[:, t], atol=1e-5, rtol=1e-5)
         state = state._replace(action=batch.action[:, t])
+
+
+def test_acting_leaves_quantizer_state_alone():
+    agent = Agent(4, 2, small_config("vq"))
+    q = agent.world_model.quantizer
+    before = {k: v.clone() for k, v in q.state_dict().items()}
+    state = agent.initial_state(2)
+    for _ in range(5):
+        _, state = agent.policy(torch.randn(2, 4), torch.zeros(2), state)
+    assert agent.training  # the mode is restored after acting
+    for key, value in q.state_dict().items():
+        assert torch.equal(value, before[key]), f"acting changed quantizer state {key}"

@@ -1,0 +1,53 @@
+"""Shared by the benchmark scripts: one training run in a subprocess, and reading its metrics."""
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(run_dir: Path, overrides: list[str]) -> float:
+    """Run `run.py` with the given overrides (no wandb, no progress bar); returns wall s."""
+    cmd = [sys.executable, str(ROOT / "run.py"), f"run_dir={run_dir}", "wandb.mode=disabled",
+           "log.progress=false", *overrides]
+    tic = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - tic
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def learning_summary(events: list[dict], threshold: float) -> dict:
+    """When the eval return first reached the threshold, and where it ended."""
+    evals = [e for e in events if e.get("eval/return") is not None]
+    solved = next((e for e in evals if e["eval/return"] >= threshold), None)
+    return {
+        "solve_step": solved["step"] if solved else None,
+        "solve_wall_s": solved.get("perf/wall_s") if solved else None,
+        "final_return": evals[-1]["eval/return"] if evals else None,
+        "best_return": max(e["eval/return"] for e in evals) if evals else None,
+        "curve": [(e["step"], e["eval/return"]) for e in evals],
+    }
+
+
+def last_value(events: list[dict], key: str) -> float | None:
+    return next((e[key] for e in reversed(events) if e.get(key) is not None), None)
+
+
+def median_unsolved_last(values: list) -> float | None:
+    """Median where an unsolved run (None) counts as slower than every solved one."""
+    if not values:
+        return None
+    mid = statistics.median(float("inf") if v is None else v for v in values)
+    return None if mid == float("inf") else mid
+
+
+def fmt(value, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"

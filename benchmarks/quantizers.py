@@ -1,0 +1,91 @@
+"""Every quantizer on CartPole-v1: the same budget and seeds, one run after another.
+
+    python benchmarks/quantizers.py [--quantizers fsq vq ...] [--seeds 0 1] [--steps 20000]
+
+Prints a table: quantizer, bits per code (G·log2 K), env steps until the greedy eval return
+(10 episodes) first reaches the threshold (median over seeds), final eval return, final
+perplexity / K, dead codes (over the last 100 batches) and wall seconds per run.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+from common import (
+    ROOT,
+    fmt,
+    last_value,
+    learning_summary,
+    median_unsolved_last,
+    read_metrics,
+    train,
+)
+
+import agent.quantizers as quantizers
+
+
+def bits(name: str) -> float:
+    return quantizers.build({"name": name}, embed_dim=8).bits
+
+
+def mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quantizers", nargs="+", default=quantizers.available())
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--threshold", type=float, default=475.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/quantizers.json")
+    parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
+    args = parser.parse_args()
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    rows = []
+    for name in args.quantizers:
+        for seed in args.seeds:
+            run_dir = args.out.parent / f"quantizers-{stamp}-{name}-s{seed}"
+            overrides = [f"quantizer={name}", f"seed={seed}", f"steps={args.steps}",
+                         "eval.every=500", "eval.episodes=10", *args.overrides]
+            wall = train(run_dir, overrides)
+            events = read_metrics(run_dir)
+            rows.append({"quantizer": name, "seed": seed, "wall_s": wall,
+                         "run_dir": str(run_dir), "bits": bits(name),
+                         "perplexity_frac": last_value(events, "quant/perplexity_frac"),
+                         "dead_codes": last_value(events, "quant/dead_codes")}
+                        | learning_summary(events, args.threshold))
+            r = rows[-1]
+            print(f"{name} seed {seed}: reached at {r['solve_step']}, final "
+                  f"{fmt(r['final_return'], 1)}, wall {wall:.0f} s", flush=True)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({
+                "date": date.today().isoformat(),
+                "machine": platform.processor() or platform.machine(), "steps": args.steps,
+                "seeds": args.seeds, "threshold": args.threshold, "overrides": args.overrides,
+                "runs": rows}, indent=1))
+
+    t = f"{args.threshold:g}"
+    print(f"\n| quantizer | bits | env steps to eval ≥ {t} (median; reached/runs) | final eval "
+          f"return (mean) | perplexity / K | dead codes | wall s per run |\n"
+          f"|---|---|---|---|---|---|---|")
+    for name in args.quantizers:
+        runs = [r for r in rows if r["quantizer"] == name]
+        reached = sum(r["solve_step"] is not None for r in runs)
+        print(f"| `{name}` | {fmt(runs[0]['bits'], 1)} "
+              f"| {fmt(median_unsolved_last([r['solve_step'] for r in runs]))} "
+              f"({reached}/{len(runs)}) | {fmt(mean([r['final_return'] for r in runs]), 1)} "
+              f"| {fmt(mean([r['perplexity_frac'] for r in runs]), 3)} "
+              f"| {fmt(mean([r['dead_codes'] for r in runs]), 1)} "
+              f"| {fmt(mean([r['wall_s'] for r in runs]))} |")
+
+
+if __name__ == "__main__":
+    main()
