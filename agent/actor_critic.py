@@ -67,13 +67,13 @@ class ActorCritic(nn.Module):
         critic = (weight * (self.twohot.log_loss(critic_logp, returns) + cfg.slow_critic_reg
                             * self.twohot.log_loss(critic_logp, slow_target))).mean()
         metrics = {
-            "return": returns.mean(),
-            "value": value.mean(),
-            "advantage": advantage.abs().mean(),
-            "return_scale": scale,
-            "actor_entropy": entropy.mean(),
+            "imag_return": returns.mean(),
+            "imag_value": value.mean(),
+            "imag_advantage": advantage.abs().mean(),
             "imag_reward": reward.mean(),
             "imag_cont": cont[1:].mean(),
+            "return_scale": scale,
+            "actor_entropy": entropy.mean(),
         }
         return {"actor": actor, "critic": critic}, metrics
 

@@ -34,6 +34,9 @@ def test_debug_run_writes_config_metrics_and_an_offline_wandb_run(tmp_path):
     losses = {k for e in events for k in e if k.startswith("loss/")}
     assert {"loss/recon", "loss/reward", "loss/cont", "loss/dyn", "loss/rep", "loss/actor",
             "loss/critic"} <= losses
+    episodes = [e for e in events if "train/length" in e]
+    assert episodes  # CartPole pays 1 per step: an episode's return is its length
+    assert all(e["train/return"] == e["train/length"] for e in episodes)
     offline = list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(offline) == 1 and offline[0].stat().st_size > 0
 
