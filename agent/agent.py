@@ -49,12 +49,14 @@ class Optimizer:
 
 
 class Agent(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, cfg: Config):
+    def __init__(self, obs_dim: int, act_dim: int, cfg: Config,
+                 device: torch.device | str = "cpu"):
         super().__init__()
         self.cfg = cfg
         self.world_model = WorldModel(obs_dim, act_dim, cfg)
         self.actor_critic = ActorCritic(self.world_model.feat_dim, act_dim, cfg)
         self.act_dim = act_dim
+        self.to(device)  # before the optimizers take the parameters
         wm = self.world_model
         self.model_opt = Optimizer([wm], cfg.train.model_opt)
         self.actor_opt = Optimizer([self.actor_critic.actor], cfg.train.actor_opt)
@@ -103,6 +105,7 @@ class Agent(nn.Module):
         traj = imagine(wm, ac.act, h, code, cfg.ac.horizon)
         with torch.no_grad():
             reward = wm.reward_mean(traj.feat[1:])
+            # The continue probability, not its mode: an expected discount is smoother.
             cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
         ac_losses, ac_metrics = ac.loss(traj, reward, cont)
         metrics["train/actor_grad_norm"] = self.actor_opt.step(ac_losses["actor"])

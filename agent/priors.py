@@ -20,6 +20,8 @@ from agent.quantizers import Quantizer, QuantizerOutput
 class DiscretePrior:
     """G categorical distributions over K classes; D is the KL divergence."""
 
+    free_bits = True  # D is a divergence (>= 0), so "no gradient below n nats" means something
+
     def __init__(self, quantizer: Quantizer, unimix: float):
         self.quantizer, self.unimix = quantizer, unimix
         self.size = quantizer.groups * quantizer.classes
@@ -38,25 +40,25 @@ class DiscretePrior:
     def sample(self, params: Tensor) -> Tensor:
         return self.quantizer.embed(sample_categorical(self.logprobs(params)))
 
-    def entropy(self, params: Tensor) -> Tensor:
-        logp = self.logprobs(params)
-        return -(logp.exp() * logp).sum((-1, -2))
-
 
 class ContinuousPrior:
     """A Gaussian over the code (D = negative log-likelihood), or with `gaussian=False` a
-    point prediction (D = squared error)."""
+    point prediction (D = squared error). Neither is a divergence (an NLL can be negative),
+    so free bits do not apply. For a code bounded to [-1, 1] the prediction is too."""
 
     MIN_STD = 0.1
+    free_bits = False
 
-    def __init__(self, quantizer: Quantizer, gaussian: bool):
-        self.code_dim, self.gaussian = quantizer.code_dim, gaussian
+    def __init__(self, quantizer: Quantizer, gaussian: bool, bounded: bool):
+        self.code_dim, self.gaussian, self.bounded = quantizer.code_dim, gaussian, bounded
         self.size = self.code_dim * (2 if gaussian else 1)
 
     def _mean_std(self, params: Tensor) -> tuple[Tensor, Tensor | None]:
-        if not self.gaussian:
-            return params.float(), None
-        mean, raw = params.float().chunk(2, -1)
+        mean, raw = params.float().chunk(2, -1) if self.gaussian else (params.float(), None)
+        if self.bounded:
+            mean = torch.tanh(mean)
+        if raw is None:
+            return mean, None
         return mean, self.MIN_STD + (1 - self.MIN_STD) * torch.sigmoid(raw)
 
     def _distance(self, code: Tensor, mean: Tensor, std: Tensor | None) -> Tensor:
@@ -73,16 +75,14 @@ class ContinuousPrior:
 
     def sample(self, params: Tensor) -> Tensor:
         mean, std = self._mean_std(params)
-        return mean if std is None else mean + std * torch.randn_like(mean)
-
-    def entropy(self, params: Tensor) -> Tensor:
-        _, std = self._mean_std(params)
         if std is None:
-            return params.new_zeros(params.shape[:-1])
-        return (std.log() + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
+            return mean
+        code = mean + std * torch.randn_like(mean)
+        return code.clamp(-1, 1) if self.bounded else code
 
 
 def make_prior(quantizer: Quantizer, unimix: float) -> DiscretePrior | ContinuousPrior:
     if quantizer.continuous is not None:
-        return ContinuousPrior(quantizer, gaussian=quantizer.continuous == "gaussian")
+        return ContinuousPrior(quantizer, gaussian=quantizer.continuous == "gaussian",
+                               bounded=getattr(quantizer, "bound", False))
     return DiscretePrior(quantizer, unimix)

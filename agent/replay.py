@@ -41,11 +41,6 @@ class Replay:
     def __len__(self) -> int:
         return min(self.written, self.length) * self.num_envs
 
-    @property
-    def nbytes(self) -> int:
-        return sum(x.numel() * x.element_size()
-                   for x in (self.obs, self.action, self.reward, self.is_first, self.cont))
-
     def add(self, obs: Tensor, action: Tensor, reward: Tensor, is_first: Tensor,
             cont: Tensor) -> None:
         """One step of every env stream: each argument has a leading [num_envs] axis."""

@@ -58,7 +58,7 @@ class Run:
         self.envs = make_vector_env(env.id, env.num_envs, env.kwargs, env.vector)
         self.codec = ActionCodec(self.envs.single_action_space)
         obs_dim = observation_size(self.envs.single_observation_space)
-        self.agent = Agent(obs_dim, self.codec.size, cfg).to(self.device)
+        self.agent = Agent(obs_dim, self.codec.size, cfg, self.device)
         self.replay = Replay(cfg.replay.capacity, env.num_envs, (obs_dim,), torch.float32,
                              self.codec.size, seed=cfg.seed)
         self.evaluator = (Evaluator(env.id, env.kwargs, cfg.eval.episodes, self.codec,
@@ -89,7 +89,7 @@ class Run:
                 clock.episodes += finished
                 clock.steps += cfg.env.num_envs
                 logger.progress(cfg.env.num_envs)
-                if not collector.explore:
+                if not collector.explore and self.replay.can_sample(cfg.train.seq_len):
                     self.update(ratio(clock.steps - cfg.train.prefill), clock)
                 done = clock.steps >= cfg.steps
                 if self.evaluator and (clock.steps - last_eval >= cfg.eval.every or done):
@@ -108,7 +108,7 @@ class Run:
     def update(self, count: int, clock: "Clock") -> None:
         """Run `count` updates on batches sampled from replay."""
         t = self.cfg.train
-        if count <= 0 or not self.replay.can_sample(t.seq_len):
+        if count <= 0:
             return
         tic = time.perf_counter()
         for _ in range(count):

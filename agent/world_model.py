@@ -92,9 +92,12 @@ class WorldModel(nn.Module):
                         ) -> tuple[Tensor, Tensor]:
         """dyn = KL(sg(posterior) || prior) trains the prior toward the codes;
         rep = KL(posterior || sg(prior)) pulls stochastic posteriors toward what is
-        predictable. Summed over groups, then free bits: no gradient below `free_bits` nats."""
+        predictable. Summed over groups, then free bits: no gradient below `free_bits` nats
+        (for divergences only; see agent/priors.py)."""
         dyn, rep = self.prior_dist.losses(post, prior_params)
-        return dyn.clamp(min=self.free_bits).mean(), rep.clamp(min=self.free_bits).mean()
+        if self.prior_dist.free_bits:
+            dyn, rep = dyn.clamp(min=self.free_bits), rep.clamp(min=self.free_bits)
+        return dyn.mean(), rep.mean()
 
     def loss(self, batch: Batch) -> tuple[dict[str, Tensor], Posterior]:
         """The named loss terms (means over B, T) and the posterior states."""

@@ -1,6 +1,10 @@
 """Every quantizer on CartPole-v1: the same budget and seeds, one run after another.
 
     python benchmarks/quantizers.py [--quantizers fsq vq ...] [--seeds 0 1] [--steps 20000]
+                                    [--jobs 2]
+
+With --jobs N, N runs train at a time, each with one torch thread (more throughput on a
+small machine; each run's wall time then includes sharing the machine).
 
 Prints a table: quantizer, bits per code (G·log2 K), env steps until the greedy eval return
 (10 episodes) first reaches the threshold (median over seeds), final eval return, final
@@ -11,7 +15,9 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -44,33 +50,45 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--threshold", type=float, default=475.0)
+    parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/quantizers.json")
     parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
     args = parser.parse_args()
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    rows = []
-    for name in args.quantizers:
-        for seed in args.seeds:
-            run_dir = args.out.parent / f"quantizers-{stamp}-{name}-s{seed}"
-            overrides = [f"quantizer={name}", f"seed={seed}", f"steps={args.steps}",
-                         "eval.every=500", "eval.episodes=10", *args.overrides]
+    grid = [(name, seed) for name in args.quantizers for seed in args.seeds]
+    extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
+
+    def one(job: tuple[str, int]) -> dict:
+        name, seed = job
+        run_dir = args.out.parent / f"quantizers-{stamp}-{name}-s{seed}"
+        overrides = [f"quantizer={name}", f"seed={seed}", f"steps={args.steps}",
+                     "eval.every=500", "eval.episodes=10", *extra]
+        try:
             wall = train(run_dir, overrides)
-            events = read_metrics(run_dir)
-            rows.append({"quantizer": name, "seed": seed, "wall_s": wall,
-                         "run_dir": str(run_dir), "bits": bits(name),
-                         "perplexity_frac": last_value(events, "quant/perplexity_frac"),
-                         "dead_codes": last_value(events, "quant/dead_codes")}
-                        | learning_summary(events, args.threshold))
-            r = rows[-1]
-            print(f"{name} seed {seed}: reached at {r['solve_step']}, final "
-                  f"{fmt(r['final_return'], 1)}, wall {wall:.0f} s", flush=True)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps({
-                "date": date.today().isoformat(),
-                "machine": platform.processor() or platform.machine(), "steps": args.steps,
-                "seeds": args.seeds, "threshold": args.threshold, "overrides": args.overrides,
-                "runs": rows}, indent=1))
+        except subprocess.CalledProcessError as err:
+            print(f"{name} seed {seed}: crashed ({err})", flush=True)
+            return {"quantizer": name, "seed": seed, "run_dir": str(run_dir),
+                    "error": str(err), "bits": bits(name), "solve_step": None,
+                    "final_return": None, "perplexity_frac": None, "dead_codes": None,
+                    "wall_s": None}
+        events = read_metrics(run_dir)
+        row = {"quantizer": name, "seed": seed, "wall_s": wall, "run_dir": str(run_dir),
+               "overrides": overrides, "bits": bits(name),
+               "perplexity_frac": last_value(events, "quant/perplexity_frac"),
+               "dead_codes": last_value(events, "quant/dead_codes")}
+        row |= learning_summary(events, args.threshold)
+        print(f"{name} seed {seed}: reached at {row['solve_step']}, final "
+              f"{fmt(row['final_return'], 1)}, wall {wall:.0f} s", flush=True)
+        return row
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(one, grid))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
+        "steps": args.steps, "seeds": args.seeds, "threshold": args.threshold,
+        "jobs": args.jobs, "overrides": args.overrides, "runs": rows}, indent=1))
 
     t = f"{args.threshold:g}"
     print(f"\n| quantizer | bits | env steps to eval ≥ {t} (median; reached/runs) | final eval "

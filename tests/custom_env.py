@@ -19,5 +19,5 @@ class TextObservationEnv(gym.Env):
 
 gym.register("ShortCartPole-v0",
              entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv",
-             max_episode_steps=50)
+             max_episode_steps=5)
 gym.register("TextObservation-v0", entry_point=TextObservationEnv)

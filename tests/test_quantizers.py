@@ -24,7 +24,7 @@ EMBED = 12
 
 
 @pytest.mark.parametrize("name", available())
-def test_contract_shapes_and_embed(name):
+def test_contract_shapes(name):
     q = build({"name": name}, EMBED).train()
     e = torch.randn(3, 5, EMBED)
     out = q(e)
@@ -68,7 +68,8 @@ def test_fsq_forward_is_on_grid_and_indices_are_unique(levels):
         half = L // 2
         grid = (torch.arange(L) - half) / half
         assert torch.isin(values[..., i], grid).all()
-    # Every grid point maps to its own index, and embed inverts it.
+    torch.testing.assert_close(q.embed(out.indices), out.code.detach(), rtol=0, atol=1e-6)
+    # Every grid point has its own index.
     all_idx = torch.arange(q.classes)
     codes = q.embed(all_idx.repeat(2, 1).T)
     assert torch.unique(codes, dim=0).shape[0] == q.classes

@@ -28,6 +28,14 @@ def test_stored_steps_follow_the_time_alignment():
         assert torch.all((obs[:, 0].abs() > 2.4) | (obs[:, 2].abs() > 0.2095))
 
 
+def test_each_action_is_stored_with_the_observation_it_was_chosen_for():
+    seen: list = []
+    replay = cartpole_replay(50, num_envs=2, policy_log=seen)
+    for t, (obs, action) in enumerate(seen):
+        assert torch.equal(replay.obs[:, t], obs)
+        assert torch.equal(replay.action[:, t], action)
+
+
 def test_truncation_is_not_termination():
     replay = cartpole_replay(60, num_envs=1, max_episode_steps=5)
     first = replay.is_first[0, :60]

@@ -59,6 +59,14 @@ def test_return_normalizer_tracks_the_percentile_range_and_never_scales_up():
     assert norm.scale().item() == 1.0
 
 
+def test_return_normalizer_is_an_ema_of_the_percentiles():
+    norm = ReturnNormalizer(decay=0.5, low=0, high=100)
+    norm.update(torch.tensor([0.0, 10.0]))  # the first update initialises: range [0, 10]
+    norm.update(torch.tensor([-10.0, 30.0]))  # 0.5 * [0, 10] + 0.5 * [-10, 30] = [-5, 20]
+    torch.testing.assert_close(norm.range, torch.tensor([-5.0, 20.0]))
+    assert norm.scale().item() == 25.0
+
+
 def test_symlog_inverts():
     x = torch.tensor([-1e4, -3.0, -0.5, 0.0, 0.5, 3.0, 1e4], dtype=torch.float64)
     torch.testing.assert_close(symexp(symlog(x)), x)

@@ -106,6 +106,7 @@ def test_policy_state_matches_training_unroll(replay):
     batch = replay.sample(1, 16)
     batch = batch._replace(is_first=batch.is_first.clone())
     batch.is_first[:, 0] = 1
+    batch.is_first[:, 8] = 1  # a reset inside the window too
     with torch.no_grad():
         states = agent.world_model.observe(batch.obs, batch.action, batch.is_first)
     state = agent.initial_state(1)
@@ -115,8 +116,9 @@ def test_policy_state_matches_training_unroll(replay):
         state = state._replace(action=batch.action[:, t])
 
 
-def test_acting_leaves_quantizer_state_alone():
-    agent = Agent(4, 2, small_config("vq"))
+@pytest.mark.parametrize("name", available())
+def test_acting_leaves_quantizer_state_alone(name):
+    agent = Agent(4, 2, small_config(name))
     q = agent.world_model.quantizer
     before = {k: v.clone() for k, v in q.state_dict().items()}
     state = agent.initial_state(2)

@@ -38,16 +38,14 @@ class UsageWindow(nn.Module):
     def __init__(self, groups: int, classes: int, window: int = 100):
         super().__init__()
         self.register_buffer("hits", torch.zeros(window, groups, classes, dtype=torch.bool))
-        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self.register_buffer("next", torch.zeros(1, dtype=torch.long))  # ring position
         self.register_buffer("last_counts", torch.zeros(groups, classes))
-        self._next = 0
 
     def update(self, counts: Tensor) -> None:
         """counts: [G, K] hits of each code in this batch."""
         self.last_counts.copy_(counts)
-        self.hits[self._next] = counts > 0
-        self._next = (self._next + 1) % self.hits.shape[0]
-        self.filled.add_(1).clamp_(max=self.hits.shape[0])
+        self.hits.index_copy_(0, self.next, (counts > 0).unsqueeze(0))
+        self.next.add_(1).remainder_(self.hits.shape[0])
 
     def used(self) -> Tensor:
         """[G, K] bool: hit at least once in the window."""

@@ -48,7 +48,7 @@ class Gumbel(Quantizer):
 
     def forward(self, e: Tensor) -> QuantizerOutput:
         logits = self.proj(e).float().unflatten(-1, (self.groups, self.classes))
-        noise = -torch.log(-torch.log(torch.rand_like(logits).clamp(1e-20, 1.0)))
+        noise = -torch.log(-torch.log(torch.rand_like(logits).clamp_min(1e-20)))
         tau = self.temperature()
         soft = torch.softmax((logits + noise) / tau, -1)
         indices = soft.detach().argmax(-1)

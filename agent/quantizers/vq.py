@@ -27,7 +27,8 @@ class VQOptions:
     decay: float = 0.99
     """EMA decay of code counts and sums."""
     restart_below: float = 2.0
-    """A code whose EMA count falls below this is restarted from a vector of the batch."""
+    """A code whose EMA count falls below this is restarted from a vector of the batch
+    (its count then starts at twice this)."""
     estimator: str = "ste"
     """Gradient past the lookup: `ste` copies it (z + sg(q - z)); `rotation` rotates it
     with the rotation that takes z onto q (Fifty et al. 2025)."""
@@ -55,7 +56,7 @@ class VQ(Quantizer):
         super().__init__(options.heads, options.codebook_size, options.heads * options.dim)
         self.opt = options
         self.proj = nn.Linear(embed_dim, self.code_dim)
-        self.restarted = torch.zeros(())
+        self.register_buffer("restarted", torch.zeros(()))
         codebook = self.normalise(torch.randn(options.heads, options.codebook_size, options.dim))
         if options.ema:
             self.register_buffer("codebook", codebook)
@@ -100,10 +101,13 @@ class VQ(Quantizer):
         dead = (self.ema_count < self.opt.restart_below).unsqueeze(-1)  # [G, K, 1]
         pick = torch.randint(flat.shape[0], (self.groups, self.classes), device=flat.device)
         fresh = flat[pick, torch.arange(self.groups, device=flat.device).unsqueeze(-1)]
-        self.restarted = dead.sum() / self.groups
+        self.restarted.copy_(dead.sum() / self.groups)
+        # A restarted code starts at twice the threshold: a grace period of several batches
+        # to win hits before it can be restarted again.
+        grace = 2 * self.opt.restart_below
         self.codebook.copy_(torch.where(dead, fresh, self.codebook))
-        self.ema_sum.copy_(torch.where(dead, fresh * self.opt.restart_below, self.ema_sum))
-        self.ema_count.copy_(torch.where(dead.squeeze(-1), self.opt.restart_below, self.ema_count))
+        self.ema_sum.copy_(torch.where(dead, fresh * grace, self.ema_sum))
+        self.ema_count.copy_(torch.where(dead.squeeze(-1), grace, self.ema_count))
 
     def normalise(self, x: Tensor) -> Tensor:
         return nn.functional.normalize(x, dim=-1) if self.opt.cosine else x
