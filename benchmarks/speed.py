@@ -1,0 +1,184 @@
+"""Where training time goes, measured in one process: prints a table and writes JSON.
+
+    python benchmarks/speed.py [--sizes cpu s] [--repeats 5] [--device cpu]
+
+Per model size (the CPU default, and DreamerV3 "S": GRU 512, MLP 512 x 2):
+  1. world-model update (forward + backward + Adam) on a B x T = 16 x 64 batch;
+  2. imagination (horizon 15) + actor + critic update from the configured start states;
+  3. policy inference per env step for a batch of N envs, and raw env steps/s;
+plus the FLOPs of 1 and 2 (torch.utils.flop_counter) over their time, as a fraction of the
+FLOP/s of a large float32 matmul measured in the same run, and the top ops of a profile.
+End-to-end env steps/s and updates/s during real training are in every run's metrics
+(`perf/`); benchmarks/cartpole.py reports them.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+import gymnasium as gym
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from torch.utils.flop_counter import FlopCounterMode
+
+import agent.config  # noqa: F401  (registers the schema)
+import agent.quantizers  # noqa: F401
+from agent.agent import Agent
+from agent.imagination import imagine
+from agent.replay import Batch
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"cpu": [], "s": ["size=s"]}
+
+
+def load_config(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base=None):
+        cfg = compose(config_name="config", overrides=["run_dir=unused", *overrides])
+    return OmegaConf.to_object(cfg)
+
+
+def median_time(fn, repeats: int, warmup: int = 2, device: str = "cpu") -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        tic = time.perf_counter()
+        fn()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)
+
+
+def flops(fn) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def matmul_flops_per_s(device: str, n: int = 1024, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    return 2 * n**3 / median_time(lambda: a @ b, repeats, device=device)
+
+
+def cartpole_batch(cfg, device) -> Batch:
+    """A real-shaped batch: random CartPole-sized observations and one-hot actions."""
+    B, T = cfg.train.batch_size, cfg.train.seq_len
+    action = torch.nn.functional.one_hot(torch.randint(2, (B, T)), 2).float()
+    first = torch.zeros(B, T)
+    first[:, ::20] = 1
+    return Batch(torch.randn(B, T, 4), action, torch.ones(B, T), first, torch.ones(B, T)
+                 ).to(device)
+
+
+def measure(size: str, args) -> dict:
+    cfg = load_config(SIZES[size] + [f"device={args.device}"])
+    device = torch.device(args.device)
+    agent = Agent(4, 2, cfg, device)
+    batch = cartpole_batch(cfg, device)
+    wm, ac = agent.world_model, agent.actor_critic
+
+    def world_model_update():
+        losses, states = wm.loss(batch)
+        agent.model_opt.step(sum(losses.values()))
+        return states
+
+    states = world_model_update()
+    h = states.h.detach().flatten(0, 1)
+    code = states.post.code.detach().flatten(0, 1)
+    if cfg.ac.starts:
+        h, code = h[:cfg.ac.starts], code[:cfg.ac.starts]
+    start_cont = torch.ones(h.shape[0], device=device)
+
+    def imagination_update():
+        traj = imagine(wm, ac.act, h, code, cfg.ac.horizon)
+        with torch.no_grad():
+            reward = wm.reward_mean(traj.feat[1:])
+            cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])])
+        losses, _ = ac.loss(traj, reward, cont)
+        agent.actor_opt.step(losses["actor"])
+        agent.critic_opt.step(losses["critic"])
+
+    policy_state = agent.initial_state(args.envs)
+    obs = torch.randn(args.envs, 4, device=device)
+    first = torch.zeros(args.envs, device=device)
+
+    def policy_step():
+        agent.policy(obs, first, policy_state)
+
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")] * args.envs)
+    envs.reset(seed=0)
+    actions = envs.action_space.sample()
+
+    def env_step():
+        envs.step(actions)
+
+    result = {
+        "size": size, "deter": cfg.model.deter, "units": cfg.model.units,
+        "imagination_starts": h.shape[0], "horizon": cfg.ac.horizon,
+        "world_model_s": median_time(world_model_update, args.repeats, device=args.device),
+        "imagination_ac_s": median_time(imagination_update, args.repeats, device=args.device),
+        "world_model_flops": flops(world_model_update),
+        "imagination_ac_flops": flops(imagination_update),
+        "policy_step_s": median_time(policy_step, 50, device=args.device),
+        "env_steps_per_s": args.envs / median_time(env_step, 200),
+    }
+    result["update_s"] = result["world_model_s"] + result["imagination_ac_s"]
+    if args.profile:
+        with torch.profiler.profile() as prof:
+            world_model_update()
+            imagination_update()
+        result["profile"] = prof.key_averages().table(sort_by="self_cpu_time_total",
+                                                      row_limit=12)
+    envs.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--envs", type=int, default=1, help="envs per policy step")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="0: every core")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/speed.json")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    peak = matmul_flops_per_s(args.device)
+    rows = [measure(size, args) for size in args.sizes]
+    print(f"large matmul: {peak / 1e9:.0f} GFLOP/s ({torch.get_num_threads()} threads, "
+          f"{args.device})\n")
+    print("| size | world-model update s | imagination + actor-critic s | full update s "
+          "| GFLOP per update | % of matmul FLOP/s | policy step ms | env steps/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        total_flops = r["world_model_flops"] + r["imagination_ac_flops"]
+        r["efficiency"] = total_flops / r["update_s"] / peak
+        print(f"| {r['size']} ({r['deter']}/{r['units']}, {r['imagination_starts']} starts) "
+              f"| {r['world_model_s']:.3f} | {r['imagination_ac_s']:.3f} | {r['update_s']:.3f} "
+              f"| {total_flops / 1e9:.1f} | {100 * r['efficiency']:.0f}% "
+              f"| {1e3 * r['policy_step_s']:.2f} | {r['env_steps_per_s']:.0f} |")
+    for r in rows:
+        if "profile" in r:
+            print(f"\nprofile, size {r['size']}:\n{r['profile']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(), "matmul_flops_per_s": peak, "rows": rows},
+        indent=1))
+
+
+if __name__ == "__main__":
+    main()
