@@ -143,7 +143,15 @@ class Config:
     threads: int = 0
     """Torch CPU threads; 0 uses every core."""
     run_dir: str = MISSING
-    """The run's folder; it must not already hold a run."""
+    """The run's folder; it must not already hold a run. In a multirun (-m) it is
+    sweeps/<sweep>/<the job's overrides>."""
+    sweep: str = "ablation"
+    """Name of a multirun: its folder is sweeps/<sweep> and it is the wandb group of its
+    runs. Running the same multirun again skips the runs that finished."""
+    report: str | None = None
+    """A sweep folder to summarise (report.md, curves.png, codebook.png) instead of training."""
+    report_threshold: float | None = None
+    """Eval return that counts as solved in reports; None takes the env's reward_threshold."""
 
 
 ConfigStore.instance().store(name="schema", node=Config)

@@ -17,6 +17,7 @@ from agent.evaluate import Evaluator
 from agent.logger import Logger, MetricMeans
 from agent.ratio import Ratio
 from agent.replay import Replay
+from agent.sweep import write_summary
 from agent.validation import ConfigError, validate
 from envs import ActionCodec, make_vector_env, observation_size
 
@@ -99,6 +100,10 @@ class Run:
                     logger.log(clock.steps, self.means.pop() | clock.lap())
                     usage = self.agent.world_model.quantizer.usage
                     logger.code_usage(clock.steps, usage.last_counts)
+            write_summary(self.run_dir, {"steps": clock.steps, "updates": clock.updates,
+                                         "wall_s": clock.wall()["perf/wall_s"],
+                                         **{k: v for k, v in logger.last.items()
+                                            if k.startswith("eval/")}})
         finally:
             logger.close()
             self.envs.close()

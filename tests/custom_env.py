@@ -21,3 +21,20 @@ gym.register("ShortCartPole-v0",
              entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv",
              max_episode_steps=5)
 gym.register("TextObservation-v0", entry_point=TextObservationEnv)
+
+
+class CrashingCartPole(gym.Wrapper):
+    """CartPole that raises on its 30th step: a real crash in the middle of training."""
+
+    def __init__(self):
+        super().__init__(gym.make("CartPole-v1"))
+        self.steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps == 30:
+            raise RuntimeError("the simulator fell over")
+        return self.env.step(action)
+
+
+gym.register("Crashing-v0", entry_point=CrashingCartPole)

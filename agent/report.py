@@ -1,0 +1,287 @@
+"""Summarise an ablation: per arm (quantizer and other swept settings, seeds pooled) the
+final return with IQM and 95% stratified-bootstrap confidence intervals (rliable), steps to
+a threshold, area under the learning curve, codebook health and wall time.
+
+    python run.py report=sweeps/NAME        (or: python -m agent.report sweeps/NAME)
+
+Writes report.md, curves.png and codebook.png into the sweep folder.
+"""
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import yaml
+
+from agent.config import Config
+from agent.sweep import ERROR, SUMMARY
+
+# Settings that must match for a fair comparison unless they are what is being swept.
+FAIRNESS_KEYS = ("env.id", "steps", "model.deter", "model.units", "model.layers",
+                 "train.train_ratio", "train.batch_size", "train.seq_len")
+# Settings that differ between runs of one arm without making it another arm.
+NOT_ARM_KEYS = ("seed", "run_dir", "threads", "device", "wandb.", "log.", "report")
+
+
+@dataclass
+class RunRecord:
+    path: Path
+    config: dict  # flattened: {"quantizer.name": "fsq", ...}
+    events: list[dict]
+    finished: bool
+    error: str | None
+
+    def series(self, key: str) -> list[tuple[int, float]]:
+        return [(e["step"], e[key]) for e in self.events if e.get(key) is not None]
+
+    def last(self, key: str) -> float | None:
+        values = self.series(key)
+        return values[-1][1] if values else None
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(value) if isinstance(value, list) else value
+    return flat
+
+
+def load_runs(sweep_dir: Path) -> list[RunRecord]:
+    runs = []
+    for config_file in sorted(sweep_dir.glob("*/config.yaml")):
+        path = config_file.parent
+        if ".unfinished-" in path.name:
+            continue
+        metrics = path / "metrics.jsonl"
+        events = ([json.loads(line) for line in metrics.read_text().splitlines() if line]
+                  if metrics.exists() else [])
+        error = (path / ERROR).read_text().splitlines()[0] if (path / ERROR).exists() else None
+        runs.append(RunRecord(path, flatten(yaml.safe_load(config_file.read_text())), events,
+                              (path / SUMMARY).exists(), error))
+    return runs
+
+
+def arm_labels(runs: list[RunRecord]) -> list[str]:
+    """An arm is what differs between runs other than the seed: the quantizer's name, plus
+    any other key that differs among runs (quantizer options only within one quantizer)."""
+    keys = sorted({k for r in runs for k in r.config})
+    differing = [k for k in keys if not k.startswith(NOT_ARM_KEYS)
+                 and len({str(r.config.get(k)) for r in runs}) > 1]
+    labels = []
+    for run in runs:
+        name = run.config.get("quantizer.name", "?")
+        same_quantizer = [r for r in runs if r.config.get("quantizer.name") == name]
+        parts = [name] + [
+            f"{k}={run.config.get(k)}" for k in differing if k != "quantizer.name"
+            and (not k.startswith("quantizer.")
+                 or len({str(r.config.get(k)) for r in same_quantizer}) > 1)]
+        labels.append(" ".join(parts))
+    return labels
+
+
+def fairness_warnings(runs: list[RunRecord]) -> list[str]:
+    warnings = []
+    for key in FAIRNESS_KEYS:
+        values = sorted({str(r.config.get(key)) for r in runs})
+        if len(values) > 1:
+            warnings.append(f"runs differ in `{key}` ({', '.join(values)}): the comparison is "
+                            f"only fair if that is what the ablation sweeps")
+    return warnings
+
+
+def steps_to_threshold(run: RunRecord, threshold: float) -> int | None:
+    return next((s for s, v in run.series("eval/return") if v >= threshold), None)
+
+
+def area_under_curve(run: RunRecord) -> float | None:
+    """Mean eval return over env steps (trapezoid area / steps covered)."""
+    curve = run.series("eval/return")
+    if len(curve) < 2:
+        return curve[0][1] if curve else None
+    steps, values = np.array(curve, dtype=float).T
+    return float(np.trapezoid(values, steps) / (steps[-1] - steps[0]))
+
+
+def interval_estimates(scores: dict[str, np.ndarray], seed: int = 0) -> dict[str, dict]:
+    """Mean and IQM with 95% stratified-bootstrap CIs, per arm (rliable)."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    def aggregate(x):
+        return np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x)])
+
+    np.random.seed(seed)
+    points, intervals = rly.get_interval_estimates(scores, aggregate, reps=2000)
+    return {arm: {"mean": points[arm][0], "iqm": points[arm][1],
+                  "mean_ci": intervals[arm][:, 0], "iqm_ci": intervals[arm][:, 1]}
+            for arm in scores}
+
+
+def threshold_for(runs: list[RunRecord], cfg: Config | None) -> float | None:
+    if cfg is not None and cfg.report_threshold is not None:
+        return cfg.report_threshold
+    env_id = runs[0].config.get("env.id")
+    try:
+        return gym.spec(env_id).reward_threshold
+    except Exception:  # an id that registers on import, or none at all
+        return None
+
+
+def _fmt(value, digits=1) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def arm_rows(arms: dict[str, list[RunRecord]], threshold: float | None) -> list[dict]:
+    scores = {arm: np.array([[r.last("eval/return")] for r in rs])
+              for arm, rs in arms.items() if all(r.last("eval/return") is not None for r in rs)}
+    estimates = interval_estimates(scores) if scores else {}
+    rows = []
+    for arm, rs in arms.items():
+        reached = [s for s in (steps_to_threshold(r, threshold) for r in rs) if s is not None] \
+            if threshold is not None else []
+        est = estimates.get(arm)
+        rows.append({
+            "arm": arm, "runs": len(rs),
+            "final_mean": est["mean"] if est else None,
+            "final_mean_ci": list(est["mean_ci"]) if est else None,
+            "final_iqm": est["iqm"] if est else None,
+            "final_iqm_ci": list(est["iqm_ci"]) if est else None,
+            "steps_to_threshold": float(np.median(reached)) if reached else None,
+            "reached": len(reached),
+            "auc": _mean([area_under_curve(r) for r in rs]),
+            "perplexity_frac": _mean([r.last("quant/perplexity_frac") for r in rs]),
+            "dead_codes": _mean([r.last("quant/dead_codes") for r in rs]),
+            "wall_s": _mean([r.last("perf/wall_s") for r in rs]),
+        })
+    return rows
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def markdown(rows: list[dict], threshold: float | None, problems: list[str],
+             warnings: list[str], sweep_dir: Path) -> str:
+    t = _fmt(threshold, 0) if threshold is not None else "(none)"
+    lines = [f"# Ablation report: {sweep_dir.name}", "",
+             f"Final eval return = the last evaluation of each run; CIs are 95% stratified "
+             f"bootstrap (rliable, 2000 resamples). Threshold: {t}.", "",
+             f"| arm | runs | final return mean [95% CI] | final return IQM [95% CI] "
+             f"| env steps to {t} (median; reached) | AUC (mean return over steps) "
+             f"| perplexity / K | dead codes | wall s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        def ci(key, r=r):
+            return (f"{_fmt(r[key])} [{_fmt(r[key + '_ci'][0])}, {_fmt(r[key + '_ci'][1])}]"
+                    if r[key] is not None else "–")
+        lines.append(
+            f"| {r['arm']} | {r['runs']} | {ci('final_mean')} | {ci('final_iqm')} "
+            f"| {_fmt(r['steps_to_threshold'], 0)} ({r['reached']}/{r['runs']}) "
+            f"| {_fmt(r['auc'])} | {_fmt(r['perplexity_frac'], 3)} | {_fmt(r['dead_codes'])} "
+            f"| {_fmt(r['wall_s'], 0)} |")
+    if problems:
+        lines += ["", "## Missing or crashed runs", ""] + [f"- {p}" for p in problems]
+    if warnings:
+        lines += ["", "## Fairness warnings", ""] + [f"- {w}" for w in warnings]
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(arms: dict[str, list[RunRecord]], key: str, ax, seed: int = 0) -> None:
+    """Mean over runs at each step, with a 95% bootstrap CI of the mean (scipy)."""
+    from scipy import stats
+
+    for arm, rs in arms.items():
+        steps = sorted({s for r in rs for s, _ in r.series(key)})
+        table = [dict(r.series(key)) for r in rs]
+        mean, low, high = [], [], []
+        for step in steps:
+            values = np.array([t[step] for t in table if step in t], dtype=float)
+            mean.append(values.mean())
+            if len(values) > 1 and np.ptp(values) > 0:
+                ci = stats.bootstrap((values,), np.mean, confidence_level=0.95,
+                                     n_resamples=1000, random_state=seed).confidence_interval
+                low.append(ci.low), high.append(ci.high)
+            else:
+                low.append(values.mean()), high.append(values.mean())
+        ax.plot(steps, mean, label=arm)
+        ax.fill_between(steps, low, high, alpha=0.2)
+    ax.set_xlabel("env steps")
+    ax.grid(alpha=0.3)
+
+
+def write_figures(arms: dict[str, list[RunRecord]], sweep_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    plot_curves(arms, "eval/return", ax)
+    ax.set_ylabel("eval return (mean, 95% CI)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    curves = sweep_dir / "curves.png"
+    fig.savefig(curves, dpi=120)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, label in ((axes[0], "quant/perplexity_frac", "perplexity / K"),
+                           (axes[1], "quant/utilisation", "utilisation (window)")):
+        plot_curves(arms, key, ax)
+        ax.set_ylabel(label)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    codebook = sweep_dir / "codebook.png"
+    fig.savefig(codebook, dpi=120)
+    plt.close(fig)
+    return [curves, codebook]
+
+
+def log_to_wandb(rows: list[dict], figures: list[Path], sweep_dir: Path, cfg: Config) -> None:
+    import wandb
+
+    run = wandb.init(project=cfg.wandb.project, entity=cfg.wandb.entity,
+                     group=cfg.wandb.group or sweep_dir.name, job_type="report",
+                     name=f"report-{sweep_dir.name}", dir=str(sweep_dir), mode=cfg.wandb.mode,
+                     reinit="finish_previous")
+    columns = [k for k in rows[0] if not k.endswith("_ci")]
+    table = wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])
+    run.log({"report/table": table,
+             **{f"report/{p.stem}": wandb.Image(str(p)) for p in figures}})
+    run.finish()
+
+
+def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
+    if not sweep_dir.is_dir():
+        sys.exit(f"error: report={sweep_dir} is not a folder")
+    runs = load_runs(sweep_dir)
+    if not runs:
+        sys.exit(f"error: report={sweep_dir} holds no runs (no */config.yaml)")
+    problems = [f"`{r.path.name}` crashed: {r.error}" if r.error else
+                f"`{r.path.name}` did not finish (no {SUMMARY})"
+                for r in runs if r.error or not r.finished]
+    usable = [r for r in runs if r.finished and not r.error]
+    arms: dict[str, list[RunRecord]] = {}
+    for run, label in zip(usable, arm_labels(usable), strict=True):
+        arms.setdefault(label, []).append(run)
+    threshold = threshold_for(runs, cfg)
+    rows = arm_rows(arms, threshold)
+    figures = write_figures(arms, sweep_dir)
+    report = sweep_dir / "report.md"
+    report.write_text(markdown(rows, threshold, problems, fairness_warnings(usable), sweep_dir))
+    (sweep_dir / "report.json").write_text(json.dumps(rows, indent=1, default=float))
+    if cfg is not None and cfg.wandb.mode != "disabled" and rows:
+        log_to_wandb(rows, figures, sweep_dir, cfg)
+    print(report.read_text())
+    return report
+
+
+if __name__ == "__main__":
+    write_report(Path(sys.argv[1]))

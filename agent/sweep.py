@@ -1,0 +1,57 @@
+"""A run as one job of a multirun: where it lives, what it shares, and whether it is done.
+
+    sweeps/<sweep>/                       one ablation (hydra.sweep.dir)
+        quantizer=fsq,seed=0/             one run (its overrides): config.yaml, metrics.jsonl,
+        quantizer=vq,seed=0/              summary.json when finished, error.txt if it crashed
+"""
+
+import dataclasses
+import json
+import os
+import time
+import traceback
+from pathlib import Path
+
+from agent.config import Config
+
+SUMMARY = "summary.json"
+ERROR = "error.txt"
+
+
+def job_config(cfg: Config, sweep_dir: str, subdir: str, n_jobs: int | None) -> Config:
+    """The run's folder inside the sweep, its wandb group and tags, and, when `n_jobs`
+    share this machine (-1: one per core), its share of torch threads."""
+    threads = cfg.threads
+    if n_jobs is not None and not threads:
+        cores = os.cpu_count() or 1
+        threads = max(1, cores // (cores if n_jobs < 1 else min(n_jobs, cores)))
+    wandb = dataclasses.replace(
+        cfg.wandb, group=cfg.wandb.group or cfg.sweep,
+        tags=[*cfg.wandb.tags, f"quantizer={cfg.quantizer.name}", f"seed={cfg.seed}"])
+    return dataclasses.replace(cfg, run_dir=str(Path(sweep_dir) / subdir), wandb=wandb,
+                               threads=threads)
+
+
+def is_finished(run_dir: Path) -> bool:
+    return (run_dir / SUMMARY).exists()
+
+
+def set_aside(run_dir: Path) -> Path | None:
+    """Move an unfinished run's folder out of the way (nothing is deleted)."""
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return None
+    target = run_dir.with_name(f"{run_dir.name}.unfinished-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir.rename(target)
+    return target
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    (run_dir / SUMMARY).write_text(json.dumps(summary, indent=1))
+
+
+def record_crash(run_dir: Path, err: BaseException) -> str:
+    """Write the error and its traceback; returns the one-line description."""
+    line = f"{type(err).__name__}: {err}".splitlines()[0]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ERROR).write_text(line + "\n\n" + "".join(traceback.format_exception(err)))
+    return line

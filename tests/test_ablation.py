@@ -1,0 +1,107 @@
+"""Ablations end to end: a real multirun grid with the parallel launcher, re-running it,
+a crashed run, the report, and the submitit path."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["preset=debug", "steps=300", "eval.every=150", "wandb.mode=disabled",
+        "log.progress=false"]
+
+
+def run(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_SILENT": "true"}
+    result = subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def tiny_ablation(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("ablation")
+    tic = time.perf_counter()
+    result = run("-m", *TINY, "quantizer=fsq,vq", "seed=0,1", "sweep=tiny",
+                 "hydra.launcher.n_jobs=2", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return cwd, cwd / "sweeps" / "tiny", time.perf_counter() - tic
+
+
+def test_grid_runs_every_job_in_its_own_folder(tiny_ablation):
+    _, sweep_dir, _ = tiny_ablation
+    runs = sorted(p.name for p in sweep_dir.iterdir() if (p / "config.yaml").exists())
+    assert len(runs) == 4
+    for name in runs:
+        summary = json.loads((sweep_dir / name / "summary.json").read_text())
+        assert summary["steps"] == 300
+        config = (sweep_dir / name / "config.yaml").read_text()
+        assert "group: tiny" in config and "threads: 1" in config
+
+
+def test_report_has_one_row_per_arm_finite_numbers_and_both_figures(tiny_ablation):
+    cwd, sweep_dir, _ = tiny_ablation
+    result = run(f"report={sweep_dir}", "wandb.mode=disabled", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((sweep_dir / "report.json").read_text())
+    assert sorted(r["arm"] for r in rows) == ["fsq", "vq"]
+    for r in rows:
+        assert r["runs"] == 2
+        for key in ("final_mean", "final_iqm", "auc", "perplexity_frac", "dead_codes",
+                    "wall_s"):
+            assert r[key] is not None and r[key] == r[key], key  # present and not NaN
+        low, high = r["final_iqm_ci"]
+        assert low <= r["final_iqm"] <= high
+    table = (sweep_dir / "report.md").read_text()
+    assert table.count("\n| fsq |") == 1 and table.count("\n| vq |") == 1
+    for name in ("curves.png", "codebook.png"):
+        image = matplotlib.image.imread(sweep_dir / name)
+        assert image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_running_the_same_grid_again_skips_finished_runs(tiny_ablation):
+    cwd, sweep_dir, first_wall = tiny_ablation
+    before = {p: p.stat().st_mtime for p in sweep_dir.glob("*/metrics.jsonl")}
+    tic = time.perf_counter()
+    result = run("-m", *TINY, "quantizer=fsq,vq", "seed=0,1", "sweep=tiny",
+                 "hydra.launcher.n_jobs=2", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("skipping finished run") == 4
+    assert {p: p.stat().st_mtime for p in sweep_dir.glob("*/metrics.jsonl")} == before
+    assert time.perf_counter() - tic < first_wall
+
+
+def test_report_lists_a_crashed_run_with_its_error(tmp_path):
+    result = run("-m", *TINY, "env.id=tests.custom_env:Crashing-v0", "seed=0", "sweep=crash",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sweep_dir = tmp_path / "sweeps" / "crash"
+    result = run(f"report={sweep_dir}", "wandb.mode=disabled", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = (sweep_dir / "report.md").read_text()
+    assert "crashed: RuntimeError: the simulator fell over" in report
+
+
+def test_fairness_warning_when_runs_differ_in_more_than_the_swept_keys(tmp_path):
+    result = run("-m", *TINY, "quantizer=fsq", "seed=0", "steps=200,300", "sweep=unfair",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = run(f"report={tmp_path / 'sweeps' / 'unfair'}", "wandb.mode=disabled",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "runs differ in `steps` (200, 300)" in result.stdout
+
+
+def test_submitit_local_launcher_runs_the_same_command_line(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    result = run("-m", *TINY, "quantizer=fsq", "seed=0", "sweep=submitit",
+                 "hydra/launcher=submitit_local", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sweep_dir = tmp_path / "sweeps" / "submitit"
+    assert len(list(sweep_dir.glob("*/summary.json"))) == 1
+    assert (sweep_dir / ".submitit").is_dir()
