@@ -28,6 +28,15 @@ def main(cfg: DictConfig) -> None:
 
         write_report(Path(cfg.report), OmegaConf.to_object(cfg))
         return
+    if cfg.evaluate:
+        from agent.checkpoint import CheckpointError
+        from agent.evaluate import evaluate_checkpoint
+
+        try:
+            evaluate_checkpoint(Path(cfg.evaluate), cfg.eval.episodes, cfg.device, cfg.seed)
+        except (CheckpointError, *UserError) as err:
+            sys.exit(f"error: {explain(err)}")
+        return
     config = OmegaConf.to_object(cfg)
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN

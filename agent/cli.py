@@ -34,6 +34,7 @@ def explain(err: BaseException) -> str:
     return _first_line(str(err))
 
 
+
 def check_overrides(config_dir: str, args: list[str]) -> None:
     """Compose the config the command line asks for; exit with one line if it is bad.
 

@@ -105,6 +105,15 @@ class EvalConfig:
 
 
 @dataclass
+class CheckpointConfig:
+    every: int = 5000
+    """Env steps between checkpoints (one is also written at the end and on SIGINT/SIGTERM);
+    0 writes only those."""
+    keep: int = 3
+    """Newest checkpoints kept in run_dir/checkpoints."""
+
+
+@dataclass
 class WandbConfig:
     mode: str = "offline"
     """online | offline | disabled. Offline runs live in run_dir/wandb; `wandb sync` uploads."""
@@ -133,6 +142,7 @@ class Config:
     ac: ActorCriticConfig = field(default_factory=ActorCriticConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
     log: LogConfig = field(default_factory=LogConfig)
     seed: int = 0
@@ -150,6 +160,9 @@ class Config:
     runs. Running the same multirun again skips the runs that finished."""
     report: str | None = None
     """A sweep folder to summarise (report.md, curves.png, codebook.png) instead of training."""
+    evaluate: str | None = None
+    """A run folder or checkpoint file: load its weights, run eval.episodes greedy episodes,
+    print mean ± std and write eval.json into the run folder, instead of training."""
     report_threshold: float | None = None
     """Eval return that counts as solved in reports; None takes the env's reward_threshold."""
 

@@ -1,10 +1,17 @@
 """Greedy evaluation: one episode in each of `episodes` parallel envs."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import torch
+import yaml
+from omegaconf import OmegaConf
 
+from agent import checkpoint
 from agent.agent import Agent
-from envs import ActionCodec, make_vector_env
+from agent.config import Config
+from envs import ActionCodec, make_vector_env, observation_size
 
 
 class Evaluator:
@@ -34,3 +41,28 @@ class Evaluator:
 
     def close(self) -> None:
         self.envs.close()
+
+
+def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
+                        seed: int = 0) -> dict[str, float]:
+    """Weights only: rebuild the agent from the checkpoint's own config, run `episodes`
+    greedy episodes, print mean ± std and write eval.json into the run folder."""
+    path = checkpoint.find(target)
+    state = checkpoint.load(path)
+    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config),
+                                              yaml.safe_load(state["config"])))
+    env = cfg.env
+    probe = make_vector_env(env.id, 1, env.kwargs)
+    codec = ActionCodec(probe.single_action_space)
+    obs_dim = observation_size(probe.single_observation_space)
+    probe.close()
+    agent = Agent(obs_dim, codec.size, cfg, device)
+    agent.load_state_dict(state["agent"])
+    evaluator = Evaluator(env.id, env.kwargs, episodes, codec, seed)
+    result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"]}
+    evaluator.close()
+    run_dir = path.parent.parent
+    (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
+    print(f"eval return {result['eval/return']:.1f} ± {result['eval/return_std']:.1f} over "
+          f"{episodes} episodes ({env.id}, checkpoint at {state['env_steps']} env steps)")
+    return result

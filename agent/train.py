@@ -3,6 +3,8 @@
 import dataclasses
 import os
 import random
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import numpy as np
 import torch
 import yaml
 
+from agent import checkpoint
 from agent.agent import Agent
 from agent.config import Config
 from agent.driver import Driver
@@ -81,9 +84,10 @@ class Run:
         ratio = Ratio(cfg.train.train_ratio, cfg.train.batch_size, cfg.train.seq_len)
         collector = Collector(self.agent, self.codec, cfg.env.num_envs, self.rng)
         clock = Clock()
-        last_eval = 0
+        last_eval = last_checkpoint = 0
+        stop = StopSignal()
         try:
-            while clock.steps < cfg.steps:
+            while clock.steps < cfg.steps and not stop.received:
                 collector.explore = clock.steps < cfg.train.prefill
                 step, finished = driver.step(collector)
                 self.replay.add(*step)
@@ -100,15 +104,36 @@ class Run:
                     logger.log(clock.steps, self.means.pop() | clock.lap())
                     usage = self.agent.world_model.quantizer.usage
                     logger.code_usage(clock.steps, usage.last_counts)
+                if cfg.checkpoint.every and clock.steps - last_checkpoint >= cfg.checkpoint.every:
+                    last_checkpoint = clock.steps
+                    self.save(clock, logger)
+            self.save(clock, logger)
+            if stop.received:
+                print(f"stopped by {stop.received} at env step {clock.steps}; checkpoint "
+                      f"written to {self.run_dir / 'checkpoints'}", file=sys.stderr)
+                return
             write_summary(self.run_dir, {"steps": clock.steps, "updates": clock.updates,
                                          "wall_s": clock.wall()["perf/wall_s"],
                                          **{k: v for k, v in logger.last.items()
                                             if k.startswith("eval/")}})
         finally:
+            stop.restore()
             logger.close()
             self.envs.close()
             if self.evaluator:
                 self.evaluator.close()
+
+    def save(self, clock: "Clock", logger: Logger) -> None:
+        agent = self.agent
+        checkpoint.save(self.run_dir / "checkpoints", clock.steps, {
+            "agent": agent.state_dict(),
+            "model_opt": agent.model_opt.opt.state_dict(),
+            "actor_opt": agent.actor_opt.opt.state_dict(),
+            "critic_opt": agent.critic_opt.opt.state_dict(),
+            "env_steps": clock.steps, "updates": clock.updates,
+            "config": yaml.safe_dump(dataclasses.asdict(self.cfg), sort_keys=False),
+            "wandb_id": logger.run.id if logger.run is not None else "",
+        }, keep=self.cfg.checkpoint.keep)
 
     def update(self, count: int, clock: "Clock") -> None:
         """Run `count` updates on batches sampled from replay."""
@@ -121,6 +146,27 @@ class Run:
             self.means.add(self.agent.train_step(batch))
         clock.updates += count
         clock.train_time += time.perf_counter() - tic
+
+
+class StopSignal:
+    """Turns SIGINT and SIGTERM (Ctrl-C, cluster preemption) into a flag the loop checks, so
+    the run ends between steps with a checkpoint and closed logs."""
+
+    def __init__(self):
+        self.received: str | None = None
+        self.previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[sig] = signal.signal(sig, self.handle)
+            except ValueError:  # not the main thread (e.g. a thread-based launcher)
+                pass
+
+    def handle(self, signum, frame) -> None:
+        self.received = signal.Signals(signum).name
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 class Collector:

@@ -47,6 +47,9 @@ def validate(cfg: Config) -> None:
     _require(cfg.eval.every >= 0, "eval.every", cfg.eval.every, ">= 0 (0 disables)")
     _require(cfg.eval.episodes >= 1, "eval.episodes", cfg.eval.episodes, ">= 1")
     _require(cfg.log.every >= 1, "log.every", cfg.log.every, ">= 1")
+    _require(cfg.checkpoint.every >= 0, "checkpoint.every", cfg.checkpoint.every,
+             ">= 0 (0: only at the end)")
+    _require(cfg.checkpoint.keep >= 1, "checkpoint.keep", cfg.checkpoint.keep, ">= 1")
     _require(cfg.wandb.mode in ("online", "offline", "disabled"), "wandb.mode",
              cfg.wandb.mode, "online, offline or disabled")
     _require(cfg.threads >= 0, "threads", cfg.threads, ">= 0 (0 uses every core)")

@@ -1,0 +1,102 @@
+"""Checkpoints on disk: written atomically, verified by checksum, loaded without unpickling
+arbitrary objects.
+
+    run_dir/checkpoints/ckpt-0000010000.pt     torch.save of tensors and plain containers
+    run_dir/checkpoints/ckpt-0000010000.json   {"step", "sha256", "bytes"}, written last
+
+A checkpoint counts only once its .json exists and the checksum matches, so a kill at any
+moment leaves the previous one usable.
+"""
+
+import hashlib
+import json
+import os
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and why."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Write to a temporary file in the same folder, fsync it, rename it over `path`."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def save(folder: Path, step: int, state: dict[str, Any], keep: int = 3) -> Path:
+    """Write `state` as the checkpoint of `step`; keep the newest `keep` checkpoints."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ckpt-{step:010d}.pt"
+    _write_atomically(path, lambda f: torch.save(state, f))
+    meta = {"step": step, "sha256": _sha256(path), "bytes": path.stat().st_size}
+    _write_atomically(path.with_suffix(".json"), lambda f: f.write(json.dumps(meta).encode()))
+    for old in sorted(folder.glob("ckpt-*.json"))[:-keep]:
+        old.unlink()
+        old.with_suffix(".pt").unlink(missing_ok=True)
+    return path
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Tensors and plain containers only (weights_only): a file that would run code while
+    unpickling is refused."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"{path} holds objects other than tensors and plain data and "
+                              f"was not loaded ({str(err).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f"{path} cannot be read: {err}") from None
+
+
+def verified(path: Path) -> bool:
+    meta_path = path.with_suffix(".json")
+    if not meta_path.exists():
+        return False
+    meta = json.loads(meta_path.read_text())
+    return (path.exists() and path.stat().st_size == meta["bytes"]
+            and _sha256(path) == meta["sha256"])
+
+
+def latest(folder: Path) -> Path | None:
+    """The newest checkpoint whose checksum matches, warning about any newer broken one."""
+    for meta_path in sorted(folder.glob("ckpt-*.json"), reverse=True):
+        path = meta_path.with_suffix(".pt")
+        if verified(path):
+            return path
+        warnings.warn(f"checkpoint {path} is truncated or corrupted (checksum mismatch); "
+                      f"using an earlier one", stacklevel=2)
+    return None
+
+
+def find(target: Path) -> Path:
+    """A checkpoint file, or the latest valid one of a run folder."""
+    if target.is_file():
+        return target
+    found = latest(target / "checkpoints") if target.is_dir() else None
+    if found is None:
+        raise CheckpointError(f"{target} is neither a checkpoint file nor a run folder with a "
+                              f"valid checkpoint in checkpoints/")
+    return found

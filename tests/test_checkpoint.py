@@ -1,0 +1,121 @@
+"""Checkpoints on disk, evaluation from them, refusing unsafe files, and stopping on SIGTERM."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from agent import checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("ckpt") / "run"
+    result = run(*TINY, f"run_dir={run_dir}", "checkpoint.every=100", "checkpoint.keep=2",
+                 cwd=run_dir.parent)
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def test_checkpoints_are_written_kept_and_verified(trained):
+    folder = trained / "checkpoints"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["ckpt-0000000300.json", "ckpt-0000000300.pt",
+                     "ckpt-0000000400.json", "ckpt-0000000400.pt"]
+    latest = checkpoint.latest(folder)
+    assert latest.name == "ckpt-0000000400.pt" and checkpoint.verified(latest)
+    state = checkpoint.load(latest)
+    assert state["env_steps"] == 400 and state["updates"] > 0
+    assert {"agent", "model_opt", "actor_opt", "critic_opt", "config"} <= set(state)
+    assert any(k.startswith("world_model.quantizer.") for k in state["agent"])
+    assert state["model_opt"]["state"]  # Adam moments are in it
+
+
+def test_evaluate_loads_weights_and_writes_eval_json(trained):
+    result = run(f"evaluate={trained}", "eval.episodes=3", cwd=trained.parent)
+    assert result.returncode == 0, result.stderr
+    assert "± " in result.stdout and "over 3 episodes" in result.stdout
+    saved = json.loads((trained / "eval.json").read_text())
+    assert saved["eval/episodes"] == 3 and saved["eval/return"] > 0
+    assert saved["env_steps"] == 400
+
+
+def test_a_corrupted_newest_checkpoint_falls_back_to_the_previous(trained, tmp_path):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for p in (trained / "checkpoints").iterdir():
+        (folder / p.name).write_bytes(p.read_bytes())
+    newest = folder / "ckpt-0000000400.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])  # truncated mid-write
+    with pytest.warns(UserWarning, match="ckpt-0000000400.pt is truncated or corrupted"):
+        assert checkpoint.latest(folder).name == "ckpt-0000000300.pt"
+
+
+class _Exploit:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path, writer):
+    marker = tmp_path / "pwned"
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    path = folder / "ckpt-0000000001.pt"
+    payload = {"agent": _Exploit(str(marker))}
+    if writer == "pickle":
+        with open(path, "wb") as f:
+            pickle.dump(payload, f)
+    else:
+        torch.save(payload, path)
+    # A checksum that matches, so only the content can stop it.
+    meta = {"step": 1, "sha256": checkpoint._sha256(path), "bytes": path.stat().st_size}
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(checkpoint.CheckpointError, match="other than tensors"):
+        checkpoint.load(path)
+    result = run(f"evaluate={path}", cwd=tmp_path)
+    assert result.returncode != 0 and "error:" in result.stderr
+    assert not marker.exists()
+
+
+def test_sigterm_stops_cleanly_with_a_checkpoint_and_closed_metrics(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *TINY, "steps=100000",
+                             f"run_dir={run_dir}", "checkpoint.every=0"],
+                            cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or
+                                      len(metrics.read_text().splitlines()) < 3):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "stopped by SIGTERM" in stderr
+    events = [json.loads(line) for line in metrics.read_text().splitlines()]
+    latest = checkpoint.latest(run_dir / "checkpoints")
+    state = checkpoint.load(latest)
+    assert 0 < state["env_steps"] < 100000
+    assert state["env_steps"] >= events[-1]["step"]
+    assert not (run_dir / "summary.json").exists()  # stopped, not finished
+    assert torch.is_tensor(next(iter(state["agent"].values())))
+    assert os.path.exists(latest.with_suffix(".json"))
