@@ -21,6 +21,7 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 @hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
     from agent import sweep
+    from agent.resume import resume_config
     from agent.train import Run
 
     if cfg.report:
@@ -29,29 +30,30 @@ def main(cfg: DictConfig) -> None:
         write_report(Path(cfg.report), OmegaConf.to_object(cfg))
         return
     if cfg.evaluate:
-        from agent.checkpoint import CheckpointError
         from agent.evaluate import evaluate_checkpoint
 
         try:
             evaluate_checkpoint(Path(cfg.evaluate), cfg.eval.episodes, cfg.device, cfg.seed)
-        except (CheckpointError, *UserError) as err:
+        except UserError as err:
             sys.exit(f"error: {explain(err)}")
         return
-    config = OmegaConf.to_object(cfg)
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    if multirun:
-        config = sweep.job_config(config, hydra_cfg.sweep.dir, hydra_cfg.sweep.subdir,
-                                  hydra_cfg.launcher.get("n_jobs"))
-        run_dir = Path(config.run_dir)
-        if sweep.is_finished(run_dir):
-            print(f"skipping finished run {run_dir}", file=sys.stderr)
-            return
-        moved = sweep.set_aside(run_dir)
-        if moved:
-            print(f"restarting unfinished run {run_dir} (kept as {moved.name})", file=sys.stderr)
+    resume = False
     try:
-        run = Run(config)
+        if cfg.resume:
+            config, applied = resume_config(Path(cfg.resume), list(hydra_cfg.overrides.task))
+            print(f"resuming {cfg.resume} with {applied or 'no overrides'}", file=sys.stderr)
+            resume = True
+        else:
+            config = OmegaConf.to_object(cfg)
+        if multirun:
+            config = sweep.job_config(config, hydra_cfg.sweep.dir, hydra_cfg.sweep.subdir,
+                                      hydra_cfg.launcher.get("n_jobs"))
+            resume = sweep.prepare(Path(config.run_dir))
+            if resume is None:
+                return
+        run = Run(config, resume=resume)
     except UserError as err:
         sys.exit(f"error: {explain(err)}")
     try:

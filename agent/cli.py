@@ -7,10 +7,12 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from agent.checkpoint import CheckpointError
 from agent.validation import ConfigError
 from envs import EnvError, SpaceError
 
-UserError = (ConfigError, EnvError, SpaceError, OmegaConfBaseException, HydraException)
+UserError = (ConfigError, EnvError, SpaceError, CheckpointError, OmegaConfBaseException,
+             HydraException)
 
 
 def _first_line(text: str) -> str:

@@ -160,6 +160,9 @@ class Config:
     runs. Running the same multirun again skips the runs that finished."""
     report: str | None = None
     """A sweep folder to summarise (report.md, curves.png, codebook.png) instead of training."""
+    resume: str | None = None
+    """A run folder to continue from its latest valid checkpoint; key=value overrides on the
+    same command line apply on top of its saved config (shape-changing keys are refused)."""
     evaluate: str | None = None
     """A run folder or checkpoint file: load its weights, run eval.episodes greedy episodes,
     print mean ± std and write eval.json into the run folder, instead of training."""

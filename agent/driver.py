@@ -47,6 +47,24 @@ class Driver:
         self.ep_return = np.zeros(n, np.float64)
         self.ep_length = np.zeros(n, np.int64)
 
+    ARRAYS = ("obs", "reward", "is_first", "terminated", "done", "ep_return", "ep_length")
+
+    def state_dict(self) -> dict:
+        """The pending observation and flags, and each env's episode so far (see
+        envs/replayable.py), so a resumed run continues the same episodes."""
+        return {**{name: torch.as_tensor(getattr(self, name)) for name in self.ARRAYS},
+                "envs": self.envs.call("snapshot")}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not hasattr(self.envs, "envs"):
+            raise ValueError("resuming needs env.vector=sync (sub-envs are restored in place)")
+        for env, snapshot in zip(self.envs.envs, state["envs"], strict=True):
+            env.restore(snapshot)
+        for name in self.ARRAYS:
+            setattr(self, name, state[name].numpy().copy())
+        # The vector env resets, on its next step, the envs whose episode just ended.
+        self.envs._autoreset_envs = self.done.copy()
+
     def step(self, policy: Policy) -> tuple[Step, list[Episode]]:
         """Act once in every env; returns the stored step and the episodes it finished."""
         obs = torch.as_tensor(self.obs)

@@ -31,6 +31,12 @@ class MetricMeans:
             self.sums[key] = self.sums[key] + value if key in self.sums else value
         self.count += 1
 
+    def state_dict(self) -> dict:
+        return {"sums": dict(self.sums), "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums, self.count = dict(state["sums"]), state["count"]
+
     def pop(self) -> dict[str, float]:
         if not self.sums:
             return {}
@@ -43,7 +49,7 @@ class MetricMeans:
 
 class Logger:
     def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: WandbConfig,
-                 total_steps: int, progress: bool = True):
+                 total_steps: int, progress: bool = True, resume_id: str | None = None):
         self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self.run = None
         if wandb_cfg.mode != "disabled":
@@ -52,7 +58,8 @@ class Logger:
             self.run = wandb.init(
                 project=wandb_cfg.project, entity=wandb_cfg.entity, group=wandb_cfg.group,
                 tags=list(wandb_cfg.tags), config=config, dir=str(run_dir),
-                mode=wandb_cfg.mode, name=run_dir.name, reinit="finish_previous")
+                mode=wandb_cfg.mode, name=run_dir.name, reinit="finish_previous",
+                id=resume_id, resume="allow" if resume_id else None)
         self.bar = tqdm(total=total_steps, unit="step", disable=not progress,
                         dynamic_ncols=True, mininterval=1.0)
         self.last: dict[str, float] = {}

@@ -23,6 +23,8 @@ class Batch(NamedTuple):
 
 
 class Replay:
+    FIELDS = ("obs", "action", "reward", "is_first", "cont")
+
     def __init__(self, capacity: int, num_envs: int, obs_shape: tuple[int, ...],
                  obs_dtype: torch.dtype, act_dim: int, seed: int = 0):
         self.length = capacity // num_envs  # steps kept per env stream
@@ -51,6 +53,20 @@ class Replay:
         self.is_first[:, i] = is_first
         self.cont[:, i] = cont
         self.written += 1
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly: the kept steps, the write position and the
+        sampler's RNG."""
+        kept = min(self.written, self.length)
+        return {"written": self.written, "rng": self.rng.bit_generator.state,
+                **{name: getattr(self, name)[:, :kept].clone() for name in self.FIELDS}}
+
+    def load_state_dict(self, state: dict) -> None:
+        kept = min(state["written"], self.length)
+        for name in self.FIELDS:
+            getattr(self, name)[:, :kept] = state[name]
+        self.written = state["written"]
+        self.rng.bit_generator.state = state["rng"]
 
     def can_sample(self, seq_len: int) -> bool:
         return min(self.written, self.length) >= seq_len

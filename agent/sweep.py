@@ -8,10 +8,12 @@
 import dataclasses
 import json
 import os
+import sys
 import time
 import traceback
 from pathlib import Path
 
+from agent import checkpoint
 from agent.config import Config
 
 SUMMARY = "summary.json"
@@ -32,8 +34,20 @@ def job_config(cfg: Config, sweep_dir: str, subdir: str, n_jobs: int | None) -> 
                                threads=threads)
 
 
-def is_finished(run_dir: Path) -> bool:
-    return (run_dir / SUMMARY).exists()
+def prepare(run_dir: Path) -> bool | None:
+    """What a job does with its folder: None to skip a finished run, True to resume an
+    interrupted one from its latest checkpoint, False to start (an unfinished run without a
+    checkpoint is set aside first)."""
+    if (run_dir / SUMMARY).exists():
+        print(f"skipping finished run {run_dir}", file=sys.stderr)
+        return None
+    if (run_dir / "config.yaml").exists() and checkpoint.latest(run_dir / "checkpoints"):
+        print(f"resuming interrupted run {run_dir}", file=sys.stderr)
+        return True
+    moved = set_aside(run_dir)
+    if moved:
+        print(f"restarting unfinished run {run_dir} (kept as {moved.name})", file=sys.stderr)
+    return False
 
 
 def set_aside(run_dir: Path) -> Path | None:

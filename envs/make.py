@@ -4,6 +4,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from envs.replayable import ReplayableEnv
+
 
 class EnvError(ValueError):
     """The env cannot be made; the message names the id and the fix."""
@@ -26,8 +28,9 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, **extra: Any) ->
 def make_vector_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None,
                     vector: str = "sync") -> gym.vector.VectorEnv:
     """`num_envs` copies stepped together. Autoreset is next-step: the step after a done
-    returns the reset observation, which matches replay's `is_first` layout."""
-    make_one = [lambda: make_env(env_id, kwargs) for _ in range(num_envs)]
+    returns the reset observation, which matches replay's `is_first` layout. Each copy is a
+    ReplayableEnv, so a checkpoint can rebuild its exact state."""
+    make_one = [lambda: ReplayableEnv(make_env(env_id, kwargs)) for _ in range(num_envs)]
     mode = gym.vector.AutoresetMode.NEXT_STEP
     if vector == "async":
         return gym.vector.AsyncVectorEnv(make_one, autoreset_mode=mode)

@@ -1,0 +1,52 @@
+"""Continuing a run from its folder: the saved config plus command-line overrides, and the
+metrics file cut back to the checkpoint."""
+
+import json
+from pathlib import Path
+
+import yaml
+from omegaconf import OmegaConf
+
+from agent.config import Config
+from agent.validation import ConfigError
+
+# Keys whose change would change the shapes of weights or replay: refused on resume.
+SHAPE_KEYS = ("model.", "quantizer", "env.id", "env.num_envs", "env.kwargs",
+              "replay.capacity")
+GROUPS = ("env", "quantizer", "size", "preset")
+
+
+def resume_config(run_dir: Path, overrides: list[str]) -> tuple[Config, list[str]]:
+    """The run's saved config with `key=value` overrides applied; returns it and the
+    overrides that were applied."""
+    saved = run_dir / "config.yaml"
+    if not saved.exists():
+        raise ConfigError(f"resume={str(run_dir)!r} is not a run folder (no config.yaml)")
+    node = OmegaConf.merge(OmegaConf.structured(Config), yaml.safe_load(saved.read_text()))
+    applied = []
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if key in ("resume", "run_dir"):
+            continue
+        if key in GROUPS:
+            raise ConfigError(f"`{override}` selects a config group; on resume only "
+                              f"key=value overrides of the saved config apply")
+        if key.startswith(SHAPE_KEYS):
+            raise ConfigError(f"`{key}` cannot change on resume: it changes the shape of "
+                              f"the model or the replay")
+        OmegaConf.update(node, key, yaml.safe_load(value), merge=True)
+        applied.append(override)
+    cfg = OmegaConf.to_object(node)
+    cfg.run_dir = str(run_dir)
+    return cfg, applied
+
+
+def cut_metrics(path: Path, step: int) -> None:
+    """Drop log events after `step` (they will be produced again), atomically."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text().splitlines()
+             if line and json.loads(line)["step"] <= step]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(line + "\n" for line in lines))
+    tmp.replace(path)

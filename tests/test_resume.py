@@ -1,0 +1,106 @@
+"""Resuming: the same run as if it had never stopped, from the last complete checkpoint."""
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from agent import checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false", "seed=1"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def learning_events(run_dir: Path) -> list[dict]:
+    """Every metrics line without wall-clock figures (perf/), which differ by nature."""
+    return [{k: v for k, v in json.loads(line).items() if not k.startswith("perf/")}
+            for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return checkpoint.load(checkpoint.latest(run_dir / "checkpoints"))["agent"]
+
+
+def test_stop_and_resume_gives_bitwise_the_same_run(tmp_path):
+    """CPU, fixed seed and thread count: identical weights and metrics. Bitwise equality
+    holds because every source of randomness (torch, numpy generators, envs) is restored."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert run(*TINY, "steps=400", "checkpoint.every=200", f"run_dir={straight}",
+               cwd=tmp_path).returncode == 0
+    assert run(*TINY, "steps=200", "checkpoint.every=200", f"run_dir={split}",
+               cwd=tmp_path).returncode == 0
+    result = run(f"resume={split}", "steps=400", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    a, b = final_weights(straight), final_weights(split)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert learning_events(straight) == learning_events(split)
+    steps = [e["step"] for e in learning_events(split)]
+    assert steps == sorted(steps)  # no duplicated events after the resume point
+
+
+@pytest.mark.parametrize("override, key", [("model.units=64", "model.units"),
+                                           ("quantizer.groups=4", "quantizer.groups"),
+                                           ("env.id=Acrobot-v1", "env.id")])
+def test_resume_refuses_overrides_that_change_shapes(tmp_path, override, key):
+    run_dir = tmp_path / "run"
+    assert run(*TINY, "steps=200", f"run_dir={run_dir}", cwd=tmp_path).returncode == 0
+    before = (run_dir / "metrics.jsonl").read_text()
+    result = run(f"resume={run_dir}", "steps=400", override, cwd=tmp_path)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and key in lines[0]
+    assert (run_dir / "metrics.jsonl").read_text() == before
+
+
+STALL_IN_SECOND_CHECKPOINT = textwrap.dedent("""
+    import runpy, sys, time
+    import agent.checkpoint as ck
+    original, calls = ck._write_atomically, []
+
+    def stalling(path, write):
+        def write_then_stall(f):
+            write(f)
+            if path.suffix == ".pt":
+                calls.append(path)
+                if len(calls) == 2:  # the second checkpoint: half on disk, never renamed
+                    f.flush()
+                    print("STALLED", flush=True)
+                    time.sleep(600)
+        original(path, write_then_stall)
+
+    ck._write_atomically = stalling
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+""")
+
+
+def test_killed_while_writing_a_checkpoint_resumes_from_the_last_complete_one(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STALL_IN_SECOND_CHECKPOINT, str(ROOT / "run.py"), *TINY,
+         "steps=400", "checkpoint.every=100", f"run_dir={run_dir}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if "STALLED" in line:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    folder = run_dir / "checkpoints"
+    assert list(folder.glob(".ckpt-0000000200.pt.tmp"))  # the half-written file
+    assert checkpoint.latest(folder).name == "ckpt-0000000100.pt"
+    result = run(f"resume={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 400
+    steps = [e["step"] for e in learning_events(run_dir)]
+    assert steps == sorted(steps) and len(steps) == len(set(map(tuple, (
+        sorted(e.items()) for e in learning_events(run_dir)))))
