@@ -1,7 +1,8 @@
 """Train the agent: `python run.py [key=value ...]` (Hydra overrides; see README).
 
 `python run.py -m quantizer=fsq,vq seed=0,1` runs the grid as a multirun (parallel jobs);
-`python run.py report=SWEEP_DIR` summarises one."""
+`python run.py report=SWEEP_DIR` summarises one; `resume=RUN_DIR` continues a run;
+`evaluate=RUN_DIR_OR_CHECKPOINT` evaluates one."""
 
 import sys
 from pathlib import Path
@@ -18,52 +19,68 @@ from agent.cli import UserError, check_overrides, explain
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 
 
-@hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> None:
+def training_config(cfg: DictConfig):
+    """The run's config and whether it resumes; None for a finished job of a multirun."""
     from agent import sweep
     from agent.resume import resume_config
-    from agent.train import Run
 
+    hydra_cfg = HydraConfig.get()
+    resume = False
+    if cfg.resume:
+        config, applied = resume_config(Path(cfg.resume), list(hydra_cfg.overrides.task))
+        print(f"resuming {cfg.resume} with {applied or 'no overrides'}", file=sys.stderr)
+        resume = True
+    else:
+        config = OmegaConf.to_object(cfg)
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        config = sweep.job_config(config, hydra_cfg.sweep.dir, hydra_cfg.sweep.subdir,
+                                  hydra_cfg.launcher.get("n_jobs"))
+        resume = sweep.prepare(Path(config.run_dir))
+        if resume is None:
+            return None
+    return config, resume
+
+
+def train(cfg: DictConfig) -> None:
+    from agent import sweep
+    from agent.train import NonFiniteStop, Run
+
+    try:
+        setup = training_config(cfg)
+        if setup is None:
+            return
+        config, resume = setup
+        run = Run(config, resume=resume)
+    except UserError as err:
+        sys.exit(f"error: {explain(err)}")
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        run.train()
+    except Exception as err:
+        if not multirun:
+            if isinstance(err, NonFiniteStop):
+                sys.exit(f"error: {err}")
+            raise
+        # One crashed job must not stop the others; the report lists it.
+        print(f"run {config.run_dir} crashed: {sweep.record_crash(Path(config.run_dir), err)}",
+              file=sys.stderr)
+
+
+@hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="config")
+def main(cfg: DictConfig) -> None:
     if cfg.report:
         from agent.report import write_report
 
         write_report(Path(cfg.report), OmegaConf.to_object(cfg))
-        return
-    if cfg.evaluate:
+    elif cfg.evaluate:
         from agent.evaluate import evaluate_checkpoint
 
         try:
             evaluate_checkpoint(Path(cfg.evaluate), cfg.eval.episodes, cfg.device, cfg.seed)
         except UserError as err:
             sys.exit(f"error: {explain(err)}")
-        return
-    hydra_cfg = HydraConfig.get()
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    resume = False
-    try:
-        if cfg.resume:
-            config, applied = resume_config(Path(cfg.resume), list(hydra_cfg.overrides.task))
-            print(f"resuming {cfg.resume} with {applied or 'no overrides'}", file=sys.stderr)
-            resume = True
-        else:
-            config = OmegaConf.to_object(cfg)
-        if multirun:
-            config = sweep.job_config(config, hydra_cfg.sweep.dir, hydra_cfg.sweep.subdir,
-                                      hydra_cfg.launcher.get("n_jobs"))
-            resume = sweep.prepare(Path(config.run_dir))
-            if resume is None:
-                return
-        run = Run(config, resume=resume)
-    except UserError as err:
-        sys.exit(f"error: {explain(err)}")
-    try:
-        run.train()
-    except Exception as err:
-        if not multirun:
-            raise
-        # One crashed job must not stop the others; the report lists it.
-        print(f"run {config.run_dir} crashed: {sweep.record_crash(Path(config.run_dir), err)}",
-              file=sys.stderr)
+    else:
+        train(cfg)
 
 
 if __name__ == "__main__":

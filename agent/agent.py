@@ -40,12 +40,26 @@ class Optimizer:
         self.clip = cfg.clip
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.eps, foreach=True)
 
-    def step(self, loss: Tensor) -> Tensor:
+    def step(self, loss: Tensor, losses: dict[str, Tensor]) -> Tensor:
+        """Backward, clip, and apply only if the gradient is finite; otherwise raise
+        NonFiniteError naming the loss terms at fault, with the weights untouched."""
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = nn.utils.clip_grad_norm_(self.params, self.clip, foreach=True)
+        if not torch.isfinite(norm):  # the one host sync of an update
+            self.opt.zero_grad(set_to_none=True)
+            bad = [name for name, v in losses.items() if not torch.isfinite(v)]
+            raise NonFiniteError(bad or ["gradient"])
         self.opt.step()
         return norm
+
+
+class NonFiniteError(ArithmeticError):
+    """An update was skipped because a loss or its gradient was not finite."""
+
+    def __init__(self, terms: list[str]):
+        super().__init__(f"non-finite {', '.join(terms)}")
+        self.terms = terms
 
 
 class Agent(nn.Module):
@@ -87,13 +101,14 @@ class Agent(nn.Module):
 
     def train_step(self, batch: Batch) -> dict[str, Tensor]:
         """One world-model update, then one actor and critic update in imagination.
-        Returns metrics as tensors (no host sync here)."""
+        Returns metrics as tensors. A non-finite loss or gradient raises NonFiniteError
+        before the optimizer it belongs to changes any weight."""
         cfg, wm, ac = self.cfg, self.world_model, self.actor_critic
         scales = cfg.loss_scales
         losses, states = wm.loss(batch)
         model_loss = sum(self._scale(name, scales) * value for name, value in losses.items())
         metrics = {f"loss/{k}": v.detach() for k, v in losses.items()}
-        metrics["train/model_grad_norm"] = self.model_opt.step(model_loss)
+        metrics["train/model_grad_norm"] = self.model_opt.step(model_loss, losses)
         metrics.update({f"quant/{k}": v for k, v in states.post.stats.items()})
 
         h = states.h.detach().flatten(0, 1)
@@ -108,8 +123,8 @@ class Agent(nn.Module):
             # The continue probability, not its mode: an expected discount is smoother.
             cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
         ac_losses, ac_metrics = ac.loss(traj, reward, cont)
-        metrics["train/actor_grad_norm"] = self.actor_opt.step(ac_losses["actor"])
-        metrics["train/critic_grad_norm"] = self.critic_opt.step(ac_losses["critic"])
+        metrics["train/actor_grad_norm"] = self.actor_opt.step(ac_losses["actor"], ac_losses)
+        metrics["train/critic_grad_norm"] = self.critic_opt.step(ac_losses["critic"], ac_losses)
         ac.update_slow_critic()
         metrics.update({f"loss/{k}": v.detach() for k, v in ac_losses.items()})
         metrics.update({f"train/{k}": v for k, v in ac_metrics.items()})

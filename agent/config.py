@@ -114,6 +114,13 @@ class CheckpointConfig:
 
 
 @dataclass
+class NanConfig:
+    patience: int = 10
+    """Consecutive updates skipped for a non-finite loss or gradient before the run stops
+    (with a checkpoint from before the fault)."""
+
+
+@dataclass
 class WandbConfig:
     mode: str = "offline"
     """online | offline | disabled. Offline runs live in run_dir/wandb; `wandb sync` uploads."""
@@ -143,6 +150,7 @@ class Config:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    nan: NanConfig = field(default_factory=NanConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
     log: LogConfig = field(default_factory=LogConfig)
     seed: int = 0

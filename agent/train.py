@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from agent import checkpoint
-from agent.agent import Agent
+from agent.agent import Agent, NonFiniteError
 from agent.clock import Clock
 from agent.collector import Collector
 from agent.config import Config
@@ -41,6 +41,10 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+class NonFiniteStop(RuntimeError):
+    """Too many consecutive updates were skipped for non-finite values."""
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -80,6 +84,7 @@ class Run:
         self.ratio = Ratio(cfg.train.train_ratio, cfg.train.batch_size, cfg.train.seq_len)
         self.means = MetricMeans()
         self.clock = Clock()
+        self.faults = 0  # consecutive updates skipped for non-finite values
 
     def start(self) -> Logger:
         """Create run_dir and write the resolved config; the first writes of the run. On
@@ -111,7 +116,13 @@ class Run:
                 clock.steps += cfg.env.num_envs
                 logger.progress(cfg.env.num_envs)
                 if not collector.explore and self.replay.can_sample(cfg.train.seq_len):
-                    self.update(self.ratio(clock.steps - cfg.train.prefill))
+                    try:
+                        self.update(self.ratio(clock.steps - cfg.train.prefill))
+                    except NonFiniteStop as err:
+                        self.save(logger)  # skipped updates changed no weight
+                        raise NonFiniteStop(f"training stopped: {err}; the checkpoint at env "
+                                            f"step {clock.steps} is from before the fault "
+                                            f"(no weight changed since)") from None
                 self.report(logger, done=clock.steps >= cfg.steps)
             self.save(logger)
             if stop.received:
@@ -149,8 +160,17 @@ class Run:
         tic = time.perf_counter()
         for _ in range(count):
             batch = self.replay.sample(t.batch_size, t.seq_len).to(self.device)
-            self.means.add(self.agent.train_step(batch))
-        self.clock.updates += count
+            try:
+                self.means.add(self.agent.train_step(batch))
+                self.faults = 0
+            except NonFiniteError as err:
+                self.faults += 1
+                print(f"update skipped at env step {self.clock.steps}: {err} "
+                      f"({self.faults} in a row)", file=sys.stderr)
+                if self.faults >= self.cfg.nan.patience:
+                    raise NonFiniteStop(f"{self.faults} consecutive updates had {err} "
+                                        f"(nan.patience={self.cfg.nan.patience})") from None
+            self.clock.updates += 1
         self.clock.train_time += time.perf_counter() - tic
 
     def state_dict(self) -> dict:

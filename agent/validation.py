@@ -49,6 +49,7 @@ def validate(cfg: Config) -> None:
     _require(cfg.log.every >= 1, "log.every", cfg.log.every, ">= 1")
     _require(cfg.checkpoint.every >= 0, "checkpoint.every", cfg.checkpoint.every,
              ">= 0 (0: only at the end)")
+    _require(cfg.nan.patience >= 1, "nan.patience", cfg.nan.patience, ">= 1")
     _require(cfg.checkpoint.keep >= 1, "checkpoint.keep", cfg.checkpoint.keep, ">= 1")
     _require(cfg.wandb.mode in ("online", "offline", "disabled"), "wandb.mode",
              cfg.wandb.mode, "online, offline or disabled")

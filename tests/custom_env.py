@@ -38,3 +38,21 @@ class CrashingCartPole(gym.Wrapper):
 
 
 gym.register("Crashing-v0", entry_point=CrashingCartPole)
+
+
+class NaNCartPole(gym.Wrapper):
+    """CartPole whose observations turn to NaN after 150 steps: a broken sensor."""
+
+    def __init__(self):
+        super().__init__(gym.make("CartPole-v1"))
+        self.steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if self.steps > 150:
+            obs = obs * float("nan")
+        return obs, reward, terminated, truncated, info
+
+
+gym.register("NaNCartPole-v0", entry_point=NaNCartPole)

@@ -119,3 +119,18 @@ def test_sigterm_stops_cleanly_with_a_checkpoint_and_closed_metrics(tmp_path):
     assert not (run_dir / "summary.json").exists()  # stopped, not finished
     assert torch.is_tensor(next(iter(state["agent"].values())))
     assert os.path.exists(latest.with_suffix(".json"))
+
+
+def test_non_finite_updates_are_skipped_then_the_run_stops_with_a_clean_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run(*TINY, "env.id=tests.custom_env:NaNCartPole-v0", "steps=400",
+                 "eval.every=0", "nan.patience=3", f"run_dir={run_dir}", cwd=ROOT)
+    assert result.returncode != 0
+    skipped = [line for line in result.stderr.splitlines() if "update skipped" in line]
+    assert len(skipped) >= 3 and all("non-finite recon" in line for line in skipped)
+    assert skipped[-1].endswith("(3 in a row)")
+    last = [line for line in result.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("error: training stopped: 3 consecutive updates")
+    state = checkpoint.load(checkpoint.latest(run_dir / "checkpoints"))
+    assert all(torch.isfinite(v).all() for v in state["agent"].values()
+               if v.is_floating_point())

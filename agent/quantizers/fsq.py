@@ -59,7 +59,9 @@ class FSQ(Quantizer):
         bounded = self.bound(z)
         rounded = straight_through(bounded.round(), bounded)
         code = rounded / self.half_width
-        digits = (rounded.detach() + self.half_width).long()
+        # Clamped so that even a non-finite input gives indices in [0, K) (its loss is then
+        # non-finite and the update is skipped, see Agent.train_step).
+        digits = (rounded.detach() + self.half_width).long().clamp(min=0).minimum(self.levels - 1)
         indices = (digits * self.basis).sum(-1)  # [..., G]
         probs = one_hot(indices, self.classes)
         error = ((bounded.detach() - rounded.detach()) / self.half_width).pow(2).sum(-1).mean()

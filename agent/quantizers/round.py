@@ -37,7 +37,7 @@ class Round(Quantizer):
 
     def forward(self, e: Tensor) -> QuantizerOutput:
         z = self.proj(e).float().clamp(-1, 1)
-        indices = torch.round((z.detach() + 1) / self.step).long()
+        indices = torch.round((z.detach() + 1) / self.step).long().clamp(0, self.classes - 1)
         code = straight_through(self.embed(indices), z)
         error = (z.detach() - code.detach()).pow(2).sum(-1).mean()
         return self.output(code, indices, one_hot(indices, self.classes), error=error)

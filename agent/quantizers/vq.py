@@ -91,6 +91,8 @@ class VQ(Quantizer):
     @torch.no_grad()
     def ema_update(self, flat: Tensor, flat_idx: Tensor) -> None:
         """EMA of counts and sums with Laplace smoothing, then restart of dead codes."""
+        if not torch.isfinite(flat).all():  # keep the codebook rather than poison it
+            return
         hits = one_hot(flat_idx, self.classes)  # [N, G, K]
         decay = self.opt.decay
         self.ema_count.mul_(decay).add_(hits.sum(0), alpha=1 - decay)
