@@ -25,6 +25,13 @@ class Batch(NamedTuple):
 class Replay:
     FIELDS = ("obs", "action", "reward", "is_first", "cont")
 
+    @staticmethod
+    def bytes_needed(capacity: int, obs_shape: tuple[int, ...], obs_dtype: torch.dtype,
+                     act_dim: int) -> int:
+        """Memory of the preallocated buffer: capacity x (obs + action + 3 scalars)."""
+        obs_bytes = int(np.prod(obs_shape)) * torch.empty((), dtype=obs_dtype).element_size()
+        return capacity * (obs_bytes + 4 * act_dim + 3 * 4)
+
     def __init__(self, capacity: int, num_envs: int, obs_shape: tuple[int, ...],
                  obs_dtype: torch.dtype, act_dim: int, seed: int = 0):
         self.length = capacity // num_envs  # steps kept per env stream

@@ -43,6 +43,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def available_memory() -> int:
+    """Bytes the OS reports as available (MemAvailable), or physical memory elsewhere."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(replay_bytes: int, capacity: int) -> None:
+    available = available_memory()
+    gib = 1024**3
+    if replay_bytes > available:
+        raise ConfigError(f"replay.capacity={capacity} needs {replay_bytes / gib:.1f} GiB of "
+                          f"replay memory but {available / gib:.1f} GiB is available; lower "
+                          f"replay.capacity")
+    print(f"replay: {capacity} steps preallocated, {replay_bytes / gib:.3f} GiB "
+          f"({available / gib:.1f} GiB available)", file=sys.stderr)
+
+
 class NonFiniteStop(RuntimeError):
     """Too many consecutive updates were skipped for non-finite values."""
 
@@ -74,6 +97,8 @@ class Run:
         self.codec = ActionCodec(self.envs.single_action_space)
         obs_dim = observation_size(self.envs.single_observation_space)
         self.agent = Agent(obs_dim, self.codec.size, cfg, self.device)
+        check_memory(Replay.bytes_needed(cfg.replay.capacity, (obs_dim,), torch.float32,
+                                         self.codec.size), cfg.replay.capacity)
         self.replay = Replay(cfg.replay.capacity, env.num_envs, (obs_dim,), torch.float32,
                              self.codec.size, seed=cfg.seed)
         self.evaluator = (Evaluator(env.id, env.kwargs, cfg.eval.episodes, self.codec,
