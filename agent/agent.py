@@ -8,8 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from agent.actor_critic import ActorCritic
+from agent.compiling import MaybeCompiled
 from agent.config import Config, OptimConfig
-from agent.imagination import imagine
+from agent.imagination import dream, imagine
 from agent.replay import Batch
 from agent.world_model import WorldModel
 
@@ -75,6 +76,10 @@ class Agent(nn.Module):
         self.model_opt = Optimizer([wm], cfg.train.model_opt)
         self.actor_opt = Optimizer([self.actor_critic.actor], cfg.train.actor_opt)
         self.critic_opt = Optimizer([self.actor_critic.critic], cfg.train.critic_opt)
+        # The two parts where compiling wins (benchmarks/speed.py): the world-model loss,
+        # whose sequence loop has many small ops, and one imagination step.
+        self.world_model_loss = MaybeCompiled(wm.loss, cfg.compile)
+        self.dream = MaybeCompiled(dream, cfg.compile)
 
     @property
     def device(self) -> torch.device:
@@ -105,7 +110,8 @@ class Agent(nn.Module):
         before the optimizer it belongs to changes any weight."""
         cfg, wm, ac = self.cfg, self.world_model, self.actor_critic
         scales = cfg.loss_scales
-        losses, states = wm.loss(batch)
+        with self.autocast():
+            losses, states = self.world_model_loss(batch)
         model_loss = sum(self._scale(name, scales) * value for name, value in losses.items())
         metrics = {f"loss/{k}": v.detach() for k, v in losses.items()}
         metrics["train/model_grad_norm"] = self.model_opt.step(model_loss, losses)
@@ -117,18 +123,24 @@ class Agent(nn.Module):
         if cfg.ac.starts:
             pick = torch.randperm(h.shape[0], device=h.device)[:cfg.ac.starts]
             h, code, start_cont = h[pick], code[pick], start_cont[pick]
-        traj = imagine(wm, ac.act, h, code, cfg.ac.horizon)
-        with torch.no_grad():
-            reward = wm.reward_mean(traj.feat[1:])
-            # The continue probability, not its mode: an expected discount is smoother.
-            cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
-        ac_losses, ac_metrics = ac.loss(traj, reward, cont)
+        with self.autocast():
+            traj = imagine(wm, ac.act, h, code, cfg.ac.horizon, self.dream)
+            with torch.no_grad():
+                reward = wm.reward_mean(traj.feat[1:])
+                # The continue probability, not its mode: an expected discount is smoother.
+                cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
+            ac_losses, ac_metrics = ac.loss(traj.float(), reward, cont)
         metrics["train/actor_grad_norm"] = self.actor_opt.step(ac_losses["actor"], ac_losses)
         metrics["train/critic_grad_norm"] = self.critic_opt.step(ac_losses["critic"], ac_losses)
         ac.update_slow_critic()
         metrics.update({f"loss/{k}": v.detach() for k, v in ac_losses.items()})
         metrics.update({f"train/{k}": v for k, v in ac_metrics.items()})
         return metrics
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast of the networks when precision=bf16 (a no-op context for fp32)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.cfg.precision == "bf16")
 
     @staticmethod
     def _scale(name: str, scales) -> float:

@@ -160,6 +160,13 @@ class Config:
     """cpu | cuda | cuda:N | auto (a GPU if one is found)."""
     threads: int = 0
     """Torch CPU threads; 0 uses every core."""
+    precision: str = "fp32"
+    """fp32 | bf16: bf16 autocast of the networks in an update (quantizers and losses stay
+    in fp32). Pays off on GPUs; on most CPUs bf16 is slower."""
+    compile: bool = False
+    """torch.compile the world-model loss and the imagination step (falls back to eager,
+    with a warning, if compiling fails). The first compile of a model shape takes minutes
+    on a CPU; later runs of the same shapes reuse torch's on-disk cache."""
     run_dir: str = MISSING
     """The run's folder; it must not already hold a run. In a multirun (-m) it is
     sweeps/<sweep>/<the job's overrides>."""

@@ -18,17 +18,30 @@ class Trajectory(NamedTuple):
     feat: Tensor    # [H + 1, N, feat_dim]  states s_0 .. s_H
     action: Tensor  # [H, N, act_dim]       a_k taken at s_k
 
+    def float(self) -> "Trajectory":
+        """In fp32 (under bf16 autocast h comes out of the GRU in bf16)."""
+        return Trajectory(self.feat.float(), self.action.float())
+
+
+Policy = Callable[[Tensor], Tensor]
+
+
+def dream(world_model: WorldModel, policy: Policy, h: Tensor, code: Tensor
+          ) -> tuple[Tensor, Tensor, Tensor]:
+    """One imagined step from s = [h, code]: the action taken there and the next h, code."""
+    action = policy(world_model.feat(h, code))
+    h = world_model.step(h, code, action)
+    return action, h, world_model.sample_code(h)
+
 
 @torch.no_grad()
-def imagine(world_model: WorldModel, policy: Callable[[Tensor], Tensor], h: Tensor,
-            code: Tensor, horizon: int) -> Trajectory:
-    """Start states h [N, deter], code [N, code_dim]; policy maps features to actions."""
-    feats = [world_model.feat(h, code)]
-    actions = []
+def imagine(world_model: WorldModel, policy: Policy, h: Tensor, code: Tensor, horizon: int,
+            step: Callable = dream) -> Trajectory:
+    """Start states h [N, deter], code [N, code_dim]; policy maps features to actions.
+    `step` is `dream` or a compiled `dream`."""
+    feats, actions = [world_model.feat(h, code)], []
     for _ in range(horizon):
-        action = policy(feats[-1])
-        h = world_model.step(h, code, action)
-        code = world_model.sample_code(h)
+        action, h, code = step(world_model, policy, h, code)
         feats.append(world_model.feat(h, code))
         actions.append(action)
     return Trajectory(torch.stack(feats), torch.stack(actions))
