@@ -18,8 +18,11 @@ class Batch(NamedTuple):
     is_first: Tensor  # [B, T]           1 on the first step of an episode
     cont: Tensor      # [B, T]           0 where the episode terminated (not truncated)
 
-    def to(self, device: torch.device) -> "Batch":
-        return Batch(*(x.to(device, non_blocking=True) for x in self))
+    def to(self, device: torch.device | str) -> "Batch":
+        """To the training device; to a GPU through pinned memory, so the copy is async."""
+        pin = torch.device(device).type == "cuda"
+        return Batch(*((x.pin_memory() if pin else x).to(device, non_blocking=True)
+                       for x in self))
 
 
 class Replay:

@@ -53,6 +53,7 @@ def validate(cfg: Config) -> None:
     _require(cfg.checkpoint.keep >= 1, "checkpoint.keep", cfg.checkpoint.keep, ">= 1")
     _require(cfg.wandb.mode in ("online", "offline", "disabled"), "wandb.mode",
              cfg.wandb.mode, "online, offline or disabled")
+    _require(cfg.precision in ("fp32", "bf16"), "precision", cfg.precision, "fp32 or bf16")
     _require(cfg.threads >= 0, "threads", cfg.threads, ">= 0 (0 uses every core)")
     _require(cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda", "mps"),
              "device", cfg.device, "cpu, cuda, cuda:N, mps or auto")

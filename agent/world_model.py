@@ -51,8 +51,11 @@ class WorldModel(nn.Module):
 
     # -- pieces used by acting and imagination --------------------------------------------
     def encode(self, obs: Tensor) -> QuantizerOutput:
-        """obs [..., obs_dim] -> the quantizer's output for c = f(e(o))."""
-        return self.quantizer(self.encoder(symlog(obs)))
+        """obs [..., obs_dim] -> the quantizer's output for c = f(e(o)). The quantizer runs
+        in fp32 under bf16 autocast too: rounding and codebook distances need the precision."""
+        embedding = self.encoder(symlog(obs))
+        with torch.autocast(embedding.device.type, enabled=False):
+            return self.quantizer(embedding.float())
 
     def step(self, h: Tensor, code: Tensor, action: Tensor) -> Tensor:
         """One step of the sequence model: h' = f(h, c, a)."""

@@ -127,3 +127,22 @@ def test_acting_leaves_quantizer_state_alone(name):
     assert agent.training  # the mode is restored after acting
     for key, value in q.state_dict().items():
         assert torch.equal(value, before[key]), f"acting changed quantizer state {key}"
+
+
+@pytest.mark.parametrize("name", ["fsq", "vq", "none"])
+def test_bf16_update_runs_networks_in_bf16_and_quantizer_in_fp32(name, replay):
+    cfg = small_config(name)
+    cfg.precision = "bf16"
+    agent = Agent(4, 2, cfg)
+    seen = {}
+
+    def record(name, dtypes):  # a forward hook that returns None leaves the output alone
+        return lambda module, inputs, out: seen.setdefault(name, dtypes(inputs, out)) and None
+
+    agent.world_model.encoder.register_forward_hook(record("encoder", lambda i, o: o.dtype))
+    agent.world_model.quantizer.register_forward_hook(
+        record("quantizer", lambda i, o: (i[0].dtype, o.code.dtype)))
+    metrics = agent.train_step(replay.sample(4, 16))
+    assert seen == {"encoder": torch.bfloat16, "quantizer": (torch.float32, torch.float32)}
+    assert all(torch.isfinite(v) for v in metrics.values())
+    assert all(p.dtype == torch.float32 for p in agent.parameters())  # weights stay fp32
