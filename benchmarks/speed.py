@@ -1,13 +1,16 @@
 """Where training time goes, measured in one process: prints a table and writes JSON.
 
-    python benchmarks/speed.py [--sizes cpu s] [--repeats 5] [--device cpu]
+    python benchmarks/speed.py [--sizes cpu xs s] [--compile both] [--repeats 5] [--profile]
 
-Per model size (the CPU default, and DreamerV3 "S": GRU 512, MLP 512 x 2):
+Per model size (the CPU default; DreamerV3 "XS" and "S" with 32 x 32 categorical latents and
+imagination from all B * T states), eager and compiled (`compile=true`):
   1. world-model update (forward + backward + Adam) on a B x T = 16 x 64 batch;
   2. imagination (horizon 15) + actor + critic update from the configured start states;
-  3. policy inference per env step for a batch of N envs, and raw env steps/s;
-plus the FLOPs of 1 and 2 (torch.utils.flop_counter) over their time, as a fraction of the
-FLOP/s of a large float32 matmul measured in the same run, and the top ops of a profile.
+  3. the full update (Agent.train_step: 1 + 2), and the first one, which includes compiling;
+  4. policy inference per env step for a batch of N envs, and raw env steps/s;
+plus the FLOPs of 1 and 2 (torch.utils.flop_counter) over the full update's time, as a
+fraction of the FLOP/s of a large float32 matmul measured in the same run, and with
+--profile the top ops and the share of the step spent outside ops (Python overhead).
 End-to-end env steps/s and updates/s during real training are in every run's metrics
 (`perf/`); benchmarks/cartpole.py reports them.
 """
@@ -29,11 +32,17 @@ from torch.utils.flop_counter import FlopCounterMode
 import agent.config  # noqa: F401  (registers the schema)
 import agent.quantizers  # noqa: F401
 from agent.agent import Agent
-from agent.imagination import imagine
+from agent.imagination import dream, imagine
 from agent.replay import Batch
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZES = {"cpu": [], "s": ["size=s"]}
+# The CPU default; DreamerV3's XS (sheeprl's preset, for benchmarks/sheeprl_update.py) and S
+# sizes with 32 x 32 categorical latents and imagination from all B * T replayed states.
+LATENTS_32X32 = ["quantizer=categorical", "quantizer.groups=32", "quantizer.classes=32",
+                 "ac.starts=0"]
+SIZES = {"cpu": [], "xs": ["size=xs", "model.layers=1", *LATENTS_32X32],  # as sheeprl's XS
+         "s": ["size=s", *LATENTS_32X32],
+         "12m": ["model.deter=640", "model.units=600", *LATENTS_32X32]}  # 12M parameters
 
 
 def load_config(overrides: list[str]):
@@ -79,16 +88,21 @@ def cartpole_batch(cfg, device) -> Batch:
                  ).to(device)
 
 
-def measure(size: str, args) -> dict:
-    cfg = load_config(SIZES[size] + [f"device={args.device}"])
+def measure(size: str, compiled: bool, precision: str, args) -> dict:
+    cfg = load_config(SIZES[size] + [f"device={args.device}", f"compile={compiled}",
+                                     f"precision={precision}", *args.overrides])
     device = torch.device(args.device)
     agent = Agent(4, 2, cfg, device)
     batch = cartpole_batch(cfg, device)
     wm, ac = agent.world_model, agent.actor_critic
+    tic = time.perf_counter()
+    agent.train_step(batch)
+    first_update_s = time.perf_counter() - tic  # with compile=true: compiling, or the cache
 
-    def world_model_update():
-        losses, states = wm.loss(batch)
-        agent.model_opt.step(sum(losses.values()))
+    # The two halves of train_step, each with the function it runs (compiled or not).
+    def world_model_update(loss_fn=agent.world_model_loss):
+        losses, states = loss_fn(batch)
+        agent.model_opt.step(sum(losses.values()), losses)
         return states
 
     states = world_model_update()
@@ -98,14 +112,14 @@ def measure(size: str, args) -> dict:
         h, code = h[:cfg.ac.starts], code[:cfg.ac.starts]
     start_cont = torch.ones(h.shape[0], device=device)
 
-    def imagination_update():
-        traj = imagine(wm, ac.act, h, code, cfg.ac.horizon)
+    def imagination_update(step_fn=agent.dream):
+        traj = imagine(wm, ac.act, h, code, cfg.ac.horizon, step_fn)
         with torch.no_grad():
             reward = wm.reward_mean(traj.feat[1:])
             cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])])
         losses, _ = ac.loss(traj, reward, cont)
-        agent.actor_opt.step(losses["actor"])
-        agent.critic_opt.step(losses["critic"])
+        agent.actor_opt.step(losses["actor"], losses)
+        agent.critic_opt.step(losses["critic"], losses)
 
     policy_state = agent.initial_state(args.envs)
     obs = torch.randn(args.envs, 4, device=device)
@@ -121,23 +135,33 @@ def measure(size: str, args) -> dict:
     def env_step():
         envs.step(actions)
 
+    repeats, dev = args.repeats, args.device
     result = {
-        "size": size, "deter": cfg.model.deter, "units": cfg.model.units,
+        "size": size, "compile": compiled, "precision": precision,
+        "params": sum(p.numel() for p in agent.parameters() if p.requires_grad),
+        "first_update_s": first_update_s,
+        "deter": cfg.model.deter, "units": cfg.model.units,
+        "latents": f"{wm.quantizer.groups}x{wm.quantizer.classes} {cfg.quantizer.name}",
         "imagination_starts": h.shape[0], "horizon": cfg.ac.horizon,
-        "world_model_s": median_time(world_model_update, args.repeats, device=args.device),
-        "imagination_ac_s": median_time(imagination_update, args.repeats, device=args.device),
-        "world_model_flops": flops(world_model_update),
-        "imagination_ac_flops": flops(imagination_update),
-        "policy_step_s": median_time(policy_step, 50, device=args.device),
+        "update_s": median_time(lambda: agent.train_step(batch), repeats, device=dev),
+        "world_model_s": median_time(world_model_update, repeats, device=dev),
+        "imagination_ac_s": median_time(imagination_update, repeats, device=dev),
+        # FLOPs are counted on the eager functions: the same arithmetic, visible op by op.
+        "world_model_flops": flops(lambda: world_model_update(wm.loss)),
+        "imagination_ac_flops": flops(lambda: imagination_update(dream)),
+        "policy_step_s": median_time(policy_step, 50, device=dev),
         "env_steps_per_s": args.envs / median_time(env_step, 200),
     }
-    result["update_s"] = result["world_model_s"] + result["imagination_ac_s"]
     if args.profile:
+        tic = time.perf_counter()
         with torch.profiler.profile() as prof:
-            world_model_update()
-            imagination_update()
-        result["profile"] = prof.key_averages().table(sort_by="self_cpu_time_total",
-                                                      row_limit=12)
+            agent.train_step(batch)
+        wall_us = 1e6 * (time.perf_counter() - tic)
+        events = prof.key_averages()
+        # Time inside aten ops vs the whole step: the rest is Python and framework overhead.
+        result["op_time_frac"] = sum(e.self_cpu_time_total for e in events
+                                     if e.key.startswith("aten::")) / wall_us
+        result["profile"] = events.table(sort_by="self_cpu_time_total", row_limit=12)
     envs.close()
     return result
 
@@ -145,11 +169,16 @@ def measure(size: str, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--sizes", nargs="+", default=["cpu", "xs", "s"], choices=list(SIZES))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--envs", type=int, default=1, help="envs per policy step")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="0: every core")
+    parser.add_argument("--compile", choices=["off", "on", "both"], default="both",
+                        help="measure eager, compiled, or both")
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    parser.add_argument("--overrides", nargs="*", default=[],
+                        help="run.py overrides applied to every size, e.g. preset=debug")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/speed.json")
     args = parser.parse_args()
@@ -157,22 +186,31 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     peak = matmul_flops_per_s(args.device)
-    rows = [measure(size, args) for size in args.sizes]
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
+    rows = [measure(size, compiled, precision, args) for size in args.sizes
+            for precision in args.precision for compiled in modes]
     print(f"large matmul: {peak / 1e9:.0f} GFLOP/s ({torch.get_num_threads()} threads, "
           f"{args.device})\n")
-    print("| size | world-model update s | imagination + actor-critic s | full update s "
-          "| GFLOP per update | % of matmul FLOP/s | policy step ms | env steps/s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| size | params | precision | compile | first update s | world-model update s "
+          "| imagination + actor-critic s | full update s | GFLOP (world model + imagination) "
+          "| % of matmul FLOP/s | policy step ms | env steps/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         total_flops = r["world_model_flops"] + r["imagination_ac_flops"]
         r["efficiency"] = total_flops / r["update_s"] / peak
-        print(f"| {r['size']} ({r['deter']}/{r['units']}, {r['imagination_starts']} starts) "
-              f"| {r['world_model_s']:.3f} | {r['imagination_ac_s']:.3f} | {r['update_s']:.3f} "
-              f"| {total_flops / 1e9:.1f} | {100 * r['efficiency']:.0f}% "
-              f"| {1e3 * r['policy_step_s']:.2f} | {r['env_steps_per_s']:.0f} |")
+        print(f"| {r['size']} ({r['deter']}/{r['units']}, {r['latents']}, "
+              f"{r['imagination_starts']} starts) | {r['params'] / 1e6:.1f}M | {r['precision']} "
+              f"| {'on' if r['compile'] else 'off'} "
+              f"| {r['first_update_s']:.1f} | {r['world_model_s']:.3f} "
+              f"| {r['imagination_ac_s']:.3f} | {r['update_s']:.3f} "
+              f"| {r['world_model_flops'] / 1e9:.1f} + {r['imagination_ac_flops'] / 1e9:.1f} "
+              f"| {100 * r['efficiency']:.0f}% | {1e3 * r['policy_step_s']:.2f} "
+              f"| {r['env_steps_per_s']:.0f} |")
     for r in rows:
         if "profile" in r:
-            print(f"\nprofile, size {r['size']}:\n{r['profile']}")
+            print(f"\nprofile, size {r['size']}, {r['precision']}, compile {r['compile']}: "
+                  f"{100 * r['op_time_frac']:.0f}% of the step inside aten ops (the rest "
+                  f"is Python and framework overhead)\n{r['profile']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
