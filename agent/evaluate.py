@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 from agent import checkpoint
 from agent.agent import Agent
 from agent.config import Config
+from agent.video import record_episode
 from envs import ActionCodec, make_vector_env, observation_size
 
 
@@ -46,7 +47,8 @@ class Evaluator:
 def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
                         seed: int = 0) -> dict[str, float]:
     """Weights only: rebuild the agent from the checkpoint's own config, run `episodes`
-    greedy episodes, print mean ± std and write eval.json into the run folder."""
+    greedy episodes, print mean ± std and write eval.json into the run folder, with a video
+    of one more greedy episode (eval.mp4) where the env renders."""
     path = checkpoint.find(target)
     state = checkpoint.load(path)
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config),
@@ -62,7 +64,10 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
     result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"]}
     evaluator.close()
     run_dir = path.parent.parent
+    video = record_episode(agent, env.id, env.kwargs, codec, run_dir / "eval.mp4", seed)
+    result["video"] = str(video) if video else None
     (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
     print(f"eval return {result['eval/return']:.1f} ± {result['eval/return_std']:.1f} over "
-          f"{episodes} episodes ({env.id}, checkpoint at {state['env_steps']} env steps)")
+          f"{episodes} episodes ({env.id}, checkpoint at {state['env_steps']} env steps)"
+          + (f"; video: {video}" if video else ""))
     return result

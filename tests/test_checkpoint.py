@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import imageio.v3 as iio
 import pytest
 import torch
 
@@ -53,6 +54,12 @@ def test_evaluate_loads_weights_and_writes_eval_json(trained):
     saved = json.loads((trained / "eval.json").read_text())
     assert saved["eval/episodes"] == 3 and saved["eval/return"] > 0
     assert saved["env_steps"] == 400
+    # A video of one greedy episode: CartPole's 600 x 400 frames, one per step and the reset.
+    video = trained / "eval.mp4"
+    assert saved["video"] == str(video) and f"video: {video}" in result.stdout
+    frames = iio.imread(video)
+    assert frames.shape[1:] == (400, 600, 3) and frames.shape[0] >= 2
+    assert frames.std() > 0  # not blank
 
 
 def test_a_corrupted_newest_checkpoint_falls_back_to_the_previous(trained, tmp_path):
