@@ -10,32 +10,29 @@ import torch
 from torch import Tensor, nn
 
 from agent.config import Config
-from agent.distributions import TwoHot, one_hot, sample_categorical, unimix_logits
+from agent.distributions import TwoHot
 from agent.imagination import Trajectory
 from agent.networks import mlp
+from agent.policies import make_policy
 from agent.returns import ReturnNormalizer, lambda_return
+from envs import ActionCodec
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, feat_dim: int, act_dim: int, cfg: Config):
+    def __init__(self, feat_dim: int, codec: ActionCodec, cfg: Config):
         super().__init__()
         m, self.cfg = cfg.model, cfg.ac
-        self.act_dim = act_dim
-        self.actor = mlp(feat_dim, m.units, m.layers, out=act_dim)
+        self.policy = make_policy(codec, self.cfg.unimix)
+        self.actor = mlp(feat_dim, m.units, m.layers, out=self.policy.size)
         self.critic = mlp(feat_dim, m.units, m.layers, out=m.reward_bins, zero_init_output=True)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.twohot = TwoHot(m.reward_bins)
         self.retnorm = ReturnNormalizer(self.cfg.retnorm_decay, self.cfg.retnorm_low,
                                         self.cfg.retnorm_high)
 
-    def policy_logprobs(self, feat: Tensor) -> Tensor:
-        return unimix_logits(self.actor(feat).float(), self.cfg.unimix)
-
     def act(self, feat: Tensor, greedy: bool = False) -> Tensor:
-        """One-hot actions [..., act_dim]: sampled, or the mode when greedy."""
-        logp = self.policy_logprobs(feat)
-        index = logp.argmax(-1) if greedy else sample_categorical(logp)
-        return one_hot(index, self.act_dim)
+        """Encoded actions [..., act_dim]: sampled, or the mode when greedy."""
+        return self.policy.sample(self.actor(feat), greedy)
 
     def value(self, feat: Tensor, slow: bool = False) -> Tensor:
         net = self.slow_critic if slow else self.critic
@@ -58,9 +55,9 @@ class ActorCritic(nn.Module):
             weight = torch.cumprod(cfg.gamma * cont[:-1], 0) / cfg.gamma  # [H, N]
             slow_target = self.value(feat[:-1], slow=True)
 
-        logp = self.policy_logprobs(feat[:-1])  # [H, N, A]
-        action_logp = (logp * action).sum(-1)
-        entropy = -(logp.exp() * logp).sum(-1)
+        params = self.actor(feat[:-1])  # [H, N, policy.size]
+        action_logp = self.policy.log_prob(params, action)
+        entropy = self.policy.entropy(params)
         actor = -(weight * (action_logp * advantage + cfg.entropy * entropy)).mean()
 
         critic_logp = torch.log_softmax(critic_logits[:-1], -1)

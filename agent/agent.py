@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
+from gymnasium.spaces import Discrete
 from torch import Tensor, nn
 
 from agent.actor_critic import ActorCritic
@@ -13,6 +14,7 @@ from agent.config import Config, OptimConfig
 from agent.imagination import dream, imagine
 from agent.replay import Batch
 from agent.world_model import WorldModel
+from envs import ActionCodec
 
 
 class PolicyState(NamedTuple):
@@ -64,13 +66,15 @@ class NonFiniteError(ArithmeticError):
 
 
 class Agent(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, cfg: Config,
+    def __init__(self, obs_dim: int, actions: ActionCodec | int, cfg: Config,
                  device: torch.device | str = "cpu"):
+        """`actions`: the env's action codec, or n for a Discrete(n) space."""
         super().__init__()
         self.cfg = cfg
-        self.world_model = WorldModel(obs_dim, act_dim, cfg)
-        self.actor_critic = ActorCritic(self.world_model.feat_dim, act_dim, cfg)
-        self.act_dim = act_dim
+        codec = actions if isinstance(actions, ActionCodec) else ActionCodec(Discrete(actions))
+        self.act_dim = codec.size
+        self.world_model = WorldModel(obs_dim, codec.size, cfg)
+        self.actor_critic = ActorCritic(self.world_model.feat_dim, codec, cfg)
         self.to(device)  # before the optimizers take the parameters
         wm = self.world_model
         self.model_opt = Optimizer([wm], cfg.train.model_opt)
@@ -94,7 +98,7 @@ class Agent(nn.Module):
     @torch.inference_mode()
     def policy(self, obs: Tensor, is_first: Tensor, state: PolicyState,
                greedy: bool = False) -> tuple[Tensor, PolicyState]:
-        """obs [N, obs_dim], is_first [N] -> one-hot actions [N, act_dim] and the next state.
+        """obs [N, obs_dim], is_first [N] -> encoded actions [N, act_dim] and the next state.
         The state is reset where is_first is set, exactly as in training."""
         wm = self.world_model
         keep = (1.0 - is_first.float()).unsqueeze(-1)

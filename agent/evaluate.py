@@ -58,7 +58,7 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
     codec = ActionCodec(probe.single_action_space)
     obs_dim = observation_size(probe.single_observation_space)
     probe.close()
-    agent = Agent(obs_dim, codec.size, cfg, device)
+    agent = Agent(obs_dim, codec, cfg, device)
     agent.load_state_dict(state["agent"])
     evaluator = Evaluator(env.id, env.kwargs, episodes, codec, seed)
     result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"]}

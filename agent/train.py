@@ -96,7 +96,7 @@ class Run:
         self.envs = make_vector_env(env.id, env.num_envs, env.kwargs, env.vector)
         self.codec = ActionCodec(self.envs.single_action_space)
         obs_dim = observation_size(self.envs.single_observation_space)
-        self.agent = Agent(obs_dim, self.codec.size, cfg, self.device)
+        self.agent = Agent(obs_dim, self.codec, cfg, self.device)
         check_memory(Replay.bytes_needed(cfg.replay.capacity, (obs_dim,), torch.float32,
                                          self.codec.size), cfg.replay.capacity)
         self.replay = Replay(cfg.replay.capacity, env.num_envs, (obs_dim,), torch.float32,

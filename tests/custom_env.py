@@ -56,3 +56,46 @@ class NaNCartPole(gym.Wrapper):
 
 
 gym.register("NaNCartPole-v0", entry_point=NaNCartPole)
+
+
+class StrictBoundsPendulum(gym.Wrapper):
+    """Pendulum that raises on an action outside its Box (Pendulum itself clips quietly)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(gym.make("Pendulum-v1", **kwargs))
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action} outside {self.action_space}")
+        return self.env.step(action)
+
+
+gym.register("StrictBoundsPendulum-v0", entry_point=StrictBoundsPendulum)
+
+
+class TwoKnobCartPole(gym.Wrapper):
+    """CartPole driven through a MultiDiscrete([2, 3]) action: the first knob pushes, the
+    second does nothing."""
+
+    def __init__(self):
+        super().__init__(gym.make("CartPole-v1"))
+        self.action_space = gym.spaces.MultiDiscrete([2, 3])
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action} outside {self.action_space}")
+        return self.env.step(int(action[0]))
+
+
+gym.register("TwoKnobCartPole-v0", entry_point=TwoKnobCartPole)
+
+
+class DictActionCartPole(gym.Wrapper):
+    """An action space the agent does not take."""
+
+    def __init__(self):
+        super().__init__(gym.make("CartPole-v1"))
+        self.action_space = gym.spaces.Dict({"push": gym.spaces.Discrete(2)})
+
+
+gym.register("DictAction-v0", entry_point=DictActionCartPole)

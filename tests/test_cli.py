@@ -64,6 +64,7 @@ def test_module_ids_register_on_import(tmp_path):
 
 @pytest.mark.parametrize("args, names", [
     (["env.id=tests.custom_env:TextObservation-v0"], "Text"),
+    (["env.id=tests.custom_env:DictAction-v0"], "Dict"),
     (["env.id=NoSuchEnv-v0"], "NoSuchEnv-v0"),
     (["env.id=no_such_module:Thing-v0"], "no_such_module"),
     (["quantizer=nope"], "quantizer=nope"),
