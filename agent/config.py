@@ -20,6 +20,15 @@ class EnvConfig:
     """`sync` steps envs in this process, `async` in subprocesses."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for gymnasium.make."""
+    action_repeat: int = 1
+    """Env steps per agent step (rewards summed). `steps` and every other step count in the
+    config are agent steps."""
+    time_limit: int = 0
+    """Episode limit in env steps; 0 keeps the env's registered limit."""
+
+    def wrappers(self) -> dict[str, int]:
+        """The wrapper settings envs.make_env takes."""
+        return {"action_repeat": self.action_repeat, "time_limit": self.time_limit}
 
 
 @dataclass
@@ -102,6 +111,9 @@ class EvalConfig:
     """Env steps between evaluations; 0 disables evaluation."""
     episodes: int = 10
     """Episodes per evaluation, acting greedily (the policy's mode)."""
+    video_every: int = 0
+    """Every N-th evaluation also records one greedy episode to run_dir/videos/ (and wandb),
+    for envs that render to rgb_array; 0 records none."""
 
 
 @dataclass

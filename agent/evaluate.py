@@ -10,14 +10,14 @@ from omegaconf import OmegaConf
 
 from agent import checkpoint
 from agent.agent import Agent
-from agent.config import Config
+from agent.config import Config, EnvConfig
 from agent.video import record_episode
 from envs import ActionCodec, make_vector_env, observation_size
 
 
 class Evaluator:
-    def __init__(self, env_id: str, kwargs: dict, episodes: int, codec: ActionCodec, seed: int):
-        self.envs = make_vector_env(env_id, episodes, kwargs)
+    def __init__(self, env: EnvConfig, episodes: int, codec: ActionCodec, seed: int):
+        self.envs = make_vector_env(env.id, episodes, env.kwargs, **env.wrappers())
         self.codec, self.seed, self.runs = codec, seed, 0
 
     def __call__(self, agent: Agent) -> dict[str, float]:
@@ -54,17 +54,17 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config),
                                               yaml.safe_load(state["config"])))
     env = cfg.env
-    probe = make_vector_env(env.id, 1, env.kwargs)
+    probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
     codec = ActionCodec(probe.single_action_space)
     obs_dim = observation_size(probe.single_observation_space)
     probe.close()
     agent = Agent(obs_dim, codec, cfg, device)
     agent.load_state_dict(state["agent"])
-    evaluator = Evaluator(env.id, env.kwargs, episodes, codec, seed)
+    evaluator = Evaluator(env, episodes, codec, seed)
     result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"]}
     evaluator.close()
     run_dir = path.parent.parent
-    video = record_episode(agent, env.id, env.kwargs, codec, run_dir / "eval.mp4", seed)
+    video = record_episode(agent, env, codec, run_dir / "eval.mp4", seed)
     result["video"] = str(video) if video else None
     (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
     print(f"eval return {result['eval/return']:.1f} ± {result['eval/return_std']:.1f} over "

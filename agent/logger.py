@@ -90,6 +90,15 @@ class Logger:
         hists["quant/usage_all"] = wandb.Histogram(np_histogram=(counts.sum(0), edges))
         self.run.log(hists, step=step)
 
+    def media(self, step: int, key: str, path: Path) -> None:
+        """A file already written into run_dir (mp4 video or png image), also sent to wandb."""
+        if self.run is None:
+            return
+        import wandb
+
+        media = wandb.Video(str(path)) if path.suffix == ".mp4" else wandb.Image(str(path))
+        self.run.log({key: media}, step=step)
+
     def progress(self, steps: int) -> None:
         """Advance the bar by `steps` env steps, showing rates and the last eval return."""
         postfix = {}

@@ -10,9 +10,10 @@ from omegaconf import OmegaConf
 from agent.config import Config
 from agent.validation import ConfigError
 
-# Keys whose change would change the shapes of weights or replay: refused on resume.
+# Keys whose change would change the shapes of weights or replay, or the env whose
+# episodes a checkpoint continues: refused on resume.
 SHAPE_KEYS = ("model.", "quantizer", "env.id", "env.num_envs", "env.kwargs",
-              "replay.capacity")
+              "env.action_repeat", "env.time_limit", "replay.capacity")
 GROUPS = ("env", "quantizer", "size", "preset")
 
 
@@ -33,7 +34,7 @@ def resume_config(run_dir: Path, overrides: list[str]) -> tuple[Config, list[str
                               f"key=value overrides of the saved config apply")
         if key.startswith(SHAPE_KEYS):
             raise ConfigError(f"`{key}` cannot change on resume: it changes the shape of "
-                              f"the model or the replay")
+                              f"the model or the replay, or the env the checkpoint continues")
         OmegaConf.update(node, key, yaml.safe_load(value), merge=True)
         applied.append(override)
     cfg = OmegaConf.to_object(node)

@@ -25,6 +25,7 @@ from agent.resume import cut_metrics
 from agent.signals import StopSignal
 from agent.sweep import write_summary
 from agent.validation import ConfigError, validate
+from agent.video import record_episode
 from envs import ActionCodec, make_vector_env, observation_size
 
 
@@ -93,7 +94,8 @@ class Run:
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
         seed_everything(cfg.seed)
         env = cfg.env
-        self.envs = make_vector_env(env.id, env.num_envs, env.kwargs, env.vector)
+        self.envs = make_vector_env(env.id, env.num_envs, env.kwargs, env.vector,
+                                    **env.wrappers())
         self.codec = ActionCodec(self.envs.single_action_space)
         obs_dim = observation_size(self.envs.single_observation_space)
         self.agent = Agent(obs_dim, self.codec, cfg, self.device)
@@ -101,7 +103,7 @@ class Run:
                                          self.codec.size), cfg.replay.capacity)
         self.replay = Replay(cfg.replay.capacity, env.num_envs, (obs_dim,), torch.float32,
                              self.codec.size, seed=cfg.seed)
-        self.evaluator = (Evaluator(env.id, env.kwargs, cfg.eval.episodes, self.codec,
+        self.evaluator = (Evaluator(env, cfg.eval.episodes, self.codec,
                                     seed=cfg.seed + 10_000) if cfg.eval.every else None)
         self.driver = Driver(self.envs, self.codec, cfg.seed)
         self.collector = Collector(self.agent, self.codec, env.num_envs,
@@ -170,12 +172,23 @@ class Run:
         if self.evaluator and (clock.steps - clock.last_eval >= cfg.eval.every or done):
             clock.last_eval = clock.steps
             logger.log(clock.steps, self.evaluator(self.agent) | clock.wall())
+            if cfg.eval.video_every and self.evaluator.runs % cfg.eval.video_every == 0:
+                self.record_video(logger)
         if clock.steps - clock.last_log >= cfg.log.every or done:
             logger.log(clock.steps, self.means.pop() | clock.lap())
             logger.code_usage(clock.steps, self.agent.world_model.quantizer.usage.last_counts)
         if cfg.checkpoint.every and clock.steps - clock.last_checkpoint >= cfg.checkpoint.every:
             clock.last_checkpoint = clock.steps
             self.save(logger)
+
+    def record_video(self, logger: Logger) -> None:
+        folder = self.run_dir / "videos"
+        folder.mkdir(exist_ok=True)
+        path = record_episode(self.agent, self.cfg.env, self.codec,
+                              folder / f"eval-{self.clock.steps:010d}.mp4",
+                              seed=self.cfg.seed + 20_000 + self.evaluator.runs)
+        if path is not None:
+            logger.media(self.clock.steps, "eval/video", path)
 
     def update(self, count: int) -> None:
         """Run `count` updates on batches sampled from replay."""

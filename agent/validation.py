@@ -16,6 +16,9 @@ def validate(cfg: Config) -> None:
     t, ac = cfg.train, cfg.ac
     _require(cfg.steps > 0, "steps", cfg.steps, "> 0")
     _require(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, ">= 1")
+    _require(cfg.env.action_repeat >= 1, "env.action_repeat", cfg.env.action_repeat, ">= 1")
+    _require(cfg.env.time_limit >= 0, "env.time_limit", cfg.env.time_limit,
+             ">= 0 (0 keeps the env's own)")
     _require(cfg.env.vector in ("sync", "async"), "env.vector", cfg.env.vector, "sync or async")
     for name in ("model_opt", "actor_opt", "critic_opt"):
         opt = getattr(t, name)
@@ -45,6 +48,8 @@ def validate(cfg: Config) -> None:
         _require(value >= 1, f"model.{key}", value, ">= 1")
     _require(cfg.model.layers >= 0, "model.layers", cfg.model.layers, ">= 0")
     _require(cfg.eval.every >= 0, "eval.every", cfg.eval.every, ">= 0 (0 disables)")
+    _require(cfg.eval.video_every >= 0, "eval.video_every", cfg.eval.video_every,
+             ">= 0 (0 records none)")
     _require(cfg.eval.episodes >= 1, "eval.episodes", cfg.eval.episodes, ">= 1")
     _require(cfg.log.every >= 1, "log.every", cfg.log.every, ">= 1")
     _require(cfg.checkpoint.every >= 0, "checkpoint.every", cfg.checkpoint.every,

@@ -8,17 +8,18 @@ import numpy as np
 import torch
 
 from agent.agent import Agent
+from agent.config import EnvConfig
 from envs import ActionCodec, make_env
 
 
-def record_episode(agent: Agent, env_id: str, kwargs: dict, codec: ActionCodec, path: Path,
+def record_episode(agent: Agent, env_cfg: EnvConfig, codec: ActionCodec, path: Path,
                    seed: int = 0, max_frames: int = 10_000) -> Path | None:
     """Play one greedy episode and write it to `path` (mp4). Returns None, after saying why,
     when the env cannot render frames."""
-    env = make_env(env_id, kwargs, render_mode="rgb_array")
+    env = make_env(env_cfg.id, env_cfg.kwargs, **env_cfg.wrappers(), render_mode="rgb_array")
     try:
         if "rgb_array" not in env.metadata.get("render_modes", []):
-            print(f"no video: {env_id} does not render to rgb_array")
+            print(f"no video: {env_cfg.id} does not render to rgb_array")
             return None
         frames = play(agent, env, codec, seed, max_frames)
     except gym.error.DependencyNotInstalled as err:

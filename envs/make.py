@@ -11,10 +11,31 @@ class EnvError(ValueError):
     """The env cannot be made; the message names the id and the fix."""
 
 
-def make_env(env_id: str, kwargs: dict[str, Any] | None = None, **extra: Any) -> gym.Env:
-    """gym.make with a clear error; `module:Name-vN` ids import `module` first."""
+class ActionRepeat(gym.Wrapper):
+    """Each action is applied `repeat` times (fewer if the episode ends); rewards are summed."""
+
+    def __init__(self, env: gym.Env, repeat: int):
+        super().__init__(env)
+        self.repeat = repeat
+
+    def step(self, action):
+        total = 0.0
+        for _ in range(self.repeat):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info
+
+
+def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: int = 1,
+             time_limit: int = 0, **extra: Any) -> gym.Env:
+    """gym.make with a clear error; `module:Name-vN` ids import `module` first.
+    `time_limit` > 0 replaces the env's own limit (in env steps, before action repeat)."""
+    if time_limit > 0:
+        extra["max_episode_steps"] = time_limit
     try:
-        return gym.make(env_id, **dict(kwargs or {}), **extra)
+        env = gym.make(env_id, **dict(kwargs or {}), **extra)
     except gym.error.Error as err:
         raise EnvError(f"env.id={env_id!r} cannot be made ({err}); pass a registered "
                        f"gymnasium id, or `module:Name-vN` for envs that register on import"
@@ -23,14 +44,17 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, **extra: Any) ->
         module = env_id.split(":")[0]
         raise EnvError(f"env.id={env_id!r}: module {module!r} cannot be imported; install it "
                        f"or fix the module part of the id") from None
+    return ActionRepeat(env, action_repeat) if action_repeat > 1 else env
 
 
 def make_vector_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None,
-                    vector: str = "sync") -> gym.vector.VectorEnv:
-    """`num_envs` copies stepped together. Autoreset is next-step: the step after a done
-    returns the reset observation, which matches replay's `is_first` layout. Each copy is a
-    ReplayableEnv, so a checkpoint can rebuild its exact state."""
-    make_one = [lambda: ReplayableEnv(make_env(env_id, kwargs)) for _ in range(num_envs)]
+                    vector: str = "sync", **wrappers: int) -> gym.vector.VectorEnv:
+    """`num_envs` copies stepped together (`wrappers`: make_env's action_repeat and
+    time_limit). Autoreset is next-step: the step after a done returns the reset
+    observation, which matches replay's `is_first` layout. Each copy is a ReplayableEnv, so
+    a checkpoint can rebuild its exact state."""
+    make_one = [lambda: ReplayableEnv(make_env(env_id, kwargs, **wrappers))
+                for _ in range(num_envs)]
     mode = gym.vector.AutoresetMode.NEXT_STEP
     if vector == "async":
         return gym.vector.AsyncVectorEnv(make_one, autoreset_mode=mode)

@@ -20,7 +20,8 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_debug_run_writes_config_metrics_and_an_offline_wandb_run(tmp_path):
     run_dir = tmp_path / "run"
-    result = run("preset=debug", f"run_dir={run_dir}", "log.progress=false", cwd=tmp_path)
+    result = run("preset=debug", f"run_dir={run_dir}", "log.progress=false",
+                 "eval.video_every=2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["env"]["id"] == "CartPole-v1" and config["quantizer"]["name"] == "fsq"
@@ -39,6 +40,9 @@ def test_debug_run_writes_config_metrics_and_an_offline_wandb_run(tmp_path):
     assert all(e["train/return"] == e["train/length"] for e in episodes)
     offline = list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(offline) == 1 and offline[0].stat().st_size > 0
+    # Two evaluations (steps 200 and 400), a video at every second one, also in wandb.
+    assert [p.name for p in (run_dir / "videos").iterdir()] == ["eval-0000000400.mp4"]
+    assert list((run_dir / "wandb").glob("offline-run-*/files/media/videos/eval/*.mp4"))
 
 
 @pytest.mark.parametrize("quantizer", ["vq", "categorical"])
