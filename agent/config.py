@@ -148,6 +148,9 @@ class LogConfig:
     """Env steps between training-metric log events."""
     progress: bool = True
     """Show a progress bar on the terminal."""
+    openloop_every: int = 5000
+    """Env steps between open-loop prediction plots (run_dir/openloop/, and wandb): a
+    replayed sequence observed for a few steps, then imagined; 0 disables."""
 
 
 @dataclass

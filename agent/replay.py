@@ -81,14 +81,18 @@ class Replay:
     def can_sample(self, seq_len: int) -> bool:
         return min(self.written, self.length) >= seq_len
 
-    def sample(self, batch_size: int, seq_len: int) -> Batch:
+    def sample(self, batch_size: int, seq_len: int,
+               rng: np.random.Generator | None = None) -> Batch:
+        """`rng`: another generator than the replay's own (diagnostics that must not change
+        which batches training sees)."""
+        rng = rng or self.rng
         if not self.can_sample(seq_len):
             raise ValueError(f"replay holds {min(self.written, self.length)} steps per env, "
                              f"fewer than seq_len={seq_len}")
         kept = min(self.written, self.length)
         oldest = self.written - kept  # absolute step of the oldest kept entry
-        env = self.rng.integers(self.num_envs, size=batch_size)
-        start = oldest + self.rng.integers(kept - seq_len + 1, size=batch_size)
+        env = rng.integers(self.num_envs, size=batch_size)
+        start = oldest + rng.integers(kept - seq_len + 1, size=batch_size)
         steps = (start[:, None] + np.arange(seq_len)) % self.length
         env_t, steps_t = torch.from_numpy(env[:, None]), torch.from_numpy(steps)
         return Batch(*(x[env_t, steps_t] for x in

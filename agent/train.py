@@ -19,6 +19,7 @@ from agent.config import Config
 from agent.driver import Driver
 from agent.evaluate import Evaluator
 from agent.logger import Logger, MetricMeans
+from agent.openloop import open_loop, plot_open_loop
 from agent.ratio import Ratio
 from agent.replay import Replay
 from agent.resume import cut_metrics
@@ -112,6 +113,7 @@ class Run:
         self.means = MetricMeans()
         self.clock = Clock()
         self.faults = 0  # consecutive updates skipped for non-finite values
+        self.diagnostic_rng = np.random.default_rng(cfg.seed + 30_000)
 
     def start(self) -> Logger:
         """Create run_dir and write the resolved config; the first writes of the run. On
@@ -174,12 +176,28 @@ class Run:
             logger.log(clock.steps, self.evaluator(self.agent) | clock.wall())
             if cfg.eval.video_every and self.evaluator.runs % cfg.eval.video_every == 0:
                 self.record_video(logger)
+        every = cfg.log.openloop_every
+        if every and clock.steps // every > (clock.steps - cfg.env.num_envs) // every:
+            self.plot_open_loop(logger)
         if clock.steps - clock.last_log >= cfg.log.every or done:
             logger.log(clock.steps, self.means.pop() | clock.lap())
             logger.code_usage(clock.steps, self.agent.world_model.quantizer.usage.last_counts)
         if cfg.checkpoint.every and clock.steps - clock.last_checkpoint >= cfg.checkpoint.every:
             clock.last_checkpoint = clock.steps
             self.save(logger)
+
+    def plot_open_loop(self, logger: Logger) -> None:
+        """A diagnostic that leaves training as it was: its own replay generator, and torch's
+        RNG state restored after sampling the prior."""
+        seq_len = self.cfg.train.seq_len
+        if not self.replay.can_sample(seq_len):
+            return
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            batch = self.replay.sample(1, seq_len, rng=self.diagnostic_rng).to(self.device)
+            result = open_loop(self.agent.world_model, batch, context=max(1, seq_len // 4))
+        path = self.run_dir / "openloop" / f"openloop-{self.clock.steps:010d}.png"
+        logger.media(self.clock.steps, "openloop", plot_open_loop(result, path))
 
     def record_video(self, logger: Logger) -> None:
         folder = self.run_dir / "videos"

@@ -51,6 +51,8 @@ def validate(cfg: Config) -> None:
     _require(cfg.eval.video_every >= 0, "eval.video_every", cfg.eval.video_every,
              ">= 0 (0 records none)")
     _require(cfg.eval.episodes >= 1, "eval.episodes", cfg.eval.episodes, ">= 1")
+    _require(cfg.log.openloop_every >= 0, "log.openloop_every", cfg.log.openloop_every,
+             ">= 0 (0 disables)")
     _require(cfg.log.every >= 1, "log.every", cfg.log.every, ">= 1")
     _require(cfg.checkpoint.every >= 0, "checkpoint.every", cfg.checkpoint.every,
              ">= 0 (0: only at the end)")

@@ -1,0 +1,76 @@
+"""What the world model imagines: observe a few replayed steps, then predict the rest of
+the sequence from the prior alone (feeding the actions that were really taken), and plot
+the predicted observations and rewards against the true ones."""
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from agent.distributions import symexp
+from agent.replay import Batch
+from agent.world_model import WorldModel
+
+
+class OpenLoop(NamedTuple):
+    obs: Tensor        # [B, T, obs_dim] true
+    pred_obs: Tensor   # [B, T, obs_dim] reconstructed for t < context, imagined after
+    reward: Tensor     # [B, T]
+    pred_reward: Tensor
+    context: int
+
+
+@torch.no_grad()
+def open_loop(world_model: WorldModel, batch: Batch, context: int) -> OpenLoop:
+    """Posterior states for the first `context` steps, prior samples after them. The h of
+    step t is f(h, c, a) of step t - 1, as in training (world_model.py)."""
+    was_training = world_model.training
+    world_model.eval()  # no quantizer state updates from a diagnostic
+    try:
+        states = world_model.observe(batch.obs[:, :context], batch.action[:, :context],
+                                     batch.is_first[:, :context])
+        feats = [world_model.feat(states.h, states.post.code)]  # [B, context, F]
+        h, code = states.h[:, -1], states.post.code[:, -1]
+        for t in range(context, batch.obs.shape[1]):
+            h = world_model.step(h, code, batch.action[:, t - 1])
+            code = world_model.sample_code(h)
+            feats.append(world_model.feat(h, code)[:, None])
+    finally:
+        world_model.train(was_training)
+    feat = torch.cat(feats, 1)
+    return OpenLoop(batch.obs, symexp(world_model.decoder(feat)), batch.reward,
+                    world_model.reward_mean(feat), context)
+
+
+def plot_open_loop(result: OpenLoop, path: Path, max_dims: int = 8) -> Path:
+    """One sequence: a panel per observation dimension (the first `max_dims`) and one for
+    the reward, truth solid, prediction dashed, the end of the observed context marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dims = min(max_dims, result.obs.shape[-1])
+    series = [(f"obs[{d}]", result.obs[0, :, d], result.pred_obs[0, :, d])
+              for d in range(dims)]
+    series.append(("reward", result.reward[0], result.pred_reward[0]))
+    fig, axes = plt.subplots(len(series), 1, figsize=(7, 1.4 * len(series)), sharex=True)
+    steps = np.arange(result.obs.shape[1])
+    for ax, (name, true, pred) in zip(np.atleast_1d(axes), series, strict=True):
+        ax.plot(steps, true.cpu().numpy(), color="black", label="true")
+        ax.plot(steps, pred.float().cpu().numpy(), color="tab:orange", linestyle="--",
+                label="predicted")
+        ax.axvline(result.context - 0.5, color="grey", linewidth=0.8)
+        ax.set_ylabel(name, fontsize=8)
+    axes_list = np.atleast_1d(axes)
+    axes_list[0].legend(fontsize=7, loc="upper right")
+    axes_list[0].set_title(f"open loop: {result.context} steps observed, the rest imagined",
+                           fontsize=9)
+    axes_list[-1].set_xlabel("step in the replayed sequence")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
