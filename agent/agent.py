@@ -133,7 +133,7 @@ class Agent(nn.Module):
                 reward = wm.reward_mean(traj.feat[1:])
                 # The continue probability, not its mode: an expected discount is smoother.
                 cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
-            ac_losses, ac_metrics = ac.loss(traj.float(), reward, cont)
+            ac_losses, ac_metrics = ac.loss(traj, reward, cont)
         metrics["train/actor_grad_norm"] = self.actor_opt.step(ac_losses["actor"], ac_losses)
         metrics["train/critic_grad_norm"] = self.critic_opt.step(ac_losses["critic"], ac_losses)
         ac.update_slow_critic()

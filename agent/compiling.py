@@ -1,16 +1,32 @@
 """torch.compile for the hot parts of an update, falling back to eager if compiling fails."""
 
+import contextlib
 import warnings
 from collections.abc import Callable
 
 import torch
+import torch._dynamo
+import torch._functorch.config
+
+
+def _compile_backward_now():
+    """AOTAutograd compiles a backward lazily, at the first .backward(), which runs outside
+    the call guarded here; where torch can, compile it with the forward instead."""
+    if hasattr(torch._functorch.config, "force_non_lazy_backward_lowering"):
+        return torch._functorch.config.patch(force_non_lazy_backward_lowering=True)
+    return contextlib.nullcontext()
 
 
 class MaybeCompiled:
-    """Calls `fn` through torch.compile when `enabled`. If the compiled call raises and the
-    eager call of the same arguments does not, compiling is what failed: warn once, naming
-    the error, and run eager from then on. An error eager raises too is the caller's, and
-    is raised as is."""
+    """Calls `fn` through torch.compile when `enabled`. If compiling raises (a dynamo or
+    backend error) and the eager call of the same arguments succeeds, warn once, naming
+    the error, and run eager from then on. An error eager raises too is the caller's, and is
+    raised as is. Other errors (out of memory, say) are never blamed on compiling.
+
+    Before the eager re-run torch's RNG is put back as it was, so the failed attempt draws
+    no extra random numbers. (Should a graph before a graph break have run and changed
+    module buffers, that change stays: compiling is tried, and can fail, only on the first
+    calls, where it is rare.)"""
 
     def __init__(self, fn: Callable, enabled: bool, backend: str | Callable = "inductor"):
         self.eager = fn
@@ -19,9 +35,15 @@ class MaybeCompiled:
     def __call__(self, *args, **kwargs):
         if self.compiled is None:
             return self.eager(*args, **kwargs)
+        rng = torch.get_rng_state()
+        cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
         try:
-            return self.compiled(*args, **kwargs)
-        except Exception as error:  # any compiler failure; a genuine error re-raises below
+            with _compile_backward_now():
+                return self.compiled(*args, **kwargs)
+        except torch._dynamo.exc.TorchDynamoException as error:
+            torch.set_rng_state(rng)
+            if cuda_rng is not None:
+                torch.cuda.set_rng_state_all(cuda_rng)
             result = self.eager(*args, **kwargs)
             name = getattr(self.eager, "__qualname__", repr(self.eager))
             first_line = (str(error).splitlines() or [""])[0]

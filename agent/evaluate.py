@@ -64,10 +64,12 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
     result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"]}
     evaluator.close()
     run_dir = path.parent.parent
-    video = record_episode(agent, env, codec, run_dir / "eval.mp4", seed)
-    result["video"] = str(video) if video else None
-    (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
+    (run_dir / "eval.json").write_text(json.dumps(result | {"video": None}, indent=1))
     print(f"eval return {result['eval/return']:.1f} ± {result['eval/return_std']:.1f} over "
-          f"{episodes} episodes ({env.id}, checkpoint at {state['env_steps']} env steps)"
-          + (f"; video: {video}" if video else ""))
+          f"{episodes} episodes ({env.id}, checkpoint at {state['env_steps']} env steps)")
+    video = record_episode(agent, env, codec, run_dir / "eval.mp4", seed)
+    if video:  # written after the results, which a failed video must not cost
+        result["video"] = str(video)
+        (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
+        print(f"video: {video}")
     return result

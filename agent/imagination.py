@@ -18,10 +18,6 @@ class Trajectory(NamedTuple):
     feat: Tensor    # [H + 1, N, feat_dim]  states s_0 .. s_H
     action: Tensor  # [H, N, act_dim]       a_k taken at s_k
 
-    def float(self) -> "Trajectory":
-        """In fp32 (under bf16 autocast h comes out of the GRU in bf16)."""
-        return Trajectory(self.feat.float(), self.action.float())
-
 
 Policy = Callable[[Tensor], Tensor]
 

@@ -39,8 +39,10 @@ class Categoricals:
 
 class BoundedNormal:
     """Independent normals per dimension with the mean squashed into [-1, 1] and the std
-    bounded (DreamerV3's bounded normal); samples are clipped to [-1, 1], the range the
-    codec scales to the space's bounds. The greedy action is the mean."""
+    bounded (DreamerV3's bounded normal). Samples are kept as drawn, so their
+    log-probability is the normal's; the codec clips them to [-1, 1] on the way to the env
+    (a clipped sample would need the tail mass, not the density). The greedy action is the
+    mean."""
 
     MIN_STD, MAX_STD = 0.1, 1.0
 
@@ -54,7 +56,7 @@ class BoundedNormal:
 
     def sample(self, params: Tensor, greedy: bool = False) -> Tensor:
         mean, std = self._mean_std(params)
-        return mean if greedy else (mean + std * torch.randn_like(mean)).clamp(-1, 1)
+        return mean if greedy else mean + std * torch.randn_like(mean)
 
     def log_prob(self, params: Tensor, action: Tensor) -> Tensor:
         mean, std = self._mean_std(params)

@@ -33,13 +33,14 @@ if [[ $DEVICE == cuda ]] && command -v nvidia-smi > /dev/null; then
     nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader \
         -lms 200 > "$OUT/gpu-utilisation.csv" &
     UTIL_PID=$!
+    trap 'kill "$UTIL_PID" 2> /dev/null || true' EXIT  # also when speed.py fails
 fi
 
 $PYTHON benchmarks/speed.py --device "$DEVICE" "${ARGS[@]}" --out "$OUT/gpu.json" \
     | tee "$OUT/gpu.md"
 
 if [[ -n $UTIL_PID ]]; then
-    kill "$UTIL_PID"
+    kill "$UTIL_PID" || true
     # Mean utilisation over the samples taken while the benchmark ran.
     awk -F', ' '{gsub(/ %/, "", $2); sum += $2; n++}
         END {if (n) printf "GPU utilisation: mean %.0f%% over %d samples\n", sum / n, n}' \

@@ -17,7 +17,7 @@ def test_gpu_script_measures_every_precision_and_compile_mode(tmp_path):
     subprocess.run(["bash", str(ROOT / "benchmarks/gpu.sh")], check=True, env=env,
                    timeout=600, cwd=tmp_path)
     result = json.loads((tmp_path / "gpu.json").read_text())
-    modes = {(r["precision"], r["compile"]) for r in result["rows"]}
+    modes = {(r["precision"], r["compile"]) for r in result["rows"]}  # compile: what ran
     assert modes == {("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True)}
     for r in result["rows"]:
         assert math.isfinite(r["update_s"]) and r["update_s"] > 0

@@ -77,6 +77,18 @@ def test_a_compiler_failure_falls_back_to_eager_with_a_warning():
         assert fn(torch.ones(3)).tolist() == [2, 2, 2]
     assert fn.compiled is None  # eager from now on, without another warning
     assert fn(torch.ones(2)).tolist() == [2, 2]
+    # The body ran eagerly twice: the fallback and the next call (tracing it applies none
+    # of its side effects when the backend then fails).
+    assert calls == [1, 1]
+
+
+def test_a_failed_compile_draws_no_extra_random_numbers():
+    fn = MaybeCompiled(lambda x: x + torch.rand(3), enabled=True, backend=_broken_backend)
+    torch.manual_seed(5)
+    with pytest.warns(RuntimeWarning):
+        got = fn(torch.zeros(3))
+    torch.manual_seed(5)
+    assert torch.equal(got, torch.rand(3))
 
 
 def test_an_error_of_the_function_itself_is_raised_not_hidden():

@@ -142,7 +142,12 @@ def test_bf16_update_runs_networks_in_bf16_and_quantizer_in_fp32(name, replay):
     agent.world_model.encoder.register_forward_hook(record("encoder", lambda i, o: o.dtype))
     agent.world_model.quantizer.register_forward_hook(
         record("quantizer", lambda i, o: (i[0].dtype, o.code.dtype)))
+    agent.actor_critic.actor.register_forward_hook(record("actor", lambda i, o: o.dtype))
+    agent.actor_critic.critic.register_forward_hook(record("critic", lambda i, o: o.dtype))
     metrics = agent.train_step(replay.sample(4, 16))
-    assert seen == {"encoder": torch.bfloat16, "quantizer": (torch.float32, torch.float32)}
+    assert seen == {"encoder": torch.bfloat16, "quantizer": (torch.float32, torch.float32),
+                    "actor": torch.bfloat16, "critic": torch.bfloat16}
+    losses = {k: v for k, v in metrics.items() if k.startswith("loss/")}
+    assert losses and all(v.dtype == torch.float32 for v in losses.values())
     assert all(torch.isfinite(v) for v in metrics.values())
     assert all(p.dtype == torch.float32 for p in agent.parameters())  # weights stay fp32
