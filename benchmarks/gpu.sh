@@ -21,7 +21,7 @@ else
 fi
 
 if [[ -n "${QUICK:-}" ]]; then
-    ARGS=(--sizes cpu --precision fp32 bf16 --compile both --repeats 1
+    ARGS=(--sizes cpu --precision fp32 bf16 --compile both --repeats 1 --train-steps 100
           --overrides preset=debug)
 else
     ARGS=(--sizes s 12m --precision fp32 bf16 --compile both --repeats 10)

@@ -8,6 +8,7 @@ imagination from all B * T states), eager and compiled (`compile=true`):
   2. imagination (horizon 15) + actor + critic update from the configured start states;
   3. the full update (Agent.train_step: 1 + 2), and the first one, which includes compiling;
   4. policy inference per env step for a batch of N envs, and raw env steps/s;
+  5. env steps/s and updates/s of real training (eager, fp32) at the default train ratio;
 plus the FLOPs of 1 and 2 (torch.utils.flop_counter) over the full update's time, as a
 fraction of the FLOP/s of a large float32 matmul measured in the same run, and with
 --profile the top ops and the share of the step spent outside ops (Python overhead).
@@ -19,6 +20,7 @@ import argparse
 import json
 import platform
 import statistics
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -34,6 +36,7 @@ import agent.quantizers  # noqa: F401
 from agent.agent import Agent
 from agent.imagination import dream, imagine
 from agent.replay import Batch
+from agent.train import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 # The CPU default; DreamerV3's XS (sheeprl's preset, for benchmarks/sheeprl_update.py) and S
@@ -170,6 +173,26 @@ def measure(size: str, compiled: bool, precision: str, args) -> dict:
     return result
 
 
+def training_rates(size: str, args) -> dict:
+    """Real training on CartPole-v1 (envs, replay, updates at the default train ratio):
+    env steps/s and updates/s over `--train-steps` env steps after the 1000-step prefill."""
+    with tempfile.TemporaryDirectory() as tmp:
+        prefill = 1000
+        cfg = load_config(SIZES[size] + [
+            f"device={args.device}", f"steps={prefill + args.train_steps}",
+            f"train.prefill={prefill}", f"log.every={prefill}", "eval.every=0",
+            "checkpoint.every=0", "log.openloop_every=0", "wandb.mode=disabled",
+            "log.progress=false", *args.overrides])
+        cfg.run_dir = str(Path(tmp) / "run")
+        Run(cfg).train()
+        lines = (Path(cfg.run_dir) / "metrics.jsonl").read_text().splitlines()
+        last = json.loads(lines[-1])  # the log event that covers the training phase
+    return {"size": size, "train_ratio": cfg.train.train_ratio,
+            "env_steps_per_s": last["perf/env_steps_per_s"],
+            "updates_per_s": last["perf/updates_per_s"],
+            "train_time_frac": last["perf/train_time_frac"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,6 +207,9 @@ def main() -> None:
     parser.add_argument("--overrides", nargs="*", default=[],
                         help="run.py overrides applied to every size, e.g. preset=debug")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--train-steps", type=int, default=400,
+                        help="env steps of real training per size for end-to-end rates "
+                             "(0 skips them)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/speed.json")
     args = parser.parse_args()
     if args.threads:
@@ -215,11 +241,19 @@ def main() -> None:
             print(f"\nprofile, size {r['size']}, {r['precision']}, compile {r['compile']}: "
                   f"{100 * r['op_time_frac']:.0f}% of the step inside aten ops (the rest "
                   f"is Python and framework overhead)\n{r['profile']}")
+    training = [training_rates(size, args) for size in args.sizes] if args.train_steps else []
+    if training:
+        print(f"\nreal training on CartPole-v1, {args.train_steps} env steps after prefill:\n"
+              f"| size | train ratio | env steps/s | updates/s | share of time in updates |\n"
+              f"|---|---|---|---|---|")
+    for t in training:
+        print(f"| {t['size']} | {t['train_ratio']:g} | {t['env_steps_per_s']:.1f} "
+              f"| {t['updates_per_s']:.2f} | {100 * t['train_time_frac']:.0f}% |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(), "matmul_flops_per_s": peak, "rows": rows},
-        indent=1))
+        "threads": torch.get_num_threads(), "matmul_flops_per_s": peak, "rows": rows,
+        "training": training}, indent=1))
 
 
 if __name__ == "__main__":

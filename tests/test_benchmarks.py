@@ -22,5 +22,7 @@ def test_gpu_script_measures_every_precision_and_compile_mode(tmp_path):
     for r in result["rows"]:
         assert math.isfinite(r["update_s"]) and r["update_s"] > 0
         assert r["world_model_flops"] > 0 and r["imagination_ac_flops"] > 0
+    (training,) = result["training"]  # real training: env steps and updates both advanced
+    assert training["env_steps_per_s"] > 0 and training["updates_per_s"] > 0
     table = (tmp_path / "gpu.md").read_text()
     assert table.count("| cpu (") == 4
