@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,3 +142,17 @@ def test_non_finite_updates_are_skipped_then_the_run_stops_with_a_clean_checkpoi
     state = checkpoint.load(checkpoint.latest(run_dir / "checkpoints"))
     assert all(torch.isfinite(v).all() for v in state["agent"].values()
                if v.is_floating_point())
+
+
+def test_no_valid_checkpoint_is_a_clear_error(trained, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained, run_dir)
+    for p in (run_dir / "checkpoints").glob("*.pt"):
+        p.write_bytes(p.read_bytes()[:500])  # every checkpoint truncated
+    with pytest.warns(UserWarning, match="truncated or corrupted"):
+        with pytest.raises(checkpoint.CheckpointError, match="no valid checkpoint|valid "
+                                                             "checkpoint in checkpoints/"):
+            checkpoint.find(run_dir)
+    result = run(f"resume={run_dir}", cwd=tmp_path)
+    assert result.returncode != 0 and "valid checkpoint" in result.stderr
+    assert "Traceback" not in result.stderr

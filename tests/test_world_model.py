@@ -151,3 +151,19 @@ def test_bf16_update_runs_networks_in_bf16_and_quantizer_in_fp32(name, replay):
     assert losses and all(v.dtype == torch.float32 for v in losses.values())
     assert all(torch.isfinite(v) for v in metrics.values())
     assert all(p.dtype == torch.float32 for p in agent.parameters())  # weights stay fp32
+
+
+def test_a_nan_loss_term_changes_no_weight_and_is_named(replay):
+    from agent.agent import NonFiniteError
+
+    agent = Agent(4, 2, small_config("fsq"))
+    before = {k: v.clone() for k, v in agent.state_dict().items()}
+    # A hook that turns the reward head's output to NaN: only the reward term goes bad.
+    agent.world_model.reward.register_forward_hook(lambda m, i, out: out * float("nan"))
+    with pytest.raises(NonFiniteError, match="non-finite reward") as caught:
+        agent.train_step(replay.sample(4, 16))
+    assert caught.value.terms == ["reward"]
+    for name, value in agent.state_dict().items():
+        if name.startswith(("world_model.", "actor_critic.")) and "usage" not in name:
+            assert torch.equal(value, before[name]), name
+    assert all(p.grad is None for p in agent.parameters())
