@@ -12,9 +12,10 @@ from agent.actor_critic import ActorCritic
 from agent.compiling import MaybeCompiled
 from agent.config import Config, OptimConfig
 from agent.imagination import dream, imagine
-from agent.replay import Batch
+from agent.replay import Batch, Obs
 from agent.world_model import WorldModel
 from envs import ActionCodec
+from envs.observations import ObservationSpec, vector_spec
 
 
 class PolicyState(NamedTuple):
@@ -66,14 +67,17 @@ class NonFiniteError(ArithmeticError):
 
 
 class Agent(nn.Module):
-    def __init__(self, obs_dim: int, actions: ActionCodec | int, cfg: Config,
-                 device: torch.device | str = "cpu"):
-        """`actions`: the env's action codec, or n for a Discrete(n) space."""
+    def __init__(self, observations: ObservationSpec | int, actions: ActionCodec | int,
+                 cfg: Config, device: torch.device | str = "cpu"):
+        """`observations`: the env's observation spec, or d for d-dim vectors (key `obs`);
+        `actions`: the env's action codec, or n for a Discrete(n) space."""
         super().__init__()
         self.cfg = cfg
+        spec = observations if isinstance(observations, ObservationSpec) else \
+            vector_spec(observations)
         codec = actions if isinstance(actions, ActionCodec) else ActionCodec(Discrete(actions))
         self.act_dim = codec.size
-        self.world_model = WorldModel(obs_dim, codec.size, cfg)
+        self.world_model = WorldModel(spec, codec.size, cfg)
         self.actor_critic = ActorCritic(self.world_model.feat_dim, codec, cfg)
         self.to(device)  # before the optimizers take the parameters
         wm = self.world_model
@@ -96,15 +100,16 @@ class Agent(nn.Module):
                            torch.zeros(num_envs, self.act_dim, device=dev))
 
     @torch.inference_mode()
-    def policy(self, obs: Tensor, is_first: Tensor, state: PolicyState,
+    def policy(self, obs: Obs, is_first: Tensor, state: PolicyState,
                greedy: bool = False) -> tuple[Tensor, PolicyState]:
-        """obs [N, obs_dim], is_first [N] -> encoded actions [N, act_dim] and the next state.
+        """obs {key: [N, *shape]}, is_first [N] -> encoded actions [N, act_dim] and the next
+        state.
         The state is reset where is_first is set, exactly as in training."""
         wm = self.world_model
         keep = (1.0 - is_first.float()).unsqueeze(-1)
         with evaluating(self):
             h = wm.step(state.h * keep, state.code * keep, state.action * keep)
-            code = wm.encode(obs.float()).code
+            code = wm.encode(obs).code
             action = self.actor_critic.act(wm.feat(h, code), greedy)
         return action, PolicyState(h, code, action)
 

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from agent.agent import Agent, PolicyState
+from agent.replay import Obs
 from envs import ActionCodec
 
 
@@ -17,11 +18,12 @@ class Collector:
         self.state = agent.initial_state(num_envs)
         self.explore = True
 
-    def __call__(self, obs: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
+    def __call__(self, obs: Obs, is_first: torch.Tensor) -> torch.Tensor:
         if self.explore:
-            return self.codec.random(obs.shape[0], self.rng)
+            return self.codec.random(is_first.shape[0], self.rng)
         device = self.agent.device
-        action, self.state = self.agent.policy(obs.to(device), is_first.to(device), self.state)
+        obs = {k: v.to(device) for k, v in obs.items()}
+        action, self.state = self.agent.policy(obs, is_first.to(device), self.state)
         return action
 
     def state_dict(self) -> dict:

@@ -20,15 +20,20 @@ class EnvConfig:
     """`sync` steps envs in this process, `async` in subprocesses."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for gymnasium.make."""
+    obs: str = "default"
+    """`default`: the env's observations; `pixels`: its rgb_array renders instead."""
+    image_size: int = 64
+    """Image observations are resized to image_size x image_size (a multiple of 16)."""
     action_repeat: int = 1
     """Env steps per agent step (rewards summed). `steps` and every other step count in the
     config are agent steps."""
     time_limit: int = 0
     """Episode limit in env steps; 0 keeps the env's registered limit."""
 
-    def wrappers(self) -> dict[str, int]:
+    def wrappers(self) -> dict[str, Any]:
         """The wrapper settings envs.make_env takes."""
-        return {"action_repeat": self.action_repeat, "time_limit": self.time_limit}
+        return {"action_repeat": self.action_repeat, "time_limit": self.time_limit,
+                "pixels": self.obs == "pixels"}
 
 
 @dataclass
@@ -39,6 +44,9 @@ class ModelConfig:
     """Width of every MLP."""
     layers: int = 2
     """Hidden layers of every MLP."""
+    cnn_depth: int = 16
+    """Channels of the first stage of the image encoder and the last of the decoder (they
+    double at every one of the four stride-2 stages)."""
     reward_bins: int = 255
     """Two-hot bins of the reward and critic heads on the symlog scale."""
     prior_unimix: float = 0.01

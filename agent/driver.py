@@ -15,11 +15,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from agent.replay import Obs
 from envs import ActionCodec
+from envs.observations import ObservationSpec
 
 
 class Step(NamedTuple):
-    obs: Tensor       # [N, *obs_shape]
+    obs: Obs          # {key: [N, *shape]}
     action: Tensor    # [N, act_dim]
     reward: Tensor    # [N]
     is_first: Tensor  # [N]
@@ -31,15 +33,16 @@ class Episode(NamedTuple):
     length: int
 
 
-Policy = Callable[[Tensor, Tensor], Tensor]  # (obs [N, ...], is_first [N]) -> actions [N, A]
+Policy = Callable[[Obs, Tensor], Tensor]  # (obs, is_first [N]) -> actions [N, A]
 
 
 class Driver:
-    def __init__(self, envs: gym.vector.VectorEnv, codec: ActionCodec, seed: int):
-        self.envs, self.codec = envs, codec
+    def __init__(self, envs: gym.vector.VectorEnv, codec: ActionCodec,
+                 spec: ObservationSpec, seed: int):
+        self.envs, self.codec, self.spec = envs, codec, spec
         obs, _ = envs.reset(seed=seed)
         n = envs.num_envs
-        self.obs = obs
+        self.obs = spec.to_tensors(obs)
         self.reward = np.zeros(n, np.float32)
         self.is_first = np.ones(n, bool)
         self.terminated = np.zeros(n, bool)
@@ -47,13 +50,13 @@ class Driver:
         self.ep_return = np.zeros(n, np.float64)
         self.ep_length = np.zeros(n, np.int64)
 
-    ARRAYS = ("obs", "reward", "is_first", "terminated", "done", "ep_return", "ep_length")
+    ARRAYS = ("reward", "is_first", "terminated", "done", "ep_return", "ep_length")
 
     def state_dict(self) -> dict:
         """The pending observation and flags, and each env's episode so far (see
         envs/replayable.py), so a resumed run continues the same episodes."""
         return {**{name: torch.as_tensor(getattr(self, name)) for name in self.ARRAYS},
-                "envs": self.envs.call("snapshot")}
+                "obs": dict(self.obs), "envs": self.envs.call("snapshot")}
 
     def load_state_dict(self, state: dict) -> None:
         if not hasattr(self.envs, "envs"):
@@ -62,17 +65,20 @@ class Driver:
             env.restore(snapshot)
         for name in self.ARRAYS:
             setattr(self, name, state[name].numpy().copy())
+        obs = state["obs"]  # (checkpoints before Dict observations: one tensor)
+        self.obs = {k: v.clone() for k, v in obs.items()} if isinstance(obs, dict) else \
+            {"obs": obs.clone()}
         # The vector env resets, on its next step, the envs whose episode just ended.
         self.envs._autoreset_envs = self.done.copy()
 
     def step(self, policy: Policy) -> tuple[Step, list[Episode]]:
         """Act once in every env; returns the stored step and the episodes it finished."""
-        obs = torch.as_tensor(self.obs)
         is_first = torch.as_tensor(self.is_first, dtype=torch.float32)
-        action = policy(obs, is_first).cpu()
-        step = Step(obs, action, torch.as_tensor(self.reward),
+        action = policy(self.obs, is_first).cpu()
+        step = Step(self.obs, action, torch.as_tensor(self.reward),
                     is_first, torch.as_tensor(~self.terminated, dtype=torch.float32))
-        self.obs, reward, term, trunc, _ = self.envs.step(self.codec.to_env(action))
+        obs, reward, term, trunc, _ = self.envs.step(self.codec.to_env(action))
+        self.obs = self.spec.to_tensors(obs)
         self.is_first = self.done
         self.reward = reward.astype(np.float32)
         self.terminated = term

@@ -12,13 +12,14 @@ from agent import checkpoint
 from agent.agent import Agent
 from agent.config import Config, EnvConfig
 from agent.video import record_episode
-from envs import ActionCodec, make_vector_env, observation_size
+from envs import ActionCodec, ObservationSpec, make_vector_env
 
 
 class Evaluator:
-    def __init__(self, env: EnvConfig, episodes: int, codec: ActionCodec, seed: int):
+    def __init__(self, env: EnvConfig, episodes: int, codec: ActionCodec,
+                 spec: ObservationSpec, seed: int):
         self.envs = make_vector_env(env.id, episodes, env.kwargs, **env.wrappers())
-        self.codec, self.seed, self.runs = codec, seed, 0
+        self.codec, self.spec, self.seed, self.runs = codec, spec, seed, 0
 
     def __call__(self, agent: Agent) -> dict[str, float]:
         envs = self.envs
@@ -30,7 +31,7 @@ class Evaluator:
         returns, lengths = np.zeros(n), np.zeros(n, np.int64)
         running = np.ones(n, bool)
         while running.any():
-            obs_t = torch.as_tensor(obs, device=agent.device)
+            obs_t = {k: v.to(agent.device) for k, v in self.spec.to_tensors(obs).items()}
             action, state = agent.policy(obs_t, is_first.to(agent.device), state, greedy=True)
             obs, reward, term, trunc, _ = envs.step(self.codec.to_env(action))
             returns += reward * running
@@ -56,18 +57,18 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
     env = cfg.env
     probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
     codec = ActionCodec(probe.single_action_space)
-    obs_dim = observation_size(probe.single_observation_space)
+    spec = ObservationSpec(probe.single_observation_space, env.image_size)
     probe.close()
-    agent = Agent(obs_dim, codec, cfg, device)
+    agent = Agent(spec, codec, cfg, device)
     agent.load_state_dict(state["agent"])
-    evaluator = Evaluator(env, episodes, codec, seed)
+    evaluator = Evaluator(env, episodes, codec, spec, seed)
     result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"]}
     evaluator.close()
     run_dir = path.parent.parent
     (run_dir / "eval.json").write_text(json.dumps(result | {"video": None}, indent=1))
     print(f"eval return {result['eval/return']:.1f} ± {result['eval/return_std']:.1f} over "
           f"{episodes} episodes ({env.id}, checkpoint at {state['env_steps']} env steps)")
-    video = record_episode(agent, env, codec, run_dir / "eval.mp4", seed)
+    video = record_episode(agent, env, codec, spec, run_dir / "eval.mp4", seed)
     if video:  # written after the results, which a failed video must not cost
         result["video"] = str(video)
         (run_dir / "eval.json").write_text(json.dumps(result, indent=1))

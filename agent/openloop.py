@@ -9,14 +9,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agent.distributions import symexp
-from agent.replay import Batch
+from agent.replay import Batch, Obs
 from agent.world_model import WorldModel
 
 
 class OpenLoop(NamedTuple):
-    obs: Tensor        # [B, T, obs_dim] true
-    pred_obs: Tensor   # [B, T, obs_dim] reconstructed for t < context, imagined after
+    obs: Obs           # {key: [B, T, *shape]} true
+    pred_obs: Obs      # the same keys, reconstructed for t < context, imagined after
     reward: Tensor     # [B, T]
     pred_reward: Tensor
     context: int
@@ -29,35 +28,37 @@ def open_loop(world_model: WorldModel, batch: Batch, context: int) -> OpenLoop:
     was_training = world_model.training
     world_model.eval()  # no quantizer state updates from a diagnostic
     try:
-        states = world_model.observe(batch.obs[:, :context], batch.action[:, :context],
+        observed = {k: v[:, :context] for k, v in batch.obs.items()}
+        states = world_model.observe(observed, batch.action[:, :context],
                                      batch.is_first[:, :context])
         feats = [world_model.feat(states.h, states.post.code)]  # [B, context, F]
         h, code = states.h[:, -1], states.post.code[:, -1]
-        for t in range(context, batch.obs.shape[1]):
+        for t in range(context, batch.action.shape[1]):
             h = world_model.step(h, code, batch.action[:, t - 1])
             code = world_model.sample_code(h)
             feats.append(world_model.feat(h, code)[:, None])
     finally:
         world_model.train(was_training)
     feat = torch.cat(feats, 1)
-    return OpenLoop(batch.obs, symexp(world_model.decoder(feat)), batch.reward,
+    return OpenLoop(batch.obs, world_model.decode(feat), batch.reward,
                     world_model.reward_mean(feat), context)
 
 
 def plot_open_loop(result: OpenLoop, path: Path, max_dims: int = 8) -> Path:
-    """One sequence: a panel per observation dimension (the first `max_dims`) and one for
-    the reward, truth solid, prediction dashed, the end of the observed context marked."""
+    """One sequence: a panel per dimension of the vector keys (the first `max_dims`) and
+    one for the reward, truth solid, prediction dashed, the end of the observed context
+    marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dims = min(max_dims, result.obs.shape[-1])
-    series = [(f"obs[{d}]", result.obs[0, :, d], result.pred_obs[0, :, d])
-              for d in range(dims)]
+    series = [(f"{key}[{d}]", true[0, :, d], result.pred_obs[key][0, :, d])
+              for key, true in result.obs.items() if true.dim() == 3
+              for d in range(true.shape[-1])][:max_dims]
     series.append(("reward", result.reward[0], result.pred_reward[0]))
     fig, axes = plt.subplots(len(series), 1, figsize=(7, 1.4 * len(series)), sharex=True)
-    steps = np.arange(result.obs.shape[1])
+    steps = np.arange(result.reward.shape[1])
     for ax, (name, true, pred) in zip(np.atleast_1d(axes), series, strict=True):
         ax.plot(steps, true.cpu().numpy(), color="black", label="true")
         ax.plot(steps, pred.float().cpu().numpy(), color="tab:orange", linestyle="--",

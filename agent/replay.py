@@ -10,38 +10,44 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from envs.observations import ObservationSpec
+
+Obs = dict[str, Tensor]  # observation key -> [..., *shape] (envs/observations.py)
+
+
+def to_device(x: Tensor, device: torch.device | str) -> Tensor:
+    """To the training device; to a GPU through pinned memory, so the copy is async."""
+    pin = torch.device(device).type == "cuda"
+    return (x.pin_memory() if pin else x).to(device, non_blocking=True)
+
 
 class Batch(NamedTuple):
-    obs: Tensor       # [B, T, *obs_shape]
+    obs: Obs          # {key: [B, T, *shape]}
     action: Tensor    # [B, T, act_dim]  encoded action taken after seeing obs
     reward: Tensor    # [B, T]           reward received on arriving at obs
     is_first: Tensor  # [B, T]           1 on the first step of an episode
     cont: Tensor      # [B, T]           0 where the episode terminated (not truncated)
 
     def to(self, device: torch.device | str) -> "Batch":
-        """To the training device; to a GPU through pinned memory, so the copy is async."""
-        pin = torch.device(device).type == "cuda"
-        return Batch(*((x.pin_memory() if pin else x).to(device, non_blocking=True)
-                       for x in self))
+        return Batch({k: to_device(v, device) for k, v in self.obs.items()},
+                     *(to_device(x, device) for x in self[1:]))
 
 
 class Replay:
-    FIELDS = ("obs", "action", "reward", "is_first", "cont")
+    FIELDS = ("action", "reward", "is_first", "cont")  # besides obs
 
     @staticmethod
-    def bytes_needed(capacity: int, obs_shape: tuple[int, ...], obs_dtype: torch.dtype,
-                     act_dim: int) -> int:
+    def bytes_needed(capacity: int, spec: ObservationSpec, act_dim: int) -> int:
         """Memory of the preallocated buffer: capacity x (obs + action + 3 scalars)."""
-        obs_bytes = int(np.prod(obs_shape)) * torch.empty((), dtype=obs_dtype).element_size()
-        return capacity * (obs_bytes + 4 * act_dim + 3 * 4)
+        return capacity * (spec.bytes_per_step() + 4 * act_dim + 3 * 4)
 
-    def __init__(self, capacity: int, num_envs: int, obs_shape: tuple[int, ...],
-                 obs_dtype: torch.dtype, act_dim: int, seed: int = 0):
+    def __init__(self, capacity: int, num_envs: int, spec: ObservationSpec, act_dim: int,
+                 seed: int = 0):
         self.length = capacity // num_envs  # steps kept per env stream
         if self.length < 1:
             raise ValueError(f"replay.capacity={capacity} is smaller than num_envs={num_envs}")
         shape = (num_envs, self.length)
-        self.obs = torch.zeros(*shape, *obs_shape, dtype=obs_dtype)
+        self.obs = spec.zeros(*shape)
         self.action = torch.zeros(*shape, act_dim)
         self.reward = torch.zeros(shape)
         self.is_first = torch.zeros(shape)
@@ -53,11 +59,12 @@ class Replay:
     def __len__(self) -> int:
         return min(self.written, self.length) * self.num_envs
 
-    def add(self, obs: Tensor, action: Tensor, reward: Tensor, is_first: Tensor,
+    def add(self, obs: Obs, action: Tensor, reward: Tensor, is_first: Tensor,
             cont: Tensor) -> None:
         """One step of every env stream: each argument has a leading [num_envs] axis."""
         i = self.written % self.length
-        self.obs[:, i] = obs
+        for key, value in obs.items():
+            self.obs[key][:, i] = value
         self.action[:, i] = action
         self.reward[:, i] = reward
         self.is_first[:, i] = is_first
@@ -69,10 +76,14 @@ class Replay:
         sampler's RNG."""
         kept = min(self.written, self.length)
         return {"written": self.written, "rng": self.rng.bit_generator.state,
+                "obs": {k: v[:, :kept].clone() for k, v in self.obs.items()},
                 **{name: getattr(self, name)[:, :kept].clone() for name in self.FIELDS}}
 
     def load_state_dict(self, state: dict) -> None:
         kept = min(state["written"], self.length)
+        obs = state["obs"] if isinstance(state["obs"], dict) else {"obs": state["obs"]}
+        for key, value in obs.items():  # (checkpoints before Dict observations: one tensor)
+            self.obs[key][:, :kept] = value
         for name in self.FIELDS:
             getattr(self, name)[:, :kept] = state[name]
         self.written = state["written"]
@@ -95,5 +106,6 @@ class Replay:
         start = oldest + rng.integers(kept - seq_len + 1, size=batch_size)
         steps = (start[:, None] + np.arange(seq_len)) % self.length
         env_t, steps_t = torch.from_numpy(env[:, None]), torch.from_numpy(steps)
-        return Batch(*(x[env_t, steps_t] for x in
-                       (self.obs, self.action, self.reward, self.is_first, self.cont)))
+        return Batch({k: v[env_t, steps_t] for k, v in self.obs.items()},
+                     *(x[env_t, steps_t] for x in
+                       (self.action, self.reward, self.is_first, self.cont)))

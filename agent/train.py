@@ -27,7 +27,7 @@ from agent.signals import StopSignal
 from agent.sweep import write_summary
 from agent.validation import ConfigError, validate
 from agent.video import record_episode
-from envs import ActionCodec, make_vector_env, observation_size
+from envs import ActionCodec, ObservationSpec, make_vector_env
 
 
 def resolve_device(name: str) -> torch.device:
@@ -98,15 +98,15 @@ class Run:
         self.envs = make_vector_env(env.id, env.num_envs, env.kwargs, env.vector,
                                     **env.wrappers())
         self.codec = ActionCodec(self.envs.single_action_space)
-        obs_dim = observation_size(self.envs.single_observation_space)
-        self.agent = Agent(obs_dim, self.codec, cfg, self.device)
-        check_memory(Replay.bytes_needed(cfg.replay.capacity, (obs_dim,), torch.float32,
-                                         self.codec.size), cfg.replay.capacity)
-        self.replay = Replay(cfg.replay.capacity, env.num_envs, (obs_dim,), torch.float32,
-                             self.codec.size, seed=cfg.seed)
-        self.evaluator = (Evaluator(env, cfg.eval.episodes, self.codec,
+        self.spec = ObservationSpec(self.envs.single_observation_space, env.image_size)
+        self.agent = Agent(self.spec, self.codec, cfg, self.device)
+        check_memory(Replay.bytes_needed(cfg.replay.capacity, self.spec, self.codec.size),
+                     cfg.replay.capacity)
+        self.replay = Replay(cfg.replay.capacity, env.num_envs, self.spec, self.codec.size,
+                             seed=cfg.seed)
+        self.evaluator = (Evaluator(env, cfg.eval.episodes, self.codec, self.spec,
                                     seed=cfg.seed + 10_000) if cfg.eval.every else None)
-        self.driver = Driver(self.envs, self.codec, cfg.seed)
+        self.driver = Driver(self.envs, self.codec, self.spec, cfg.seed)
         self.collector = Collector(self.agent, self.codec, env.num_envs,
                                    np.random.default_rng(cfg.seed))
         self.ratio = Ratio(cfg.train.train_ratio, cfg.train.batch_size, cfg.train.seq_len)
@@ -202,7 +202,7 @@ class Run:
     def record_video(self, logger: Logger) -> None:
         folder = self.run_dir / "videos"
         folder.mkdir(exist_ok=True)
-        path = record_episode(self.agent, self.cfg.env, self.codec,
+        path = record_episode(self.agent, self.cfg.env, self.codec, self.spec,
                               folder / f"eval-{self.clock.steps:010d}.mp4",
                               seed=self.cfg.seed + 20_000 + self.evaluator.runs)
         if path is not None:

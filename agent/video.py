@@ -9,11 +9,12 @@ import torch
 
 from agent.agent import Agent
 from agent.config import EnvConfig
-from envs import ActionCodec, make_env
+from envs import ActionCodec, ObservationSpec, make_env
 
 
-def record_episode(agent: Agent, env_cfg: EnvConfig, codec: ActionCodec, path: Path,
-                   seed: int = 0, max_frames: int = 10_000) -> Path | None:
+def record_episode(agent: Agent, env_cfg: EnvConfig, codec: ActionCodec,
+                   spec: ObservationSpec, path: Path, seed: int = 0,
+                   max_frames: int = 10_000) -> Path | None:
     """Play one greedy episode and stream its frames to `path` (mp4). A video is a
     diagnostic: when the env cannot render, or anything else fails, say why, leave no
     partial file and return None, so the caller's results are never lost to it."""
@@ -29,7 +30,7 @@ def record_episode(agent: Agent, env_cfg: EnvConfig, codec: ActionCodec, path: P
             return None
         fps = env.metadata.get("render_fps") or 30
         with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=1) as writer:
-            play(agent, env, codec, seed, max_frames, writer.append_data)
+            play(agent, env, codec, spec, seed, max_frames, writer.append_data)
         return path
     except Exception as err:
         print(f"no video: {type(err).__name__}: {err}")
@@ -39,8 +40,8 @@ def record_episode(agent: Agent, env_cfg: EnvConfig, codec: ActionCodec, path: P
         env.close()
 
 
-def play(agent: Agent, env: gym.Env, codec: ActionCodec, seed: int, max_frames: int,
-         show) -> int:
+def play(agent: Agent, env: gym.Env, codec: ActionCodec, spec: ObservationSpec, seed: int,
+         max_frames: int, show) -> int:
     """One greedy episode, each rendered frame (the reset's, then every step's) passed to
     `show`; returns the number of frames."""
     obs, _ = env.reset(seed=seed)
@@ -48,7 +49,9 @@ def play(agent: Agent, env: gym.Env, codec: ActionCodec, seed: int, max_frames: 
     state, is_first = agent.initial_state(1), torch.ones(1, device=agent.device)
     frames, done = 1, False
     while not done and frames < max_frames:
-        obs_t = torch.as_tensor(np.asarray(obs)[None], device=agent.device)
+        batch = {k: np.asarray(v)[None] for k, v in obs.items()} if spec.dict else \
+            np.asarray(obs)[None]
+        obs_t = {k: v.to(agent.device) for k, v in spec.to_tensors(batch).items()}
         action, state = agent.policy(obs_t, is_first, state, greedy=True)
         obs, _, term, trunc, _ = env.step(codec.to_env(action)[0])
         show(env.render())

@@ -16,11 +16,13 @@ import torch
 from torch import Tensor, nn
 
 from agent.config import Config
-from agent.distributions import TwoHot, symlog
+from agent.convnets import ConvDecoder, ConvEncoder, image_target, to_pixels
+from agent.distributions import TwoHot, symexp, symlog
 from agent.networks import mlp
 from agent.priors import make_prior
 from agent.quantizers import QuantizerOutput, build
-from agent.replay import Batch
+from agent.replay import Batch, Obs
+from envs.observations import ObservationSpec
 
 
 class Posterior(NamedTuple):
@@ -29,11 +31,24 @@ class Posterior(NamedTuple):
 
 
 class WorldModel(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, cfg: Config):
+    """`spec` says which observation keys are vectors (an MLP on their symlog, concatenated)
+    and which are images (a CNN each); with images, one linear layer merges the embeddings."""
+
+    def __init__(self, spec: ObservationSpec, act_dim: int, cfg: Config):
         super().__init__()
         m = cfg.model
         self.free_bits = cfg.train.free_bits
-        self.encoder = mlp(obs_dim, m.units, m.layers)
+        self.vector_keys, self.image_keys = spec.vector_keys, spec.image_keys
+        self.spec_sizes = {k: spec.keys[k].shape[0] for k in self.vector_keys}
+        vector_dim = sum(self.spec_sizes.values())
+        self.encoder = mlp(vector_dim, m.units, m.layers) if self.vector_keys else None
+        self.image_encoders = nn.ModuleDict({k: ConvEncoder(spec.keys[k].shape, m.cnn_depth)
+                                             for k in self.image_keys})
+        if self.image_keys:
+            width = (m.units if self.vector_keys else 0) + sum(
+                e.out_dim for e in self.image_encoders.values())
+            self.merge = nn.Sequential(nn.Linear(width, m.units, bias=False),
+                                       nn.LayerNorm(m.units), nn.SiLU())
         self.quantizer = build(cfg.quantizer, m.units)
         q = self.quantizer
         self.code_dim, self.deter = q.code_dim, m.deter
@@ -43,19 +58,54 @@ class WorldModel(nn.Module):
         self.prior_dist = make_prior(q, m.prior_unimix)
         self.prior = mlp(m.deter, m.units, 1, out=self.prior_dist.size)
         self.feat_dim = m.deter + q.code_dim
-        self.decoder = mlp(self.feat_dim, m.units, m.layers, out=obs_dim)
+        self.decoder = (mlp(self.feat_dim, m.units, m.layers, out=vector_dim)
+                        if self.vector_keys else None)
+        self.image_decoders = nn.ModuleDict({
+            k: ConvDecoder(self.feat_dim, spec.keys[k].shape, m.cnn_depth)
+            for k in self.image_keys})
         self.reward = mlp(self.feat_dim, m.units, m.layers, out=m.reward_bins,
                           zero_init_output=True)
         self.cont = mlp(self.feat_dim, m.units, m.layers, out=1)
         self.twohot = TwoHot(m.reward_bins)
 
     # -- pieces used by acting and imagination --------------------------------------------
-    def encode(self, obs: Tensor) -> QuantizerOutput:
-        """obs [..., obs_dim] -> the quantizer's output for c = f(e(o)). The quantizer runs
-        in fp32 under bf16 autocast too: rounding and codebook distances need the precision."""
-        embedding = self.encoder(symlog(obs))
+    def embed(self, obs: Obs) -> Tensor:
+        """{key: [..., *shape]} -> e(o) [..., units]."""
+        parts = [self.encoder(symlog(self.vectors(obs)))] if self.vector_keys else []
+        parts += [self.image_encoders[k](obs[k]) for k in self.image_keys]
+        return self.merge(torch.cat(parts, -1)) if self.image_keys else parts[0]
+
+    def vectors(self, obs: Obs) -> Tensor:
+        """The vector keys, concatenated in the spec's order."""
+        return torch.cat([obs[k].float() for k in self.vector_keys], -1)
+
+    def encode(self, obs: Obs) -> QuantizerOutput:
+        """obs -> the quantizer's output for c = f(e(o)). The quantizer runs in fp32 under
+        bf16 autocast too: rounding and codebook distances need the precision."""
+        embedding = self.embed(obs)
         with torch.autocast(embedding.device.type, enabled=False):
             return self.quantizer(embedding.float())
+
+    def decode(self, feat: Tensor) -> Obs:
+        """Features -> the predicted observation: vector keys on their own scale (the
+        decoder predicts symlog), images as uint8 pixels."""
+        out: Obs = {}
+        if self.vector_keys:
+            sizes = [self.spec_sizes[k] for k in self.vector_keys]
+            out |= dict(zip(self.vector_keys, symexp(self.decoder(feat)).split(sizes, -1),
+                            strict=True))
+        return out | {k: to_pixels(self.image_decoders[k](feat)) for k in self.image_keys}
+
+    def reconstruction_loss(self, feat: Tensor, obs: Obs) -> Tensor:
+        """Squared error summed over every dimension of every key: vectors on the symlog
+        scale, images on pixel / 255 - 0.5."""
+        loss = 0.0
+        if self.vector_keys:
+            loss = (self.decoder(feat) - symlog(self.vectors(obs))).pow(2).sum(-1)
+        for k in self.image_keys:
+            error = self.image_decoders[k](feat) - image_target(obs[k])
+            loss = loss + error.pow(2).sum((-3, -2, -1))
+        return loss
 
     def step(self, h: Tensor, code: Tensor, action: Tensor) -> Tensor:
         """One step of the sequence model: h' = f(h, c, a)."""
@@ -76,7 +126,7 @@ class WorldModel(nn.Module):
         return torch.sigmoid(self.cont(feat).squeeze(-1).float())
 
     # -- training ----------------------------------------------------------------------------
-    def observe(self, obs: Tensor, action: Tensor, is_first: Tensor) -> Posterior:
+    def observe(self, obs: Obs, action: Tensor, is_first: Tensor) -> Posterior:
         """Encode all B*T observations at once; only the GRU runs step by step."""
         post = self.encode(obs)
         keep = (1.0 - is_first.float()).unsqueeze(-1)  # [B, T, 1]
@@ -84,9 +134,9 @@ class WorldModel(nn.Module):
         prev_code = torch.cat([torch.zeros_like(post.code[:, :1]), post.code[:, :-1]], 1)
         prev_act = torch.cat([torch.zeros_like(action[:, :1]), action[:, :-1]], 1)
         inputs = self.img_in(torch.cat([prev_code, prev_act], -1) * keep)  # [B, T, units]
-        h = inputs.new_zeros(obs.shape[0], self.deter)
+        h = inputs.new_zeros(action.shape[0], self.deter)
         hs = []
-        for t in range(obs.shape[1]):
+        for t in range(action.shape[1]):
             h = self.gru(inputs[:, t], h * keep[:, t])
             hs.append(h)
         return Posterior(torch.stack(hs, 1), post)
@@ -108,7 +158,7 @@ class WorldModel(nn.Module):
         post = states.post
         feat = self.feat(states.h, post.code)
         dyn, rep = self.dynamics_losses(post, self.prior(states.h))
-        recon = (self.decoder(feat) - symlog(batch.obs)).pow(2).sum(-1)
+        recon = self.reconstruction_loss(feat, batch.obs)
         cont_logit = self.cont(feat).squeeze(-1)
         losses = {
             "recon": recon.mean(),

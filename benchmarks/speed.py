@@ -87,7 +87,7 @@ def cartpole_batch(cfg, device) -> Batch:
     action = torch.nn.functional.one_hot(torch.randint(2, (B, T)), 2).float()
     first = torch.zeros(B, T)
     first[:, ::20] = 1
-    return Batch(torch.randn(B, T, 4), action, torch.ones(B, T), first, torch.ones(B, T)
+    return Batch({"obs": torch.randn(B, T, 4)}, action, torch.ones(B, T), first, torch.ones(B, T)
                  ).to(device)
 
 
@@ -127,7 +127,7 @@ def measure(size: str, compiled: bool, precision: str, args) -> dict:
         agent.critic_opt.step(losses["critic"], losses)
 
     policy_state = agent.initial_state(args.envs)
-    obs = torch.randn(args.envs, 4, device=device)
+    obs = {"obs": torch.randn(args.envs, 4, device=device)}
     first = torch.zeros(args.envs, device=device)
 
     def policy_step():

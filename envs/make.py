@@ -29,11 +29,14 @@ class ActionRepeat(gym.Wrapper):
 
 
 def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: int = 1,
-             time_limit: int = 0, **extra: Any) -> gym.Env:
+             time_limit: int = 0, pixels: bool = False, **extra: Any) -> gym.Env:
     """gym.make with a clear error; `module:Name-vN` ids import `module` first.
-    `time_limit` > 0 replaces the env's own limit (in env steps, before action repeat)."""
+    `time_limit` > 0 replaces the env's own limit (in env steps, before action repeat);
+    `pixels` replaces the observations by the env's rgb_array renders."""
     if time_limit > 0:
         extra["max_episode_steps"] = time_limit
+    if pixels:
+        extra["render_mode"] = "rgb_array"
     try:
         env = gym.make(env_id, **dict(kwargs or {}), **extra)
     except gym.error.Error as err:
@@ -44,13 +47,15 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: i
         module = env_id.split(":")[0]
         raise EnvError(f"env.id={env_id!r}: module {module!r} cannot be imported; install it "
                        f"or fix the module part of the id") from None
+    if pixels:
+        env = gym.wrappers.AddRenderObservation(env, render_only=True)
     return ActionRepeat(env, action_repeat) if action_repeat > 1 else env
 
 
 def make_vector_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None,
-                    vector: str = "sync", **wrappers: int) -> gym.vector.VectorEnv:
-    """`num_envs` copies stepped together (`wrappers`: make_env's action_repeat and
-    time_limit). Autoreset is next-step: the step after a done returns the reset
+                    vector: str = "sync", **wrappers: Any) -> gym.vector.VectorEnv:
+    """`num_envs` copies stepped together (`wrappers`: make_env's action_repeat,
+    time_limit and pixels). Autoreset is next-step: the step after a done returns the reset
     observation, which matches replay's `is_first` layout. Each copy is a ReplayableEnv, so
     a checkpoint can rebuild its exact state."""
     make_one = [lambda: ReplayableEnv(make_env(env_id, kwargs, **wrappers))

@@ -12,14 +12,6 @@ class SpaceError(ValueError):
     """A space the agent cannot handle; the message names it and what is supported."""
 
 
-def observation_size(space: gym.Space) -> int:
-    """Flat size of a vector observation space."""
-    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
-        return int(space.shape[0])
-    raise SpaceError(f"observation space {space} is not supported; supported: a 1-D Box "
-                     f"(vector observations)")
-
-
 class ActionCodec:
     """Env actions <-> the float vectors the world model, the actor and replay use:
     Discrete -> one-hot; MultiDiscrete -> one one-hot per dimension, concatenated

@@ -99,3 +99,42 @@ class DictActionCartPole(gym.Wrapper):
 
 
 gym.register("DictAction-v0", entry_point=DictActionCartPole)
+
+
+def _picture(state, height: int, width: int, channels: int | None):
+    """A uint8 picture of a CartPole state: a bright column where the cart is, its
+    brightness following the pole's angle."""
+    import numpy as np
+
+    image = np.zeros((height, width), np.uint8)
+    column = int(np.clip((state[0] + 2.4) / 4.8, 0, 0.999) * width)
+    image[:, column] = int(np.clip(128 + 500 * state[2], 0, 255))
+    return image if channels is None else np.repeat(image[..., None], channels, -1)
+
+
+class ImageCartPole(gym.ObservationWrapper):
+    """CartPole seen as an odd-sized RGB image (37 x 53 x 3)."""
+
+    def __init__(self):
+        super().__init__(gym.make("CartPole-v1"))
+        self.observation_space = gym.spaces.Box(0, 255, (37, 53, 3), "uint8")
+
+    def observation(self, observation):
+        return _picture(observation, 37, 53, 3)
+
+
+class DictCartPole(gym.ObservationWrapper):
+    """CartPole as a Dict: the state vector and a grayscale (H, W) camera image."""
+
+    def __init__(self):
+        super().__init__(gym.make("CartPole-v1"))
+        self.observation_space = gym.spaces.Dict({
+            "state": self.env.observation_space,
+            "camera": gym.spaces.Box(0, 255, (30, 30), "uint8")})
+
+    def observation(self, observation):
+        return {"state": observation, "camera": _picture(observation, 30, 30, None)}
+
+
+gym.register("ImageCartPole-v0", entry_point=ImageCartPole)
+gym.register("DictCartPole-v0", entry_point=DictCartPole)

@@ -5,7 +5,7 @@ import torch
 
 from agent.driver import Driver
 from agent.replay import Replay
-from envs import ActionCodec, make_vector_env
+from envs import ActionCodec, ObservationSpec, make_vector_env
 
 
 class RecordingPolicy:
@@ -13,11 +13,11 @@ class RecordingPolicy:
 
     def __init__(self, codec: ActionCodec, seed: int):
         self.codec, self.rng = codec, np.random.default_rng(seed)
-        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.seen: list[tuple[dict, torch.Tensor]] = []
 
-    def __call__(self, obs: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
-        action = self.codec.random(obs.shape[0], self.rng)
-        self.seen.append((obs.clone(), action))
+    def __call__(self, obs: dict, is_first: torch.Tensor) -> torch.Tensor:
+        action = self.codec.random(is_first.shape[0], self.rng)
+        self.seen.append(({k: v.clone() for k, v in obs.items()}, action))
         return action
 
 
@@ -25,8 +25,9 @@ def cartpole_replay(steps: int = 200, num_envs: int = 2, seed: int = 0,
                     policy_log: list | None = None, **env_kwargs) -> Replay:
     envs = make_vector_env("CartPole-v1", num_envs, env_kwargs)
     codec = ActionCodec(envs.single_action_space)
-    replay = Replay(10_000, num_envs, (4,), torch.float32, codec.size, seed=seed)
-    driver = Driver(envs, codec, seed)
+    spec = ObservationSpec(envs.single_observation_space)
+    replay = Replay(10_000, num_envs, spec, codec.size, seed=seed)
+    driver = Driver(envs, codec, spec, seed)
     policy = RecordingPolicy(codec, seed)
     for _ in range(steps):
         step, _ = driver.step(policy)

@@ -24,22 +24,25 @@ def test_predictions_after_the_context_ignore_the_observations(tmp_path):
     batch = batch._replace(is_first=torch.zeros_like(batch.is_first))
     torch.manual_seed(0)
     result = open_loop(wm, batch, context=4)
-    assert result.pred_obs.shape == batch.obs.shape and result.pred_reward.shape == (2, 16)
+    assert result.pred_obs["obs"].shape == batch.obs["obs"].shape
+    assert result.pred_reward.shape == (2, 16)
 
     # Within the context: the posterior's reconstruction, as training computes it.
     with torch.no_grad():
         states = wm.observe(batch.obs, batch.action, batch.is_first)
         recon = symexp(wm.decoder(wm.feat(states.h, states.post.code)))
-    torch.testing.assert_close(result.pred_obs[:, :4], recon[:, :4])
+    torch.testing.assert_close(result.pred_obs["obs"][:, :4], recon[:, :4])
 
     # After it: observations are never looked at, the actions are.
-    changed = batch._replace(obs=torch.cat([batch.obs[:, :4], batch.obs[:, 4:] + 5], 1))
+    obs = batch.obs["obs"]
+    changed = batch._replace(obs={"obs": torch.cat([obs[:, :4], obs[:, 4:] + 5], 1)})
     torch.manual_seed(0)
-    assert torch.equal(open_loop(wm, changed, context=4).pred_obs, result.pred_obs)
+    assert torch.equal(open_loop(wm, changed, context=4).pred_obs["obs"],
+                       result.pred_obs["obs"])
     flipped = batch._replace(action=batch.action.flip(-1))
     torch.manual_seed(0)
-    assert not torch.equal(open_loop(wm, flipped, context=4).pred_obs[:, 5:],
-                           result.pred_obs[:, 5:])
+    assert not torch.equal(open_loop(wm, flipped, context=4).pred_obs["obs"][:, 5:],
+                           result.pred_obs["obs"][:, 5:])
 
     image = iio.imread(plot_open_loop(result, tmp_path / "openloop.png"))
     assert image.ndim == 3 and image.shape[0] > 100 and image.std() > 0

@@ -4,6 +4,7 @@ import torch
 
 from agent.ratio import Ratio
 from agent.replay import Replay
+from envs.observations import vector_spec
 from tests.helpers import cartpole_replay
 
 
@@ -24,7 +25,7 @@ def test_stored_steps_follow_the_time_alignment():
         starts = torch.nonzero(first).flatten()[1:]
         assert torch.all(cont[starts - 1] == 0)
         # A terminal observation is out of bounds (pole fell or cart left the track).
-        obs = replay.obs[env, ends]
+        obs = replay.obs["obs"][env, ends]
         assert torch.all((obs[:, 0].abs() > 2.4) | (obs[:, 2].abs() > 0.2095))
 
 
@@ -32,7 +33,7 @@ def test_each_action_is_stored_with_the_observation_it_was_chosen_for():
     seen: list = []
     replay = cartpole_replay(50, num_envs=2, policy_log=seen)
     for t, (obs, action) in enumerate(seen):
-        assert torch.equal(replay.obs[:, t], obs)
+        assert torch.equal(replay.obs["obs"][:, t], obs["obs"])
         assert torch.equal(replay.action[:, t], action)
 
 
@@ -46,14 +47,13 @@ def test_truncation_is_not_termination():
 
 
 def test_samples_are_contiguous_windows_that_never_cross_the_write_head():
-    replay = Replay(capacity=50, num_envs=1, obs_shape=(1,), obs_dtype=torch.float32,
-                    act_dim=1, seed=0)
+    replay = Replay(capacity=50, num_envs=1, spec=vector_spec(1), act_dim=1, seed=0)
     for t in range(137):  # wraps the ring more than twice
-        replay.add(torch.tensor([[float(t)]]), torch.zeros(1, 1), torch.zeros(1),
+        replay.add({"obs": torch.tensor([[float(t)]])}, torch.zeros(1, 1), torch.zeros(1),
                    torch.zeros(1), torch.ones(1))
-    assert len(replay) == 50 and replay.obs.shape[1] == 50  # memory bounded by capacity
+    assert len(replay) == 50 and replay.obs["obs"].shape[1] == 50  # bounded by capacity
     batch = replay.sample(256, 10)
-    steps = batch.obs[..., 0]
+    steps = batch.obs["obs"][..., 0]
     assert torch.all(steps.diff(dim=1) == 1)  # consecutive in time
     assert steps.min() >= 137 - 50 and steps.max() <= 136  # only kept steps
 

@@ -95,7 +95,7 @@ def test_shapes_at_every_boundary(name, replay):
     metrics = agent.train_step(batch)
     assert all(torch.isfinite(v) for v in metrics.values())
     state = agent.initial_state(3)
-    action, state = agent.policy(torch.randn(3, 4), torch.ones(3), state)
+    action, state = agent.policy({"obs": torch.randn(3, 4)}, torch.ones(3), state)
     assert action.shape == (3, 2) and torch.equal(action.sum(-1), torch.ones(3))
     assert state.h.shape == (3, cfg.model.deter) and state.code.shape == (3, q.code_dim)
 
@@ -111,7 +111,7 @@ def test_policy_state_matches_training_unroll(replay):
         states = agent.world_model.observe(batch.obs, batch.action, batch.is_first)
     state = agent.initial_state(1)
     for t in range(16):
-        _, state = agent.policy(batch.obs[:, t], batch.is_first[:, t], state)
+        _, state = agent.policy({"obs": batch.obs["obs"][:, t]}, batch.is_first[:, t], state)
         torch.testing.assert_close(state.h, states.h[:, t], atol=1e-5, rtol=1e-5)
         state = state._replace(action=batch.action[:, t])
 
@@ -123,7 +123,7 @@ def test_acting_leaves_quantizer_state_alone(name):
     before = {k: v.clone() for k, v in q.state_dict().items()}
     state = agent.initial_state(2)
     for _ in range(5):
-        _, state = agent.policy(torch.randn(2, 4), torch.zeros(2), state)
+        _, state = agent.policy({"obs": torch.randn(2, 4)}, torch.zeros(2), state)
     assert agent.training  # the mode is restored after acting
     for key, value in q.state_dict().items():
         assert torch.equal(value, before[key]), f"acting changed quantizer state {key}"

@@ -1,0 +1,69 @@
+"""Convolutional encoder and decoder for image observations (S x S, S a multiple of 16):
+four stride-2 stages, DreamerV3-style, widths depth x (1, 2, 4, 8)."""
+
+import torch
+from torch import Tensor, nn
+
+STAGES = 4
+
+
+def _block(conv: nn.Module, channels: int) -> list[nn.Module]:
+    return [conv, nn.GroupNorm(1, channels), nn.SiLU()]
+
+
+class ConvEncoder(nn.Module):
+    """uint8 images [..., C, S, S] -> embeddings [..., out_dim]."""
+
+    def __init__(self, shape: tuple[int, int, int], depth: int):
+        super().__init__()
+        channels, size, _ = shape
+        layers: list[nn.Module] = []
+        width = channels
+        for stage in range(STAGES):
+            out = depth * 2**stage
+            layers += _block(nn.Conv2d(width, out, 4, stride=2, padding=1, bias=False), out)
+            width = out
+        self.net = nn.Sequential(*layers, nn.Flatten())
+        self.out_dim = width * (size // 2**STAGES) ** 2
+
+    def forward(self, image: Tensor) -> Tensor:
+        lead = image.shape[:-3]
+        x = image.reshape(-1, *image.shape[-3:]).float() / 255.0 - 0.5
+        return self.net(x).reshape(*lead, self.out_dim)
+
+
+class ConvDecoder(nn.Module):
+    """Features [..., feat_dim] -> images [..., C, S, S] on the encoder's input scale
+    (pixel / 255 - 0.5)."""
+
+    def __init__(self, feat_dim: int, shape: tuple[int, int, int], depth: int):
+        super().__init__()
+        channels, size, _ = shape
+        self.start = (depth * 2 ** (STAGES - 1), size // 2**STAGES)
+        width = self.start[0]
+        self.project = nn.Linear(feat_dim, width * self.start[1] ** 2)
+        layers: list[nn.Module] = []
+        for stage in reversed(range(STAGES - 1)):
+            out = depth * 2**stage
+            layers += _block(nn.ConvTranspose2d(width, out, 4, stride=2, padding=1,
+                                                bias=False), out)
+            width = out
+        layers.append(nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1))
+        self.net = nn.Sequential(*layers)
+        self.shape = shape
+
+    def forward(self, feat: Tensor) -> Tensor:
+        lead = feat.shape[:-1]
+        width, side = self.start
+        x = self.project(feat.reshape(-1, feat.shape[-1])).reshape(-1, width, side, side)
+        return self.net(x).reshape(*lead, *self.shape)
+
+
+def image_target(image: Tensor) -> Tensor:
+    """What the decoder predicts for a uint8 image."""
+    return image.float() / 255.0 - 0.5
+
+
+def to_pixels(prediction: Tensor) -> Tensor:
+    """A decoder output back to uint8 pixels."""
+    return ((prediction.float() + 0.5) * 255.0).round().clamp(0, 255).to(torch.uint8)

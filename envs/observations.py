@@ -1,0 +1,90 @@
+"""What the agent takes of gymnasium's observation spaces, and how observations become its
+dict of tensors: each key is a vector (float32 [d]) or an image (uint8 [C, S, S], resized to
+the configured S x S)."""
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from envs.spaces import SpaceError
+
+SUPPORTED = ("a 1-D Box (vector), a uint8 Box of shape (H, W), (H, W, C) (image) or a bool "
+             "Box of shape (H, W, C) (binary image, e.g. MinAtar), or a Dict of those")
+
+
+@dataclass(frozen=True)
+class ObsKey:
+    shape: tuple[int, ...]  # as the agent sees it: (d,) for a vector, (C, S, S) for an image
+    image: bool
+
+
+class ObservationSpec:
+    """The agent's view of an observation space. A plain (non-Dict) space becomes the one
+    key `obs`."""
+
+    def __init__(self, space: gym.Space, image_size: int = 64):
+        self.image_size = image_size
+        if isinstance(space, gym.spaces.Dict):
+            self.keys = {name: self._key(sub, f"observation key {name!r}")
+                         for name, sub in space.spaces.items()}
+            self.dict = True
+        else:
+            self.keys = {"obs": self._key(space, "observation space")}
+            self.dict = False
+
+    def _key(self, space: gym.Space, what: str) -> ObsKey:
+        if isinstance(space, gym.spaces.Box):
+            if len(space.shape) == 1 and space.dtype != np.uint8:
+                return ObsKey((int(space.shape[0]),), image=False)
+            image = (space.dtype == np.uint8 and len(space.shape) in (2, 3)) or (
+                space.dtype == np.bool_ and len(space.shape) == 3)
+            if image:
+                channels = space.shape[2] if len(space.shape) == 3 else 1
+                return ObsKey((channels, self.image_size, self.image_size), image=True)
+        raise SpaceError(f"{what} {space} is not supported; supported: {SUPPORTED}")
+
+    @property
+    def vector_keys(self) -> list[str]:
+        return [k for k, v in self.keys.items() if not v.image]
+
+    @property
+    def image_keys(self) -> list[str]:
+        return [k for k, v in self.keys.items() if v.image]
+
+    def to_tensors(self, obs) -> dict[str, Tensor]:
+        """A batch of raw observations (leading axis N, as a vector env returns them; a dict
+        of such arrays for a Dict space) -> {key: tensor [N, *shape]}."""
+        raw = obs if self.dict else {"obs": obs}
+        return {k: self._convert(np.asarray(raw[k]), spec) for k, spec in self.keys.items()}
+
+    def _convert(self, x: np.ndarray, spec: ObsKey) -> Tensor:
+        if not spec.image:
+            return torch.as_tensor(x, dtype=torch.float32)
+        if x.dtype == np.bool_:
+            x = x.astype(np.uint8) * 255
+        image = torch.as_tensor(x)
+        image = image.unsqueeze(1) if image.dim() == 3 else image.permute(0, 3, 1, 2)
+        size = self.image_size
+        if image.shape[-2:] != (size, size):
+            # Area averaging to shrink, bilinear to grow; back to uint8 for replay.
+            mode = "area" if image.shape[-1] >= size and image.shape[-2] >= size else "bilinear"
+            resized = F.interpolate(image.float(), size=(size, size), mode=mode)
+            image = resized.round().clamp(0, 255).to(torch.uint8)
+        return image.contiguous()
+
+    def bytes_per_step(self) -> int:
+        return sum(int(np.prod(k.shape)) * (1 if k.image else 4) for k in self.keys.values())
+
+    def zeros(self, *leading: int) -> dict[str, Tensor]:
+        """Preallocated storage: {key: zeros [*leading, *shape]} in the key's dtype."""
+        return {k: torch.zeros(*leading, *v.shape, dtype=torch.uint8 if v.image else
+                               torch.float32) for k, v in self.keys.items()}
+
+
+def vector_spec(size: int) -> ObservationSpec:
+    """The spec of a plain vector observation of `size` dims."""
+    return ObservationSpec(gym.spaces.Box(-np.inf, np.inf, (size,), np.float32))

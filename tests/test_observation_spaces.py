@@ -1,0 +1,100 @@
+"""Vector, image, binary-image and Dict observations: what the agent makes of each space,
+resizing, the decoder's shapes, and real training runs on each (pixels from render too)."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from agent.agent import Agent
+from envs import ObservationSpec, SpaceError
+from tests.conftest import small_config
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE = gym.spaces.Box(0, 255, (37, 53, 3), np.uint8)
+
+
+def test_each_key_is_routed_by_shape_and_dtype():
+    space = gym.spaces.Dict({
+        "state": gym.spaces.Box(-1, 1, (5,), np.float32),
+        "rgb": IMAGE,
+        "gray": gym.spaces.Box(0, 255, (21, 21), np.uint8),
+        "minatar": gym.spaces.Box(0, 1, (10, 10, 4), np.bool_)})
+    spec = ObservationSpec(space, image_size=32)
+    assert spec.vector_keys == ["state"] and spec.image_keys == ["gray", "minatar", "rgb"]
+    assert {k: v.shape for k, v in spec.keys.items()} == {
+        "state": (5,), "rgb": (3, 32, 32), "gray": (1, 32, 32), "minatar": (4, 32, 32)}
+
+
+def test_images_are_resized_to_the_configured_size_and_stay_uint8():
+    spec = ObservationSpec(IMAGE, image_size=16)
+    frames = np.random.default_rng(0).integers(0, 256, (2, 37, 53, 3), dtype=np.uint8)
+    out = spec.to_tensors(frames)["obs"]
+    assert out.shape == (2, 3, 16, 16) and out.dtype == torch.uint8
+    # Area averaging: each output pixel is about the mean of the patch it covers.
+    assert abs(out.float().mean() - frames.mean()) < 3
+    flat = ObservationSpec(gym.spaces.Box(0, 255, (16, 16, 3), np.uint8), image_size=16)
+    assert torch.equal(flat.to_tensors(frames[:, :16, :16])["obs"],
+                       torch.as_tensor(frames[:, :16, :16]).permute(0, 3, 1, 2))
+
+
+def test_binary_images_become_black_and_white():
+    spec = ObservationSpec(gym.spaces.Box(0, 1, (16, 16, 2), np.bool_), image_size=16)
+    frames = np.zeros((1, 16, 16, 2), bool)
+    frames[0, 3, 4, 1] = True
+    out = spec.to_tensors(frames)["obs"]
+    assert out[0, 1, 3, 4] == 255 and out.sum() == 255
+
+
+@pytest.mark.parametrize("space, named", [
+    (gym.spaces.Text(8), "Text"),
+    (gym.spaces.Box(-1, 1, (4, 4), np.float32), "Box"),
+    (gym.spaces.Discrete(3), "Discrete"),
+    (gym.spaces.Dict({"ok": IMAGE, "bad": gym.spaces.Discrete(2)}), "observation key 'bad'"),
+])
+def test_unsupported_observations_are_named(space, named):
+    with pytest.raises(SpaceError, match=f"{named}.* is not supported; supported: a 1-D Box"):
+        ObservationSpec(space)
+
+
+def test_decoded_observations_have_the_observations_shapes():
+    space = gym.spaces.Dict({"state": gym.spaces.Box(-1, 1, (4,), np.float32), "rgb": IMAGE})
+    spec = ObservationSpec(space, image_size=32)
+    cfg = small_config("fsq")
+    cfg.model.cnn_depth = 4
+    wm = Agent(spec, 2, cfg).world_model
+    obs = {"state": torch.randn(2, 3, 4),
+           "rgb": torch.randint(0, 256, (2, 3, 3, 32, 32), dtype=torch.uint8)}
+    states = wm.observe(obs, torch.zeros(2, 3, 2), torch.zeros(2, 3))
+    decoded = wm.decode(wm.feat(states.h, states.post.code))
+    assert decoded["state"].shape == (2, 3, 4)
+    assert decoded["rgb"].shape == (2, 3, 3, 32, 32) and decoded["rgb"].dtype == torch.uint8
+    loss = wm.reconstruction_loss(wm.feat(states.h, states.post.code), obs)
+    assert loss.shape == (2, 3)
+    loss.sum().backward()  # pixels' reconstruction reaches the CNN encoder
+    assert wm.image_encoders["rgb"].net[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("env_args", [
+    ["env.id=tests.custom_env:ImageCartPole-v0"],
+    ["env.id=tests.custom_env:DictCartPole-v0"],
+    ["env.id=CartPole-v1", "env.obs=pixels"],
+], ids=["image-odd-size", "dict", "pixels-from-render"])
+def test_training_runs_on_image_and_dict_observations(tmp_path, env_args):
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "preset=debug", *env_args, "steps=200",
+         "env.image_size=32", "model.cnn_depth=4", "threads=1", "wandb.mode=disabled",
+         "log.progress=false", "log.openloop_every=100", f"run_dir={run_dir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
+    assert losses and all(math.isfinite(v) for v in losses)
+    assert any("eval/return" in e for e in events)
