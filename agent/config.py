@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -14,6 +14,8 @@ class EnvConfig:
     """Short name used in run folder names."""
     id: str = "CartPole-v1"
     """Any registered gymnasium id; `module:Name-vN` imports `module` first."""
+    game: str = ""
+    """The game of a suite (env=minatar, env=atari): their configs build env.id from it."""
     num_envs: int = 1
     """Parallel training envs (gymnasium vector env)."""
     vector: str = "sync"
@@ -208,4 +210,7 @@ class Config:
     """Eval return that counts as solved in reports; None takes the env's reward_threshold."""
 
 
+# `${camel:space_invaders}` -> SpaceInvaders: suite configs build gymnasium ids from games.
+OmegaConf.register_new_resolver(
+    "camel", lambda name: "".join(w.capitalize() for w in str(name).split("_")), replace=True)
 ConfigStore.instance().store(name="schema", node=Config)

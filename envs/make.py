@@ -4,11 +4,9 @@ from typing import Any
 
 import gymnasium as gym
 
+from envs.errors import EnvError
 from envs.replayable import ReplayableEnv
-
-
-class EnvError(ValueError):
-    """The env cannot be made; the message names the id and the fix."""
+from envs.suites import register_suite
 
 
 class ActionRepeat(gym.Wrapper):
@@ -37,6 +35,7 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: i
         extra["max_episode_steps"] = time_limit
     if pixels:
         extra["render_mode"] = "rgb_array"
+    register_suite(env_id)
     try:
         env = gym.make(env_id, **dict(kwargs or {}), **extra)
     except gym.error.Error as err:

@@ -1,0 +1,51 @@
+"""MinAtar and Atari through their optional extras: smoke runs where they are installed
+(CI installs both), and a message with the install command where they are not."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envs import EnvError, make_env
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _smoke(tmp_path, *args: str) -> list[dict]:
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "preset=debug", *args, "steps=200",
+         "env.image_size=32", "model.cnn_depth=4", "threads=1", "wandb.mode=disabled",
+         "log.progress=false", f"run_dir={run_dir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_minatar_breakout_trains(tmp_path):
+    pytest.importorskip("minatar", reason="the minatar extra is not installed")
+    events = _smoke(tmp_path, "env=minatar", "env.game=breakout")
+    losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
+    assert losses and all(math.isfinite(v) for v in losses)
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "id: MinAtar/Breakout-v1" in config
+
+
+def test_atari_pong_trains_with_dreamer_settings(tmp_path):
+    pytest.importorskip("ale_py", reason="the atari extra is not installed")
+    events = _smoke(tmp_path, "env=atari", "env.game=pong", "eval.episodes=1",
+                    "env.time_limit=100")
+    losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
+    assert losses and all(math.isfinite(v) for v in losses)
+    env = make_env("ALE/Pong-v5", {"frameskip": 4, "repeat_action_probability": 0.25})
+    assert env.unwrapped._frameskip == 4 and env.spec.kwargs["repeat_action_probability"] == 0.25
+
+
+def test_a_missing_suite_package_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "minatar", None)  # as if it were not installed
+    with pytest.raises(EnvError, match=r"needs the minatar package: pip install -e "
+                                       r"'\.\[minatar\]'"):
+        make_env("MinAtar/Asterix-v1")
