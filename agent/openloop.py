@@ -75,3 +75,26 @@ def plot_open_loop(result: OpenLoop, path: Path, max_dims: int = 8) -> Path:
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def open_loop_frames(result: OpenLoop, key: str, sequences: int = 3) -> np.ndarray:
+    """An image key as video frames [T, rows * S, 3 * S, 3] uint8: per replayed sequence a
+    row of truth | prediction | error (|truth - prediction|). Binary or many-channel
+    images show the max over channels, one channel as gray."""
+    true, pred = result.obs[key][:sequences], result.pred_obs[key][:sequences]
+    error = (true.int() - pred.int()).abs().to(torch.uint8)
+    rows = torch.cat([torch.cat([t, p, e], -1) for t, p, e in zip(true, pred, error,
+                                                                   strict=True)], -2)
+    rows = rows.cpu()  # [T, C, rows * S, 3 * S]
+    if rows.shape[1] != 3:
+        rows = rows.amax(1, keepdim=True).expand(-1, 3, -1, -1)
+    return rows.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def write_open_loop_video(result: OpenLoop, key: str, path: Path, fps: int = 8) -> Path:
+    import imageio.v2 as imageio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imageio.mimwrite(path, open_loop_frames(result, key), fps=fps, codec="libx264",
+                     macro_block_size=1)
+    return path

@@ -19,7 +19,7 @@ from agent.config import Config
 from agent.driver import Driver
 from agent.evaluate import Evaluator
 from agent.logger import Logger, MetricMeans
-from agent.openloop import open_loop, plot_open_loop
+from agent.openloop import open_loop, plot_open_loop, write_open_loop_video
 from agent.ratio import Ratio
 from agent.replay import Replay
 from agent.resume import cut_metrics
@@ -194,10 +194,14 @@ class Run:
             return
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            batch = self.replay.sample(1, seq_len, rng=self.diagnostic_rng).to(self.device)
+            batch = self.replay.sample(3, seq_len, rng=self.diagnostic_rng).to(self.device)
             result = open_loop(self.agent.world_model, batch, context=max(1, seq_len // 4))
-        path = self.run_dir / "openloop" / f"openloop-{self.clock.steps:010d}.png"
-        logger.media(self.clock.steps, "openloop", plot_open_loop(result, path))
+        folder, step = self.run_dir / "openloop", self.clock.steps
+        logger.media(step, "openloop/plot",
+                     plot_open_loop(result, folder / f"openloop-{step:010d}.png"))
+        for key in self.spec.image_keys:  # truth | prediction | error, frame by frame
+            path = folder / f"openloop-{key}-{step:010d}.mp4"
+            logger.media(step, f"openloop/{key}", write_open_loop_video(result, key, path))
 
     def record_video(self, logger: Logger) -> None:
         folder = self.run_dir / "videos"

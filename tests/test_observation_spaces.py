@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import gymnasium as gym
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
 
 from agent.agent import Agent
+from agent.openloop import open_loop, open_loop_frames, write_open_loop_video
+from agent.replay import Batch
 from envs import ObservationSpec, SpaceError
 from tests.conftest import small_config
 
@@ -98,3 +101,25 @@ def test_training_runs_on_image_and_dict_observations(tmp_path, env_args):
     losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
     assert losses and all(math.isfinite(v) for v in losses)
     assert any("eval/return" in e for e in events)
+    videos = sorted((run_dir / "openloop").glob("*.mp4"))  # open loop of the image key
+    assert [p.name.rsplit("-", 1)[-1] for p in videos] == ["0000000100.mp4", "0000000200.mp4"]
+
+
+def test_open_loop_video_shows_truth_prediction_and_error_per_frame(tmp_path):
+    spec = ObservationSpec(IMAGE, image_size=16)
+    cfg = small_config("fsq")
+    cfg.model.cnn_depth = 4
+    wm = Agent(spec, 2, cfg).world_model
+    frames = torch.randint(0, 256, (2, 10, 3, 16, 16), dtype=torch.uint8)
+    batch = Batch({"obs": frames}, torch.zeros(2, 10, 2), torch.zeros(2, 10),
+                  torch.zeros(2, 10), torch.ones(2, 10))
+    result = open_loop(wm, batch, context=3)
+    video = open_loop_frames(result, "obs")
+    assert video.shape == (10, 2 * 16, 3 * 16, 3) and video.dtype == np.uint8
+    assert np.array_equal(video[:, :16, :16], frames[0].permute(0, 2, 3, 1).numpy())  # truth
+    pred = result.pred_obs["obs"][1].permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(video[:, 16:, 16:32], pred)  # second row, middle: prediction
+    error = np.abs(frames[1].permute(0, 2, 3, 1).numpy().astype(int) - pred.astype(int))
+    assert np.array_equal(video[:, 16:, 32:], error.astype(np.uint8))
+    written = iio.imread(write_open_loop_video(result, "obs", tmp_path / "ol.mp4"))
+    assert written.shape == (10, 32, 48, 3)
