@@ -1,0 +1,71 @@
+"""Learning targets beyond CartPole: continuous actions, pixels, MinAtar.
+
+    python benchmarks/envs.py [--tasks pendulum pixels minatar] [--seeds 0 1 2]
+
+  pendulum  Pendulum-v1 (Box actions): eval return >= -250 within 20,000 env steps,
+            median of the seeds;
+  pixels    CartPole-v1 from 64 x 64 renders: eval return >= 400 within 50,000 env steps;
+  minatar   MinAtar Breakout (pip install -e ".[minatar]"): eval return at 100,000 env
+            steps, and the wall time.
+Seeds run one after another; prints a table per task and writes JSON.
+"""
+
+import argparse
+import json
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+from common import ROOT, fmt, learning_summary, median_unsolved_last, read_metrics, train
+
+TASKS = {  # name: (overrides, env steps, threshold or None)
+    "pendulum": (["env=pendulum"], 20_000, -250.0),
+    "pixels": (["env.obs=pixels"], 50_000, 400.0),
+    "minatar": (["env=minatar", "env.game=breakout"], 100_000, None),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/envs.json")
+    parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
+    args = parser.parse_args()
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report = {"date": date.today().isoformat(),
+              "machine": platform.processor() or platform.machine(), "tasks": {}}
+    for task in args.tasks:
+        task_overrides, steps, threshold = TASKS[task]
+        rows = []
+        for seed in args.seeds:
+            run_dir = args.out.parent / f"{task}-{stamp}-s{seed}"
+            overrides = [*task_overrides, f"seed={seed}", f"steps={steps}",
+                         f"eval.every={steps // 20}", "eval.episodes=10", *args.overrides]
+            wall = train(run_dir, overrides)
+            summary = learning_summary(read_metrics(run_dir), threshold or float("inf"))
+            rows.append({"seed": seed, "wall_s": wall, "overrides": overrides} | summary)
+            print(f"{task} seed {seed}: final {fmt(summary['final_return'], 1)}, best "
+                  f"{fmt(summary['best_return'], 1)}, first >= {threshold}: "
+                  f"{summary['solve_step'] if threshold is not None else '-'}, "
+                  f"{wall:.0f} s", flush=True)
+        report["tasks"][task] = {
+            "steps": steps, "threshold": threshold, "runs": rows,
+            "median_solve_step": median_unsolved_last([r["solve_step"] for r in rows])
+            if threshold is not None else None}
+        print(f"\n{task}: {steps} env steps, threshold {threshold}\n"
+              f"| seed | env steps to threshold | final eval return | best | wall s |\n"
+              f"|---|---|---|---|---|")
+        for r in rows:
+            reached = r["solve_step"] if threshold is not None else "-"
+            print(f"| {r['seed']} | {reached or 'not reached'} | {fmt(r['final_return'], 1)} "
+                  f"| {fmt(r['best_return'], 1)} | {r['wall_s']:.0f} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
