@@ -31,11 +31,13 @@ class EnvConfig:
     config are agent steps."""
     time_limit: int = 0
     """Episode limit in env steps; 0 keeps the env's registered limit."""
+    max_pool: bool = False
+    """With action_repeat > 1: observe the pixel-wise max of the last two frames (Atari)."""
 
     def wrappers(self) -> dict[str, Any]:
         """The wrapper settings envs.make_env takes."""
         return {"action_repeat": self.action_repeat, "time_limit": self.time_limit,
-                "pixels": self.obs == "pixels"}
+                "pixels": self.obs == "pixels", "max_pool": self.max_pool}
 
 
 @dataclass

@@ -12,8 +12,9 @@ from agent.validation import ConfigError
 
 # Keys whose change would change the shapes of weights or replay, or the env whose
 # episodes a checkpoint continues: refused on resume.
-SHAPE_KEYS = ("model.", "quantizer", "env.id", "env.num_envs", "env.kwargs",
-              "env.action_repeat", "env.time_limit", "replay.capacity")
+SHAPE_KEYS = ("model.", "quantizer", "env.id", "env.game", "env.num_envs", "env.kwargs",
+              "env.obs", "env.image_size", "env.action_repeat", "env.time_limit",
+              "env.max_pool", "replay.capacity")
 GROUPS = ("env", "quantizer", "size", "preset")
 
 

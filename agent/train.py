@@ -5,6 +5,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from agent.sweep import write_summary
 from agent.validation import ConfigError, validate
 from agent.video import record_episode
 from envs import ActionCodec, ObservationSpec, make_vector_env
+from envs.suites import exactly_restorable
 
 
 def resolve_device(name: str) -> torch.device:
@@ -60,9 +62,11 @@ def available_memory() -> int:
 def check_memory(replay_bytes: int, capacity: int) -> None:
     available = available_memory()
     gib = 1024**3
-    if replay_bytes > available:
+    # Writing a checkpoint copies the replay's kept steps: count them twice.
+    if 2 * replay_bytes > available:
         raise ConfigError(f"replay.capacity={capacity} needs {replay_bytes / gib:.1f} GiB of "
-                          f"replay memory but {available / gib:.1f} GiB is available; lower "
+                          f"replay memory, and as much again while a checkpoint is written, "
+                          f"but {available / gib:.1f} GiB is available; lower "
                           f"replay.capacity")
     print(f"replay: {capacity} steps preallocated, {replay_bytes / gib:.3f} GiB "
           f"({available / gib:.1f} GiB available)", file=sys.stderr)
@@ -89,6 +93,11 @@ class Run:
         self.run_dir = Path(cfg.run_dir)
         if resume:
             self.resume_from = checkpoint.find(self.run_dir)
+            if not exactly_restorable(cfg.env.id):
+                warnings.warn(f"{cfg.env.id}: the episodes in progress are rebuilt by replaying "
+                              f"their actions, but this env's own random state (sticky "
+                              f"actions) cannot be restored, so they may continue differently "
+                              f"than without the interruption", stacklevel=2)
         else:
             check_run_dir(self.run_dir)
         self.device = resolve_device(cfg.device)
@@ -201,7 +210,10 @@ class Run:
                      plot_open_loop(result, folder / f"openloop-{step:010d}.png"))
         for key in self.spec.image_keys:  # truth | prediction | error, frame by frame
             path = folder / f"openloop-{key}-{step:010d}.mp4"
-            logger.media(step, f"openloop/{key}", write_open_loop_video(result, key, path))
+            try:
+                logger.media(step, f"openloop/{key}", write_open_loop_video(result, key, path))
+            except Exception as err:  # a diagnostic must not end the run
+                print(f"no open-loop video: {type(err).__name__}: {err}", file=sys.stderr)
 
     def record_video(self, logger: Logger) -> None:
         folder = self.run_dir / "videos"

@@ -28,7 +28,8 @@ def record_episode(agent: Agent, env_cfg: EnvConfig, codec: ActionCodec,
         if "rgb_array" not in env.metadata.get("render_modes", []):
             print(f"no video: {env_cfg.id} does not render to rgb_array")
             return None
-        fps = env.metadata.get("render_fps") or 30
+        # One frame per agent step, which spans action_repeat of the env's own frames.
+        fps = (env.metadata.get("render_fps") or 30) / env_cfg.action_repeat
         with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=1) as writer:
             play(agent, env, codec, spec, seed, max_frames, writer.append_data)
         return path

@@ -3,6 +3,7 @@
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from envs.errors import EnvError
 from envs.replayable import ReplayableEnv
@@ -10,24 +11,30 @@ from envs.suites import register_suite
 
 
 class ActionRepeat(gym.Wrapper):
-    """Each action is applied `repeat` times (fewer if the episode ends); rewards are summed."""
+    """Each action is applied `repeat` times (fewer if the episode ends); rewards are summed.
+    With `max_pool`, the observation is the pixel-wise max of the last two frames (Atari
+    draws some sprites only every other frame)."""
 
-    def __init__(self, env: gym.Env, repeat: int):
+    def __init__(self, env: gym.Env, repeat: int, max_pool: bool = False):
         super().__init__(env)
-        self.repeat = repeat
+        self.repeat, self.max_pool = repeat, max_pool
 
     def step(self, action):
-        total = 0.0
+        total, last_two = 0.0, []
         for _ in range(self.repeat):
             obs, reward, terminated, truncated, info = self.env.step(action)
             total += float(reward)
+            last_two = [*last_two[-1:], obs]
             if terminated or truncated:
                 break
+        if self.max_pool and len(last_two) == 2:
+            obs = np.maximum(*last_two)
         return obs, total, terminated, truncated, info
 
 
 def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: int = 1,
-             time_limit: int = 0, pixels: bool = False, **extra: Any) -> gym.Env:
+             time_limit: int = 0, pixels: bool = False, max_pool: bool = False,
+             **extra: Any) -> gym.Env:
     """gym.make with a clear error; `module:Name-vN` ids import `module` first.
     `time_limit` > 0 replaces the env's own limit (in env steps, before action repeat);
     `pixels` replaces the observations by the env's rgb_array renders."""
@@ -48,7 +55,7 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: i
                        f"or fix the module part of the id") from None
     if pixels:
         env = gym.wrappers.AddRenderObservation(env, render_only=True)
-    return ActionRepeat(env, action_repeat) if action_repeat > 1 else env
+    return ActionRepeat(env, action_repeat, max_pool) if action_repeat > 1 else env
 
 
 def make_vector_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None,

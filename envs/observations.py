@@ -38,7 +38,7 @@ class ObservationSpec:
 
     def _key(self, space: gym.Space, what: str) -> ObsKey:
         if isinstance(space, gym.spaces.Box):
-            if len(space.shape) == 1 and space.dtype != np.uint8:
+            if len(space.shape) == 1:  # any dtype, e.g. Atari RAM (128,) uint8
                 return ObsKey((int(space.shape[0]),), image=False)
             image = (space.dtype == np.uint8 and len(space.shape) in (2, 3)) or (
                 space.dtype == np.bool_ and len(space.shape) == 3)
@@ -64,14 +64,17 @@ class ObservationSpec:
     def _convert(self, x: np.ndarray, spec: ObsKey) -> Tensor:
         if not spec.image:
             return torch.as_tensor(x, dtype=torch.float32)
-        if x.dtype == np.bool_:
+        binary = x.dtype == np.bool_
+        if binary:
             x = x.astype(np.uint8) * 255
         image = torch.as_tensor(x)
         image = image.unsqueeze(1) if image.dim() == 3 else image.permute(0, 3, 1, 2)
         size = self.image_size
         if image.shape[-2:] != (size, size):
-            # Area averaging to shrink, bilinear to grow; back to uint8 for replay.
-            mode = "area" if image.shape[-1] >= size and image.shape[-2] >= size else "bilinear"
+            # Binary images stay binary (nearest); others average when shrinking and
+            # interpolate when growing. Back to uint8 for replay.
+            shrink = image.shape[-1] >= size and image.shape[-2] >= size
+            mode = "nearest-exact" if binary else "area" if shrink else "bilinear"
             resized = F.interpolate(image.float(), size=(size, size), mode=mode)
             image = resized.round().clamp(0, 255).to(torch.uint8)
         return image.contiguous()

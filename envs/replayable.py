@@ -3,7 +3,9 @@ began (the seed, or the RNG state the reset drew from) and the actions taken sin
 
 Restoring resets the same way and replays the actions, which reproduces the state of any env
 whose reset draws from `np_random` and whose steps are deterministic given the actions
-(gymnasium's classic-control, box2d and MuJoCo tasks). Nothing is pickled.
+(gymnasium's classic-control, box2d and MuJoCo tasks). MinAtar and Atari keep random state
+of their own (sticky actions), so theirs is rebuilt only approximately (a resume says so).
+Nothing is pickled.
 """
 
 import copy

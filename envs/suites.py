@@ -12,6 +12,12 @@ SUITES = {  # id prefix -> (package to import, extra that installs it)
 }
 
 
+def exactly_restorable(env_id: str) -> bool:
+    """Whether replaying an episode's actions rebuilds its state (envs/replayable.py): not
+    for these suites, whose emulators keep random state of their own (sticky actions)."""
+    return not any(env_id.startswith(prefix) for prefix in SUITES)
+
+
 def register_suite(env_id: str) -> None:
     """Import and register the suite `env_id` belongs to, if any (once per process)."""
     for prefix, (package, extra) in SUITES.items():

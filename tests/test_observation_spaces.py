@@ -40,19 +40,38 @@ def test_images_are_resized_to_the_configured_size_and_stay_uint8():
     frames = np.random.default_rng(0).integers(0, 256, (2, 37, 53, 3), dtype=np.uint8)
     out = spec.to_tensors(frames)["obs"]
     assert out.shape == (2, 3, 16, 16) and out.dtype == torch.uint8
-    # Area averaging: each output pixel is about the mean of the patch it covers.
-    assert abs(out.float().mean() - frames.mean()) < 3
+    # Shrinking by a whole factor averages each patch: 32 x 32 -> 16 x 16 means 2 x 2 blocks.
+    square = ObservationSpec(gym.spaces.Box(0, 255, (32, 32, 3), np.uint8), image_size=16)
+    blocks = frames[:, :32, :32].astype(float).reshape(2, 16, 2, 16, 2, 3).mean((2, 4))
+    np.testing.assert_allclose(square.to_tensors(frames[:, :32, :32])["obs"].numpy(),
+                               np.round(blocks).transpose(0, 3, 1, 2), atol=0.5)
+    # Growing interpolates: a constant image stays constant.
+    small = ObservationSpec(gym.spaces.Box(0, 255, (8, 8, 1), np.uint8), image_size=16)
+    grown = small.to_tensors(np.full((1, 8, 8, 1), 77, np.uint8))["obs"]
+    assert grown.shape == (1, 1, 16, 16) and torch.all(grown == 77)
     flat = ObservationSpec(gym.spaces.Box(0, 255, (16, 16, 3), np.uint8), image_size=16)
     assert torch.equal(flat.to_tensors(frames[:, :16, :16])["obs"],
                        torch.as_tensor(frames[:, :16, :16]).permute(0, 3, 1, 2))
 
 
-def test_binary_images_become_black_and_white():
-    spec = ObservationSpec(gym.spaces.Box(0, 1, (16, 16, 2), np.bool_), image_size=16)
-    frames = np.zeros((1, 16, 16, 2), bool)
+def test_binary_images_stay_black_and_white_when_enlarged():
+    # MinAtar: 10 x 10 cells, enlarged to 16 x 16 by nearest neighbour.
+    spec = ObservationSpec(gym.spaces.Box(0, 1, (10, 10, 2), np.bool_), image_size=16)
+    frames = np.zeros((1, 10, 10, 2), bool)
     frames[0, 3, 4, 1] = True
     out = spec.to_tensors(frames)["obs"]
-    assert out[0, 1, 3, 4] == 255 and out.sum() == 255
+    assert set(out.unique().tolist()) == {0, 255} and out[0, 0].sum() == 0
+    rows, cols = torch.nonzero(out[0, 1], as_tuple=True)
+    # The cell's block: output pixel i reads input cell floor((i + 0.5) * 10 / 16).
+    assert all((r.item() + 0.5) * 10 // 16 == 3 for r in rows)
+    assert all((c.item() + 0.5) * 10 // 16 == 4 for c in cols)
+
+
+def test_a_one_dimensional_box_of_any_dtype_is_a_vector():
+    spec = ObservationSpec(gym.spaces.Box(0, 255, (128,), np.uint8))  # e.g. Atari RAM
+    assert spec.vector_keys == ["obs"] and spec.keys["obs"].shape == (128,)
+    out = spec.to_tensors(np.arange(256, dtype=np.uint8)[None, :128])["obs"]
+    assert out.dtype == torch.float32 and out[0, 127] == 127
 
 
 @pytest.mark.parametrize("space, named", [

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 
 from envs import EnvError, make_env
 
@@ -40,8 +42,23 @@ def test_atari_pong_trains_with_dreamer_settings(tmp_path):
                     "env.time_limit=100")
     losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
     assert losses and all(math.isfinite(v) for v in losses)
-    env = make_env("ALE/Pong-v5", {"frameskip": 4, "repeat_action_probability": 0.25})
-    assert env.unwrapped._frameskip == 4 and env.spec.kwargs["repeat_action_probability"] == 0.25
+    env = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["env"]
+    assert env["id"] == "ALE/Pong-v5" and env["action_repeat"] == 4 and env["max_pool"]
+    assert env["kwargs"] == {"frameskip": 1, "repeat_action_probability": 0.25,
+                             "full_action_space": True}
+
+
+def test_atari_frames_are_max_pooled_over_the_last_two_of_each_step():
+    pytest.importorskip("ale_py", reason="the atari extra is not installed")
+    kwargs = {"frameskip": 1, "repeat_action_probability": 0.0}
+    pooled = make_env("ALE/Breakout-v5", kwargs, action_repeat=4, max_pool=True)
+    single = make_env("ALE/Breakout-v5", kwargs)
+    pooled.reset(seed=3)
+    single.reset(seed=3)
+    for action in (1, 2, 3):
+        obs, *_ = pooled.step(action)
+        frames = [single.step(action)[0] for _ in range(4)]
+        np.testing.assert_array_equal(obs, np.maximum(frames[2], frames[3]))
 
 
 def test_a_missing_suite_package_names_the_extra(monkeypatch):
