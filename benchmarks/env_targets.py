@@ -1,6 +1,6 @@
 """Learning targets beyond CartPole: continuous actions, pixels, MinAtar.
 
-    python benchmarks/envs.py [--tasks pendulum pixels minatar] [--seeds 0 1 2]
+    python benchmarks/env_targets.py [--tasks pendulum pixels minatar] [--seeds 0 1 2]
 
   pendulum  Pendulum-v1 (Box actions): eval return >= -250 within 20,000 env steps,
             median of the seeds;
@@ -31,7 +31,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/envs.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/env_targets.json")
     parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
     args = parser.parse_args()
 
