@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from agent.config import Config
+from agent.quantizers import registry
 from agent.sweep import ERROR, SUMMARY
 
 # Settings that must match for a fair comparison unless they are what is being swept.
@@ -155,11 +156,19 @@ def arm_rows(arms: dict[str, list[RunRecord]], threshold: float | None) -> list[
             "steps_to_threshold": float(np.median(reached)) if reached else None,
             "reached": len(reached),
             "auc": _mean([area_under_curve(r) for r in rs]),
-            "perplexity_frac": _mean([r.last("quant/perplexity_frac") for r in rs]),
-            "dead_codes": _mean([r.last("quant/dead_codes") for r in rs]),
+            "perplexity_frac": _codebook_mean(rs, "quant/perplexity_frac"),
+            "dead_codes": _codebook_mean(rs, "quant/dead_codes"),
             "wall_s": _mean([r.last("perf/wall_s") for r in rs]),
         })
     return rows
+
+
+def _codebook_mean(runs: list[RunRecord], key: str) -> float | None:
+    """The mean of a codebook statistic, or None for quantizers without a codebook."""
+    quantizers = registry._QUANTIZERS
+    return _mean([r.last(key) for r in runs
+                  if quantizers.get(r.config.get("quantizer.name")) is None
+                  or quantizers[r.config["quantizer.name"]].has_codebook])
 
 
 def _mean(values: list) -> float | None:

@@ -105,3 +105,14 @@ def test_submitit_local_launcher_runs_the_same_command_line(tmp_path):
     sweep_dir = tmp_path / "sweeps" / "submitit"
     assert len(list(sweep_dir.glob("*/summary.json"))) == 1
     assert (sweep_dir / ".submitit").is_dir()
+
+
+def test_the_continuous_arm_has_no_codebook_columns(tmp_path):
+    result = run("-m", *TINY, "quantizer=fsq,none", "seed=0", "sweep=cont", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sweep_dir = tmp_path / "sweeps" / "cont"
+    result = run(f"report={sweep_dir}", "wandb.mode=disabled", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {r["arm"]: r for r in json.loads((sweep_dir / "report.json").read_text())}
+    assert rows["none"]["perplexity_frac"] is None and rows["none"]["dead_codes"] is None
+    assert 0 < rows["fsq"]["perplexity_frac"] <= 1 and rows["fsq"]["dead_codes"] >= 0

@@ -61,6 +61,9 @@ class Quantizer(nn.Module):
     continuous: str | None = None
     """None for discrete codes; a quantizer whose code is continuous names the prior the
     dynamics should use for it instead ("mse" or "gaussian", see agent/priors.py)."""
+    has_codebook: bool = True
+    """False where perplexity, utilisation and dead codes mean nothing (a continuous code):
+    reports leave those columns empty."""
 
     def __init__(self, groups: int, classes: int, code_dim: int, window: int = 100):
         super().__init__()

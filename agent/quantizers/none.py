@@ -28,6 +28,7 @@ class NoQuantizer(Quantizer):
     makes the world model predict the code itself instead of G x K classes."""
 
     Options = NoneOptions
+    has_codebook = False
 
     def __init__(self, embed_dim: int, options: NoneOptions):
         if options.prior not in ("mse", "gaussian"):
