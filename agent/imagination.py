@@ -22,12 +22,14 @@ class Trajectory(NamedTuple):
 Policy = Callable[[Tensor], Tensor]
 
 
-def dream(world_model: WorldModel, policy: Policy, h: Tensor, code: Tensor
-          ) -> tuple[Tensor, Tensor, Tensor]:
-    """One imagined step from s = [h, code]: the action taken there and the next h, code."""
-    action = policy(world_model.feat(h, code))
+def dream(world_model: WorldModel, policy: Policy, h: Tensor, code: Tensor, feat: Tensor
+          ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One imagined step from s = [h, code] (feat is its features): the action taken there,
+    and the next h, code and features."""
+    action = policy(feat)
     h = world_model.step(h, code, action)
-    return action, h, world_model.sample_code(h)
+    code = world_model.sample_code(h)
+    return action, h, code, world_model.feat(h, code)
 
 
 @torch.no_grad()
@@ -37,7 +39,7 @@ def imagine(world_model: WorldModel, policy: Policy, h: Tensor, code: Tensor, ho
     `step` is `dream` or a compiled `dream`."""
     feats, actions = [world_model.feat(h, code)], []
     for _ in range(horizon):
-        action, h, code = step(world_model, policy, h, code)
-        feats.append(world_model.feat(h, code))
+        action, h, code, feat = step(world_model, policy, h, code, feats[-1])
+        feats.append(feat)
         actions.append(action)
     return Trajectory(torch.stack(feats), torch.stack(actions))
