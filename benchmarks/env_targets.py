@@ -1,19 +1,22 @@
 """Learning targets beyond CartPole: continuous actions, pixels, MinAtar.
 
     python benchmarks/env_targets.py [--tasks pendulum pixels minatar] [--seeds 0 1 2]
+                                     [--jobs 3]
 
   pendulum  Pendulum-v1 (Box actions): eval return >= -250 within 20,000 env steps,
             median of the seeds;
   pixels    CartPole-v1 from 64 x 64 renders: eval return >= 400 within 50,000 env steps;
   minatar   MinAtar Breakout (pip install -e ".[minatar]"): eval return at 100,000 env
             steps, and the wall time.
-Seeds run one after another; prints a table per task and writes JSON.
+Runs go one after another, or N at a time with --jobs N (each with one torch thread; its
+wall time then includes sharing the machine). Prints a table per task and writes JSON.
 """
 
 import argparse
 import json
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -31,6 +34,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/env_targets.json")
     parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
     args = parser.parse_args()
@@ -38,20 +42,29 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {"date": date.today().isoformat(),
               "machine": platform.processor() or platform.machine(), "tasks": {}}
-    for task in args.tasks:
+    extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
+
+    def one(job: tuple[str, int]) -> dict:
+        task, seed = job
         task_overrides, steps, threshold = TASKS[task]
-        rows = []
-        for seed in args.seeds:
-            run_dir = args.out.parent / f"{task}-{stamp}-s{seed}"
-            overrides = [*task_overrides, f"seed={seed}", f"steps={steps}",
-                         f"eval.every={steps // 20}", "eval.episodes=10", *args.overrides]
-            wall = train(run_dir, overrides)
-            summary = learning_summary(read_metrics(run_dir), threshold or float("inf"))
-            rows.append({"seed": seed, "wall_s": wall, "overrides": overrides} | summary)
-            print(f"{task} seed {seed}: final {fmt(summary['final_return'], 1)}, best "
-                  f"{fmt(summary['best_return'], 1)}, first >= {threshold}: "
-                  f"{summary['solve_step'] if threshold is not None else '-'}, "
-                  f"{wall:.0f} s", flush=True)
+        run_dir = args.out.parent / f"{task}-{stamp}-s{seed}"
+        overrides = [*task_overrides, f"seed={seed}", f"steps={steps}",
+                     f"eval.every={steps // 20}", "eval.episodes=10", *extra]
+        wall = train(run_dir, overrides)
+        summary = learning_summary(read_metrics(run_dir), threshold or float("inf"))
+        print(f"{task} seed {seed}: final {fmt(summary['final_return'], 1)}, best "
+              f"{fmt(summary['best_return'], 1)}, first >= {threshold}: "
+              f"{summary['solve_step'] if threshold is not None else '-'}, "
+              f"{wall:.0f} s", flush=True)
+        return {"task": task, "seed": seed, "wall_s": wall, "run_dir": str(run_dir),
+                "overrides": overrides} | summary
+
+    grid = [(task, seed) for task in args.tasks for seed in args.seeds]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        all_rows = list(pool.map(one, grid))
+    for task in args.tasks:
+        _, steps, threshold = TASKS[task]
+        rows = [r for r in all_rows if r["task"] == task]
         report["tasks"][task] = {
             "steps": steps, "threshold": threshold, "runs": rows,
             "median_solve_step": median_unsolved_last([r["solve_step"] for r in rows])

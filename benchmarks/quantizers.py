@@ -1,10 +1,16 @@
 """Every quantizer on CartPole-v1: the same budget and seeds, one run after another.
 
     python benchmarks/quantizers.py [--quantizers fsq vq ...] [--seeds 0 1] [--steps 20000]
-                                    [--jobs 2]
+                                    [--jobs 2] [--extend SWEEP_DIR]
 
 With --jobs N, N runs train at a time, each with one torch thread (more throughput on a
 small machine; each run's wall time then includes sharing the machine).
+
+With --extend SWEEP_DIR, each (quantizer, seed) run of a shorter sweep with the quantizer's
+default options (e.g. the ablation's 10k-step runs) is copied and resumed from its last
+checkpoint up to --steps. Resuming continues a run exactly (tests/test_resume.py) and no
+setting depends on the total step count, so this gives the same runs as training from
+scratch, for the cost of the extra steps only; wall seconds add both parts.
 
 Prints a table: quantizer, bits per code (G·log2 K), env steps until the greedy eval return
 (10 episodes) first reaches the threshold (median over seeds), final eval return, final
@@ -14,6 +20,7 @@ perplexity / K, dead codes (over the last 100 batches) and wall seconds per run.
 import argparse
 import json
 import platform
+import shutil
 import statistics
 import subprocess
 import time
@@ -21,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+import yaml
 from common import (
     ROOT,
     fmt,
@@ -38,6 +46,16 @@ def bits(name: str) -> float:
     return quantizers.build({"name": name}, embed_dim=8).bits
 
 
+def find_run(sweep: Path, name: str, seed: int) -> Path:
+    """The run of `sweep` that trained quantizer `name`, with its default options, on `seed`."""
+    for config_file in sorted(sweep.glob("*/config.yaml")):
+        config = yaml.safe_load(config_file.read_text())
+        if config["seed"] == seed and config["quantizer"] == quantizers.defaults(name):
+            return config_file.parent
+    raise SystemExit(f"--extend {sweep}: no run of quantizer={name} (default options) "
+                     f"with seed={seed}")
+
+
 def mean(values: list) -> float | None:
     values = [v for v in values if v is not None]
     return statistics.mean(values) if values else None
@@ -51,12 +69,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--threshold", type=float, default=475.0)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--extend", type=Path, metavar="SWEEP_DIR",
+                        help="continue the runs of a shorter sweep instead of starting anew")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/quantizers.json")
     parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
     args = parser.parse_args()
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     grid = [(name, seed) for name in args.quantizers for seed in args.seeds]
+    sources = {job: find_run(args.extend, *job) for job in grid} if args.extend else {}
     extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
 
     def one(job: tuple[str, int]) -> dict:
@@ -64,8 +85,12 @@ def main() -> None:
         run_dir = args.out.parent / f"quantizers-{stamp}-{name}-s{seed}"
         overrides = [f"quantizer={name}", f"seed={seed}", f"steps={args.steps}",
                      "eval.every=500", "eval.episodes=10", *extra]
+        if job in sources:  # the source run is left as it was
+            shutil.copytree(sources[job], run_dir, ignore=shutil.ignore_patterns("wandb"))
+            overrides = [f"resume={run_dir}", f"steps={args.steps}", *extra]
         try:
-            wall = train(run_dir, overrides)
+            train(run_dir, overrides)
+            wall = json.loads((run_dir / "summary.json").read_text())["perf/wall_s"]
         except subprocess.CalledProcessError as err:
             print(f"{name} seed {seed}: crashed ({err})", flush=True)
             return {"quantizer": name, "seed": seed, "run_dir": str(run_dir),
@@ -88,7 +113,8 @@ def main() -> None:
     args.out.write_text(json.dumps({
         "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
         "steps": args.steps, "seeds": args.seeds, "threshold": args.threshold,
-        "jobs": args.jobs, "overrides": args.overrides, "runs": rows}, indent=1))
+        "jobs": args.jobs, "overrides": args.overrides,
+        "extended": str(args.extend) if args.extend else None, "runs": rows}, indent=1))
 
     t = f"{args.threshold:g}"
     print(f"\n| quantizer | bits | env steps to eval ≥ {t} (median; reached/runs) | final eval "
