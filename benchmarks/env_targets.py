@@ -24,7 +24,8 @@ from common import ROOT, fmt, learning_summary, median_unsolved_last, read_metri
 
 TASKS = {  # name: (overrides, env steps, threshold or None)
     "pendulum": (["env=pendulum"], 20_000, -250.0),
-    "pixels": (["env.obs=pixels"], 50_000, 400.0),
+    # 64 x 64 x 3 frames: a replay of the run's length (nothing is evicted either way)
+    "pixels": (["env.obs=pixels", "replay.capacity=50000"], 50_000, 400.0),
     "minatar": (["env=minatar", "env.game=breakout"], 100_000, None),
 }
 
