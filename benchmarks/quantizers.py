@@ -2,6 +2,7 @@
 
     python benchmarks/quantizers.py [--quantizers fsq vq ...] [--seeds 0 1] [--steps 20000]
                                     [--jobs 2] [--extend SWEEP_DIR]
+    python benchmarks/quantizers.py --show benchmarks/results/quantizers.json
 
 With --jobs N, N runs train at a time, each with one torch thread (more throughput on a
 small machine; each run's wall time then includes sharing the machine).
@@ -11,6 +12,7 @@ default options (e.g. the ablation's 10k-step runs) is copied and resumed from i
 checkpoint up to --steps. Resuming continues a run exactly (tests/test_resume.py) and no
 setting depends on the total step count, so this gives the same runs as training from
 scratch, for the cost of the extra steps only; wall seconds add both parts.
+--show prints the table of a saved result again, without training.
 
 Prints a table: quantizer, bits per code (G·log2 K), env steps until the greedy eval return
 (10 episodes) first reaches the threshold (median over seeds), final eval return, final
@@ -46,6 +48,11 @@ def bits(name: str) -> float:
     return quantizers.build({"name": name}, embed_dim=8).bits
 
 
+def has_codebook(name: str) -> bool:
+    """False for the continuous arm: no bits, perplexity or dead codes to speak of."""
+    return quantizers.build({"name": name}, embed_dim=8).has_codebook
+
+
 def find_run(sweep: Path, name: str, seed: int) -> Path:
     """The run of `sweep` that trained quantizer `name`, with its default options, on `seed`."""
     for config_file in sorted(sweep.glob("*/config.yaml")):
@@ -72,8 +79,12 @@ def main() -> None:
     parser.add_argument("--extend", type=Path, metavar="SWEEP_DIR",
                         help="continue the runs of a shorter sweep instead of starting anew")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/quantizers.json")
+    parser.add_argument("--show", type=Path, metavar="JSON", help="print a saved result")
     parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
     args = parser.parse_args()
+    if args.show:
+        print_table(json.loads(args.show.read_text()))
+        return
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     grid = [(name, seed) for name in args.quantizers for seed in args.seeds]
@@ -109,25 +120,31 @@ def main() -> None:
 
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(one, grid))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
+    report = {
         "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
         "steps": args.steps, "seeds": args.seeds, "threshold": args.threshold,
         "jobs": args.jobs, "overrides": args.overrides,
-        "extended": str(args.extend) if args.extend else None, "runs": rows}, indent=1))
+        "extended": str(args.extend) if args.extend else None, "runs": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print_table(report)
 
-    t = f"{args.threshold:g}"
+
+def print_table(report: dict) -> None:
+    t = f"{report['threshold']:g}"
     print(f"\n| quantizer | bits | env steps to eval ≥ {t} (median; reached/runs) | final eval "
           f"return (mean) | perplexity / K | dead codes | wall s per run |\n"
           f"|---|---|---|---|---|---|---|")
-    for name in args.quantizers:
-        runs = [r for r in rows if r["quantizer"] == name]
+    names = list(dict.fromkeys(r["quantizer"] for r in report["runs"]))
+    for name in names:
+        runs = [r for r in report["runs"] if r["quantizer"] == name]
         reached = sum(r["solve_step"] is not None for r in runs)
-        print(f"| `{name}` | {fmt(runs[0]['bits'], 1)} "
+        discrete = has_codebook(name)
+        print(f"| `{name}` | {fmt(runs[0]['bits'] if discrete else None, 1)} "
               f"| {fmt(median_unsolved_last([r['solve_step'] for r in runs]))} "
               f"({reached}/{len(runs)}) | {fmt(mean([r['final_return'] for r in runs]), 1)} "
-              f"| {fmt(mean([r['perplexity_frac'] for r in runs]), 3)} "
-              f"| {fmt(mean([r['dead_codes'] for r in runs]), 1)} "
+              f"| {fmt(mean([r['perplexity_frac'] for r in runs]) if discrete else None, 3)} "
+              f"| {fmt(mean([r['dead_codes'] for r in runs]) if discrete else None, 1)} "
               f"| {fmt(mean([r['wall_s'] for r in runs]))} |")
 
 
