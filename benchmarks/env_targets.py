@@ -15,6 +15,7 @@ wall time then includes sharing the machine). Prints a table per task and writes
 import argparse
 import json
 import platform
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -51,7 +52,13 @@ def main() -> None:
         run_dir = args.out.parent / f"{task}-{stamp}-s{seed}"
         overrides = [*task_overrides, f"seed={seed}", f"steps={steps}",
                      f"eval.every={steps // 20}", "eval.episodes=10", *extra]
-        wall = train(run_dir, overrides)
+        try:
+            wall = train(run_dir, overrides)
+        except subprocess.CalledProcessError as err:  # the other runs still count
+            print(f"{task} seed {seed}: crashed ({err})", flush=True)
+            return {"task": task, "seed": seed, "wall_s": None, "run_dir": str(run_dir),
+                    "overrides": overrides, "error": str(err), "solve_step": None,
+                    "final_return": None, "best_return": None}
         summary = learning_summary(read_metrics(run_dir), threshold or float("inf"))
         print(f"{task} seed {seed}: final {fmt(summary['final_return'], 1)}, best "
               f"{fmt(summary['best_return'], 1)}, first >= {threshold}: "
@@ -76,7 +83,7 @@ def main() -> None:
         for r in rows:
             reached = r["solve_step"] if threshold is not None else "-"
             print(f"| {r['seed']} | {reached or 'not reached'} | {fmt(r['final_return'], 1)} "
-                  f"| {fmt(r['best_return'], 1)} | {r['wall_s']:.0f} |")
+                  f"| {fmt(r['best_return'], 1)} | {fmt(r['wall_s'])} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
 

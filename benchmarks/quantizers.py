@@ -11,7 +11,11 @@ With --extend SWEEP_DIR, each (quantizer, seed) run of a shorter sweep with the 
 default options (e.g. the ablation's 10k-step runs) is copied and resumed from its last
 checkpoint up to --steps. Resuming continues a run exactly (tests/test_resume.py) and no
 setting depends on the total step count, so this gives the same runs as training from
-scratch, for the cost of the extra steps only; wall seconds add both parts.
+scratch at the same thread count (--jobs > 1 runs use one thread each), for the cost of
+the extra steps only. A source run must be finished and have the config a fresh run gets
+(eval settings, env, extra overrides: everything but run folder, length, threads, logging).
+Wall seconds are each run's own training clock (summary.json's perf/wall_s, both parts
+added; interpreter start-up not included).
 --show prints the table of a saved result again, without training.
 
 Prints a table: quantizer, bits per code (G·log2 K), env steps until the greedy eval return
@@ -20,6 +24,7 @@ perplexity / K, dead codes (over the last 100 batches) and wall seconds per run.
 """
 
 import argparse
+import dataclasses
 import json
 import platform
 import shutil
@@ -30,18 +35,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-import yaml
 from common import (
     ROOT,
     fmt,
     last_value,
     learning_summary,
+    load_config,
     median_unsolved_last,
     read_metrics,
     train,
 )
 
 import agent.quantizers as quantizers
+from agent.resume import resume_config
 
 
 def bits(name: str) -> float:
@@ -53,14 +59,28 @@ def has_codebook(name: str) -> bool:
     return quantizers.build({"name": name}, embed_dim=8).has_codebook
 
 
-def find_run(sweep: Path, name: str, seed: int) -> Path:
-    """The run of `sweep` that trained quantizer `name`, with its default options, on `seed`."""
+# What may differ between a source run and the fresh run it stands for.
+NOT_COMPARED = {"run_dir", "sweep", "steps", "threads", "log", "wandb"}
+
+
+def comparable(cfg) -> dict:
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_COMPARED}
+
+
+def find_run(sweep: Path, overrides: list[str], steps: int) -> Path:
+    """The finished run of `sweep` whose config is the one a fresh run with these overrides
+    gets (except where it is written, its length, threads and logging), shorter than
+    `steps`."""
+    want = comparable(load_config(overrides))
     for config_file in sorted(sweep.glob("*/config.yaml")):
-        config = yaml.safe_load(config_file.read_text())
-        if config["seed"] == seed and config["quantizer"] == quantizers.defaults(name):
-            return config_file.parent
-    raise SystemExit(f"--extend {sweep}: no run of quantizer={name} (default options) "
-                     f"with seed={seed}")
+        run = config_file.parent
+        summary = run / "summary.json"
+        if summary.exists() and comparable(resume_config(run, [])[0]) == want:
+            done = json.loads(summary.read_text())["steps"]
+            if done >= steps:
+                raise SystemExit(f"--extend: {run} already has {done} >= {steps} env steps")
+            return run
+    raise SystemExit(f"--extend {sweep}: no finished run with the config of {overrides}")
 
 
 def mean(values: list) -> float | None:
@@ -88,21 +108,27 @@ def main() -> None:
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     grid = [(name, seed) for name in args.quantizers for seed in args.seeds]
-    sources = {job: find_run(args.extend, *job) for job in grid} if args.extend else {}
     extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
+
+    def fresh_overrides(name: str, seed: int) -> list[str]:
+        return [f"quantizer={name}", f"seed={seed}", f"steps={args.steps}",
+                "eval.every=500", "eval.episodes=10", *extra]
+
+    sources = {job: find_run(args.extend, fresh_overrides(*job), args.steps)
+               for job in grid} if args.extend else {}
 
     def one(job: tuple[str, int]) -> dict:
         name, seed = job
         run_dir = args.out.parent / f"quantizers-{stamp}-{name}-s{seed}"
-        overrides = [f"quantizer={name}", f"seed={seed}", f"steps={args.steps}",
-                     "eval.every=500", "eval.episodes=10", *extra]
-        if job in sources:  # the source run is left as it was
-            shutil.copytree(sources[job], run_dir, ignore=shutil.ignore_patterns("wandb"))
+        overrides = fresh_overrides(name, seed)
+        if job in sources:  # a copy continues; the source run is left as it was
+            shutil.copytree(sources[job], run_dir,
+                            ignore=shutil.ignore_patterns("wandb", "summary.json", "error.txt"))
             overrides = [f"resume={run_dir}", f"steps={args.steps}", *extra]
         try:
             train(run_dir, overrides)
             wall = json.loads((run_dir / "summary.json").read_text())["perf/wall_s"]
-        except subprocess.CalledProcessError as err:
+        except (subprocess.CalledProcessError, FileNotFoundError) as err:
             print(f"{name} seed {seed}: crashed ({err})", flush=True)
             return {"quantizer": name, "seed": seed, "run_dir": str(run_dir),
                     "error": str(err), "bits": bits(name), "solve_step": None,

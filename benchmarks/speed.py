@@ -27,8 +27,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from common import load_config
 from torch.utils.flop_counter import FlopCounterMode
 
 import agent.config  # noqa: F401  (registers the schema)
@@ -46,12 +45,6 @@ LATENTS_32X32 = ["quantizer=categorical", "quantizer.groups=32", "quantizer.clas
 SIZES = {"cpu": [], "xs": ["size=xs", "model.layers=1", *LATENTS_32X32],  # as sheeprl's XS
          "s": ["size=s", *LATENTS_32X32],
          "12m": ["model.deter=640", "model.units=600", *LATENTS_32X32]}  # 12M parameters
-
-
-def load_config(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base=None):
-        cfg = compose(config_name="config", overrides=["run_dir=unused", *overrides])
-    return OmegaConf.to_object(cfg)
 
 
 def median_time(fn, repeats: int, warmup: int = 2, device: str = "cpu") -> float:
