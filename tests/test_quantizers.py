@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from agent.quantizers import available, build, defaults
+from agent.quantizers import available, build
 from agent.quantizers.binary import BinaryOptions
 from agent.quantizers.categorical import CategoricalOptions
 from agent.quantizers.fsq import FSQOptions
@@ -346,16 +346,3 @@ def test_ternary_forward_is_on_grid_and_backward_is_the_tanh_gradient():
     assert torch.isin(out.code.detach(), torch.tensor([-1.0, 0.0, 1.0])).all()
     out.code.sum().backward()
     torch.testing.assert_close(z.grad, 1 - torch.tanh(z.detach()) ** 2)
-
-
-def test_defaults_are_the_options_that_selecting_the_quantizer_gives():
-    # defaults(name) is what `quantizer=NAME` gives, with nothing else overridden.
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    import agent.config  # noqa: F401  (registers the config schema)
-
-    with initialize_config_dir(str(ROOT / "configs"), version_base=None):
-        for name in available():
-            cfg = compose("config", overrides=[f"quantizer={name}"])
-            assert OmegaConf.to_container(cfg.quantizer) == defaults(name)

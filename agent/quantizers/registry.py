@@ -38,11 +38,6 @@ def available() -> list[str]:
     return sorted(_QUANTIZERS)
 
 
-def defaults(name: str) -> dict:
-    """The options `quantizer=name` selects when nothing else is overridden."""
-    return dataclasses.asdict(_QUANTIZERS[name].Options())
-
-
 def build(cfg: Any, embed_dim: int) -> Quantizer:
     """Build the quantizer that `cfg.name` names (a dict, DictConfig or Options instance),
     taking an embedding of size embed_dim."""
