@@ -34,7 +34,8 @@ class ConvEncoder(nn.Module):
     def forward(self, image: Tensor) -> Tensor:
         lead = image.shape[:-3]
         x = image.reshape(-1, *image.shape[-3:]).float() / 255.0 - 0.5
-        return self.net(x.contiguous(memory_format=torch.channels_last)).reshape(*lead, self.out_dim)
+        x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x).reshape(*lead, self.out_dim)
 
 
 class ConvDecoder(nn.Module):
