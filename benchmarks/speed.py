@@ -1,6 +1,7 @@
 """Where training time goes, measured in one process: prints a table and writes JSON.
 
     python benchmarks/speed.py [--sizes cpu xs s] [--compile both] [--repeats 5] [--profile]
+                               [--obs vector|pixels]
 
 Per model size (the CPU default; DreamerV3 "XS" and "S" with 32 x 32 categorical latents and
 imagination from all B * T states), eager and compiled (`compile=true`):
@@ -9,11 +10,12 @@ imagination from all B * T states), eager and compiled (`compile=true`):
   3. the full update (Agent.train_step: 1 + 2), and the first one, which includes compiling;
   4. policy inference per env step for a batch of N envs, and raw env steps/s;
   5. env steps/s and updates/s of real training (eager, fp32) at the default train ratio;
-plus the FLOPs of 1 and 2 (torch.utils.flop_counter) over the full update's time, as a
-fraction of the FLOP/s of a large float32 matmul measured in the same run, and with
---profile the top ops and the share of the step spent outside ops (Python overhead).
-End-to-end env steps/s and updates/s during real training are in every run's metrics
-(`perf/`); benchmarks/cartpole.py reports them.
+`--obs pixels` measures all of it on CartPole-v1 from 64 x 64 renders (CNN encoder and
+decoder; env steps include rendering). Plus the FLOPs of 1 and 2 (torch.utils.flop_counter)
+over the full update's time, as a fraction of the FLOP/s of a large float32 matmul measured
+in the same run, and with --profile the top ops and the share of the step spent outside ops
+(Python overhead). End-to-end env steps/s and updates/s during real training are in every
+run's metrics (`perf/`); benchmarks/cartpole.py reports them.
 """
 
 import argparse
@@ -25,7 +27,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import gymnasium as gym
 import torch
 from common import load_config
 from torch.utils.flop_counter import FlopCounterMode
@@ -36,6 +37,7 @@ from agent.agent import Agent
 from agent.imagination import dream, imagine
 from agent.replay import Batch
 from agent.train import Run
+from envs import ActionCodec, ObservationSpec, make_vector_env
 
 ROOT = Path(__file__).resolve().parents[1]
 # The CPU default; DreamerV3's XS (sheeprl's preset, for benchmarks/sheeprl_update.py) and S
@@ -45,6 +47,7 @@ LATENTS_32X32 = ["quantizer=categorical", "quantizer.groups=32", "quantizer.clas
 SIZES = {"cpu": [], "xs": ["size=xs", "model.layers=1", *LATENTS_32X32],  # as sheeprl's XS
          "s": ["size=s", *LATENTS_32X32],
          "12m": ["model.deter=640", "model.units=600", *LATENTS_32X32]}  # 12M parameters
+OBS = {"vector": [], "pixels": ["env.obs=pixels", "replay.capacity=10000"]}
 
 
 def median_time(fn, repeats: int, warmup: int = 2, device: str = "cpu") -> float:
@@ -74,22 +77,33 @@ def matmul_flops_per_s(device: str, n: int = 1024, repeats: int = 10) -> float:
     return 2 * n**3 / median_time(lambda: a @ b, repeats, device=device)
 
 
-def cartpole_batch(cfg, device) -> Batch:
-    """A real-shaped batch: random CartPole-sized observations and one-hot actions."""
+def random_obs(spec: ObservationSpec, lead: tuple[int, ...]) -> dict[str, torch.Tensor]:
+    """Observations of the spec's shapes: uint8 noise for images, normal noise for vectors."""
+    return {k: torch.randint(0, 256, (*lead, *key.shape), dtype=torch.uint8) if key.image
+            else torch.randn(*lead, *key.shape) for k, key in spec.keys.items()}
+
+
+def random_batch(cfg, spec: ObservationSpec, codec: ActionCodec, device) -> Batch:
+    """A real-shaped batch: random observations and one-hot actions."""
     B, T = cfg.train.batch_size, cfg.train.seq_len
-    action = torch.nn.functional.one_hot(torch.randint(2, (B, T)), 2).float()
+    action = torch.nn.functional.one_hot(torch.randint(codec.size, (B, T)), codec.size).float()
     first = torch.zeros(B, T)
     first[:, ::20] = 1
-    return Batch({"obs": torch.randn(B, T, 4)}, action, torch.ones(B, T), first, torch.ones(B, T)
+    return Batch(random_obs(spec, (B, T)), action, torch.ones(B, T), first, torch.ones(B, T)
                  ).to(device)
 
 
 def measure(size: str, compiled: bool, precision: str, args) -> dict:
-    cfg = load_config(SIZES[size] + [f"device={args.device}", f"compile={compiled}",
-                                     f"precision={precision}", *args.overrides])
+    cfg = load_config(SIZES[size] + OBS[args.obs] + [
+        f"device={args.device}", f"compile={compiled}", f"precision={precision}",
+        *args.overrides])
     device = torch.device(args.device)
-    agent = Agent(4, 2, cfg, device)
-    batch = cartpole_batch(cfg, device)
+    env = cfg.env
+    envs = make_vector_env(env.id, args.envs, env.kwargs, env.vector, **env.wrappers())
+    spec = ObservationSpec(envs.single_observation_space, env.image_size)
+    codec = ActionCodec(envs.single_action_space)
+    agent = Agent(spec, codec, cfg, device)
+    batch = random_batch(cfg, spec, codec, device)
     wm, ac = agent.world_model, agent.actor_critic
     tic = time.perf_counter()
     agent.train_step(batch)
@@ -120,13 +134,12 @@ def measure(size: str, compiled: bool, precision: str, args) -> dict:
         agent.critic_opt.step(losses["critic"], losses)
 
     policy_state = agent.initial_state(args.envs)
-    obs = {"obs": torch.randn(args.envs, 4, device=device)}
+    obs = {k: v.to(device) for k, v in random_obs(spec, (args.envs,)).items()}
     first = torch.zeros(args.envs, device=device)
 
     def policy_step():
         agent.policy(obs, first, policy_state)
 
-    envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")] * args.envs)
     envs.reset(seed=0)
     actions = envs.action_space.sample()
 
@@ -136,7 +149,7 @@ def measure(size: str, compiled: bool, precision: str, args) -> dict:
     repeats, dev = args.repeats, args.device
     result = {
         # What ran, not what was asked: a failed compile falls back to eager.
-        "size": size, "compile": agent.world_model_loss.compiled is not None
+        "size": size, "obs": args.obs, "compile": agent.world_model_loss.compiled is not None
         and agent.dream.compiled is not None, "precision": precision,
         "params": sum(p.numel() for p in agent.parameters() if p.requires_grad),
         "first_update_s": first_update_s,
@@ -171,7 +184,7 @@ def training_rates(size: str, args) -> dict:
     env steps/s and updates/s over `--train-steps` env steps after the 1000-step prefill."""
     with tempfile.TemporaryDirectory() as tmp:
         prefill = 1000
-        cfg = load_config(SIZES[size] + [
+        cfg = load_config(SIZES[size] + OBS[args.obs] + [
             f"device={args.device}", f"steps={prefill + args.train_steps}",
             f"train.prefill={prefill}", f"log.every={prefill}", "eval.every=0",
             "checkpoint.every=0", "log.openloop_every=0", "wandb.mode=disabled",
@@ -180,7 +193,7 @@ def training_rates(size: str, args) -> dict:
         Run(cfg).train()
         lines = (Path(cfg.run_dir) / "metrics.jsonl").read_text().splitlines()
         last = json.loads(lines[-1])  # the log event that covers the training phase
-    return {"size": size, "train_ratio": cfg.train.train_ratio,
+    return {"size": size, "obs": args.obs, "train_ratio": cfg.train.train_ratio,
             "env_steps_per_s": last["perf/env_steps_per_s"],
             "updates_per_s": last["perf/updates_per_s"],
             "train_time_frac": last["perf/train_time_frac"]}
@@ -192,6 +205,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["cpu", "xs", "s"], choices=list(SIZES))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--envs", type=int, default=1, help="envs per policy step")
+    parser.add_argument("--obs", choices=list(OBS), default="vector",
+                        help="CartPole-v1's state vector, or its 64 x 64 renders")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="0: every core")
     parser.add_argument("--compile", choices=["off", "on", "both"], default="both",
@@ -221,7 +236,7 @@ def main() -> None:
     for r in rows:
         total_flops = r["world_model_flops"] + r["imagination_ac_flops"]
         r["efficiency"] = total_flops / r["update_s"] / peak
-        print(f"| {r['size']} ({r['deter']}/{r['units']}, {r['latents']}, "
+        print(f"| {r['size']} ({r['obs']}, {r['deter']}/{r['units']}, {r['latents']}, "
               f"{r['imagination_starts']} starts) | {r['params'] / 1e6:.1f}M | {r['precision']} "
               f"| {'on' if r['compile'] else 'off'} "
               f"| {r['first_update_s']:.1f} | {r['world_model_s']:.3f} "
@@ -236,7 +251,8 @@ def main() -> None:
                   f"is Python and framework overhead)\n{r['profile']}")
     training = [training_rates(size, args) for size in args.sizes] if args.train_steps else []
     if training:
-        print(f"\nreal training on CartPole-v1, {args.train_steps} env steps after prefill:\n"
+        print(f"\nreal training on CartPole-v1 ({args.obs}), {args.train_steps} env steps "
+              f"after prefill:\n"
               f"| size | train ratio | env steps/s | updates/s | share of time in updates |\n"
               f"|---|---|---|---|---|")
     for t in training:
