@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from agent.actor_critic import ActorCritic
 from agent.compiling import MaybeCompiled
 from agent.config import Config, OptimConfig
+from agent.convnets import prefer_cpu_layout
 from agent.imagination import dream, imagine
 from agent.replay import Batch, Obs
 from agent.world_model import WorldModel
@@ -80,6 +81,7 @@ class Agent(nn.Module):
         self.world_model = WorldModel(spec, codec.size, cfg)
         self.actor_critic = ActorCritic(self.world_model.feat_dim, codec, cfg)
         self.to(device)  # before the optimizers take the parameters
+        prefer_cpu_layout(self.world_model)
         wm = self.world_model
         self.model_opt = Optimizer([wm], cfg.train.model_opt)
         self.actor_opt = Optimizer([self.actor_critic.actor], cfg.train.actor_opt)

@@ -1,14 +1,26 @@
 """Convolutional encoder and decoder for image observations (S x S, S a multiple of 16):
 four stride-2 stages, DreamerV3-style, widths depth x (1, 2, 4, 8).
 
-Weights and activations are channels-last (NHWC): oneDNN's CPU convolutions and cuDNN's
-tensor-core kernels both run fastest on that layout (on 2 CPU cores it cut a 16 x 64
-pixel update's convolution time by a third)."""
+On the CPU, weights and activations are channels-last (NHWC), the layout oneDNN's
+convolutions run fastest on (README, Speed). Elsewhere they stay channels-first, which is
+unmeasured there but safe: CUDA's GroupNorm has long returned channels-first outputs
+(pytorch/pytorch#111824), so NHWC would mean a copy at every block."""
 
 import torch
 from torch import Tensor, nn
 
 STAGES = 4
+
+
+def prefer_cpu_layout(module: nn.Module) -> None:
+    """Makes the module's conv weights channels-last if they live on the CPU."""
+    if next(module.parameters()).is_cpu:
+        module.to(memory_format=torch.channels_last)
+
+
+def _cpu_layout(x: Tensor) -> Tensor:
+    """Activations [N, C, H, W] in the layout the weights were given."""
+    return x.contiguous(memory_format=torch.channels_last) if x.is_cpu else x
 
 
 def _block(conv: nn.Module, channels: int) -> list[nn.Module]:
@@ -29,13 +41,11 @@ class ConvEncoder(nn.Module):
             width = out
         self.net = nn.Sequential(*layers, nn.Flatten())
         self.out_dim = width * (size // 2**STAGES) ** 2
-        self.to(memory_format=torch.channels_last)
 
     def forward(self, image: Tensor) -> Tensor:
         lead = image.shape[:-3]
         x = image.reshape(-1, *image.shape[-3:]).float() / 255.0 - 0.5
-        x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x).reshape(*lead, self.out_dim)
+        return self.net(_cpu_layout(x)).reshape(*lead, self.out_dim)
 
 
 class ConvDecoder(nn.Module):
@@ -57,13 +67,12 @@ class ConvDecoder(nn.Module):
         layers.append(nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1))
         self.net = nn.Sequential(*layers)
         self.shape = shape
-        self.to(memory_format=torch.channels_last)
 
     def forward(self, feat: Tensor) -> Tensor:
         lead = feat.shape[:-1]
         width, side = self.start
         x = self.project(feat.reshape(-1, feat.shape[-1])).reshape(-1, width, side, side)
-        return self.net(x.contiguous(memory_format=torch.channels_last)).reshape(*lead, *self.shape)
+        return self.net(_cpu_layout(x)).reshape(*lead, *self.shape)
 
 
 def image_target(image: Tensor) -> Tensor:

@@ -8,13 +8,15 @@ imagination from all B * T states), eager and compiled (`compile=true`):
   1. world-model update (forward + backward + Adam) on a B x T = 16 x 64 batch;
   2. imagination (horizon 15) + actor + critic update from the configured start states;
   3. the full update (Agent.train_step: 1 + 2), and the first one, which includes compiling;
-  4. policy inference per env step for a batch of N envs, and raw env steps/s;
+  4. policy inference per env step for a batch of N envs, and env steps/s (the env as
+     training makes it, before observations are converted to tensors);
   5. env steps/s and updates/s of real training (eager, fp32) at the default train ratio;
-`--obs pixels` measures all of it on CartPole-v1 from 64 x 64 renders (CNN encoder and
-decoder; env steps include rendering). Plus the FLOPs of 1 and 2 (torch.utils.flop_counter)
-over the full update's time, as a fraction of the FLOP/s of a large float32 matmul measured
-in the same run, and with --profile the top ops and the share of the step spent outside ops
-(Python overhead). End-to-end env steps/s and updates/s during real training are in every
+plus the FLOPs of 1 and 2 (torch.utils.flop_counter) over the full update's time, as a
+fraction of the FLOP/s of a large float32 matmul measured in the same run, and with
+--profile the top ops and the share of the step spent outside ops (Python overhead).
+The env is the config's (CartPole-v1 unless --overrides says otherwise); `--obs pixels`
+measures all of it on its 64 x 64 renders (CNN encoder and decoder; env steps include
+rendering). End-to-end env steps/s and updates/s during real training are in every
 run's metrics (`perf/`); benchmarks/cartpole.py reports them.
 """
 
@@ -27,6 +29,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import torch
 from common import load_config
 from torch.utils.flop_counter import FlopCounterMode
@@ -47,6 +50,8 @@ LATENTS_32X32 = ["quantizer=categorical", "quantizer.groups=32", "quantizer.clas
 SIZES = {"cpu": [], "xs": ["size=xs", "model.layers=1", *LATENTS_32X32],  # as sheeprl's XS
          "s": ["size=s", *LATENTS_32X32],
          "12m": ["model.deter=640", "model.units=600", *LATENTS_32X32]}  # 12M parameters
+# A 1M-step replay of 64 x 64 x 3 frames would preallocate 12 GiB; 10k steps cover the
+# short training runs here.
 OBS = {"vector": [], "pixels": ["env.obs=pixels", "replay.capacity=10000"]}
 
 
@@ -84,9 +89,9 @@ def random_obs(spec: ObservationSpec, lead: tuple[int, ...]) -> dict[str, torch.
 
 
 def random_batch(cfg, spec: ObservationSpec, codec: ActionCodec, device) -> Batch:
-    """A real-shaped batch: random observations and one-hot actions."""
+    """A real-shaped batch: random observations and encoded random actions."""
     B, T = cfg.train.batch_size, cfg.train.seq_len
-    action = torch.nn.functional.one_hot(torch.randint(codec.size, (B, T)), codec.size).float()
+    action = codec.random(B * T, np.random.default_rng(0)).reshape(B, T, codec.size)
     first = torch.zeros(B, T)
     first[:, ::20] = 1
     return Batch(random_obs(spec, (B, T)), action, torch.ones(B, T), first, torch.ones(B, T)
@@ -97,9 +102,17 @@ def measure(size: str, compiled: bool, precision: str, args) -> dict:
     cfg = load_config(SIZES[size] + OBS[args.obs] + [
         f"device={args.device}", f"compile={compiled}", f"precision={precision}",
         *args.overrides])
-    device = torch.device(args.device)
     env = cfg.env
     envs = make_vector_env(env.id, args.envs, env.kwargs, env.vector, **env.wrappers())
+    try:
+        return measure_on(envs, cfg, size, precision, args)
+    finally:
+        envs.close()
+
+
+def measure_on(envs, cfg, size: str, precision: str, args) -> dict:
+    device = torch.device(args.device)
+    env = cfg.env
     spec = ObservationSpec(envs.single_observation_space, env.image_size)
     codec = ActionCodec(envs.single_action_space)
     agent = Agent(spec, codec, cfg, device)
@@ -175,7 +188,6 @@ def measure(size: str, compiled: bool, precision: str, args) -> dict:
         result["op_time_frac"] = sum(e.self_cpu_time_total for e in events
                                      if e.key.startswith("aten::")) / wall_us
         result["profile"] = events.table(sort_by="self_cpu_time_total", row_limit=12)
-    envs.close()
     return result
 
 
@@ -193,7 +205,7 @@ def training_rates(size: str, args) -> dict:
         Run(cfg).train()
         lines = (Path(cfg.run_dir) / "metrics.jsonl").read_text().splitlines()
         last = json.loads(lines[-1])  # the log event that covers the training phase
-    return {"size": size, "obs": args.obs, "train_ratio": cfg.train.train_ratio,
+    return {"size": size, "env": cfg.env.id, "obs": args.obs, "train_ratio": cfg.train.train_ratio,
             "env_steps_per_s": last["perf/env_steps_per_s"],
             "updates_per_s": last["perf/updates_per_s"],
             "train_time_frac": last["perf/train_time_frac"]}
@@ -251,8 +263,8 @@ def main() -> None:
                   f"is Python and framework overhead)\n{r['profile']}")
     training = [training_rates(size, args) for size in args.sizes] if args.train_steps else []
     if training:
-        print(f"\nreal training on CartPole-v1 ({args.obs}), {args.train_steps} env steps "
-              f"after prefill:\n"
+        print(f"\nreal training on {training[0]['env']} ({args.obs}), {args.train_steps} "
+              f"env steps after prefill:\n"
               f"| size | train ratio | env steps/s | updates/s | share of time in updates |\n"
               f"|---|---|---|---|---|")
     for t in training:
