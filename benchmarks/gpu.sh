@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Update speed on a GPU, in one run of a few minutes: the S size and a 12M-parameter size,
-# fp32 and bf16 autocast, eager and compiled, with the GPU's utilisation sampled meanwhile.
+# fp32 and bf16 autocast, eager and compiled, with the GPU's utilisation sampled meanwhile;
+# then the CPU-default size from 64 x 64 pixels (CNN encoder and decoder).
 #
 #   bash benchmarks/gpu.sh            # on a CUDA machine; writes benchmarks/results/gpu.*
 #   QUICK=1 bash benchmarks/gpu.sh    # a tiny check of the script itself (used by the tests)
@@ -23,8 +24,11 @@ fi
 if [[ -n "${QUICK:-}" ]]; then
     ARGS=(--sizes cpu --precision fp32 bf16 --compile both --repeats 1 --train-steps 100
           --overrides preset=debug)
+    PIXEL_ARGS=(--sizes cpu --precision fp32 --compile off --repeats 1 --train-steps 0
+                --overrides preset=debug)
 else
     ARGS=(--sizes s 12m --precision fp32 bf16 --compile both --repeats 10)
+    PIXEL_ARGS=(--sizes cpu --precision fp32 bf16 --compile both --repeats 10 --train-steps 0)
 fi
 
 UTIL_PID=""
@@ -38,6 +42,8 @@ fi
 
 $PYTHON benchmarks/speed.py --device "$DEVICE" "${ARGS[@]}" --out "$OUT/gpu.json" \
     | tee "$OUT/gpu.md"
+$PYTHON benchmarks/speed.py --device "$DEVICE" --obs pixels "${PIXEL_ARGS[@]}" \
+    --out "$OUT/gpu-pixels.json" | tee -a "$OUT/gpu.md"
 
 if [[ -n $UTIL_PID ]]; then
     kill "$UTIL_PID" || true
