@@ -112,8 +112,7 @@ def measure(size: str, compiled: bool, precision: str, args) -> dict:
 
 def measure_on(envs, cfg, size: str, precision: str, args) -> dict:
     device = torch.device(args.device)
-    env = cfg.env
-    spec = ObservationSpec(envs.single_observation_space, env.image_size)
+    spec = ObservationSpec(envs.single_observation_space, cfg.env.image_size)
     codec = ActionCodec(envs.single_action_space)
     agent = Agent(spec, codec, cfg, device)
     batch = random_batch(cfg, spec, codec, device)
