@@ -14,15 +14,15 @@ from omegaconf import DictConfig, OmegaConf
 
 import agent.config  # noqa: F401  (registers the schema)
 import agent.quantizers  # noqa: F401  (registers every quantizer)
-from agent.cli import UserError, check_overrides, explain
+from agent.loop.cli import UserError, check_overrides, explain
 
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 
 
 def training_config(cfg: DictConfig):
     """The run's config and whether it resumes; None for a finished job of a multirun."""
-    from agent import sweep
-    from agent.resume import resume_config
+    from agent.loop import sweep
+    from agent.loop.resume import resume_config
 
     hydra_cfg = HydraConfig.get()
     resume = False
@@ -42,8 +42,8 @@ def training_config(cfg: DictConfig):
 
 
 def train(cfg: DictConfig) -> None:
-    from agent import sweep
-    from agent.train import NonFiniteStop, Run
+    from agent.loop import sweep
+    from agent.loop.run import NonFiniteStop, Run
 
     try:
         setup = training_config(cfg)
@@ -69,11 +69,11 @@ def train(cfg: DictConfig) -> None:
 @hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
     if cfg.report:
-        from agent.report import write_report
+        from agent.analysis.report import write_report
 
         write_report(Path(cfg.report), OmegaConf.to_object(cfg))
     elif cfg.evaluate:
-        from agent.evaluate import evaluate_checkpoint
+        from agent.loop.evaluate import evaluate_checkpoint
 
         try:
             evaluate_checkpoint(Path(cfg.evaluate), cfg.eval.episodes, cfg.device, cfg.seed)

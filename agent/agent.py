@@ -8,13 +8,13 @@ import torch
 from gymnasium.spaces import Discrete
 from torch import Tensor, nn
 
-from agent.actor_critic import ActorCritic
+from agent.behavior.actor_critic import ActorCritic
+from agent.behavior.imagination import dream, imagine
 from agent.compiling import MaybeCompiled
 from agent.config import Config, OptimConfig
-from agent.convnets import prefer_cpu_layout
-from agent.imagination import dream, imagine
-from agent.replay import Batch, Obs
-from agent.world_model import WorldModel
+from agent.data import Batch, Obs
+from agent.model.convnets import prefer_cpu_layout
+from agent.model.world_model import WorldModel
 from envs import ActionCodec
 from envs.observations import ObservationSpec, vector_spec
 

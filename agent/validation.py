@@ -1,10 +1,7 @@
 """Range checks that a type system cannot express, run before anything is written."""
 
 from agent.config import Config
-
-
-class ConfigError(ValueError):
-    """A bad config value; the message names the key and what it must be."""
+from agent.errors import ConfigError
 
 
 def _require(ok: bool, key: str, value, must: str) -> None:

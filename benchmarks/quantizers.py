@@ -47,7 +47,7 @@ from common import (
 )
 
 import agent.quantizers as quantizers
-from agent.resume import resume_config
+from agent.loop.resume import resume_config
 
 
 def bits(name: str) -> float:

@@ -37,9 +37,9 @@ from torch.utils.flop_counter import FlopCounterMode
 import agent.config  # noqa: F401  (registers the schema)
 import agent.quantizers  # noqa: F401
 from agent.agent import Agent
-from agent.imagination import dream, imagine
-from agent.replay import Batch
-from agent.train import Run
+from agent.behavior.imagination import dream, imagine
+from agent.data import Batch
+from agent.loop.run import Run
 from envs import ActionCodec, ObservationSpec, make_vector_env
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from agent.driver import Driver
-from agent.replay import Replay
+from agent.loop.driver import Driver
+from agent.loop.replay import Replay
 from envs import ActionCodec, ObservationSpec, make_vector_env
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from agent.policies import BoundedNormal, Categoricals
+from agent.behavior.policies import BoundedNormal, Categoricals
 from envs import ActionCodec, SpaceError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import imageio.v3 as iio
 import pytest
 import torch
 
-from agent import checkpoint
+from agent.loop import checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false"]

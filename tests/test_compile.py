@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from agent.agent import Agent
+from agent.behavior.imagination import imagine
 from agent.compiling import MaybeCompiled
-from agent.imagination import imagine
 from tests.conftest import small_config
 from tests.helpers import cartpole_replay
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from agent.agent import Agent
-from agent.convnets import ConvDecoder, ConvEncoder, prefer_cpu_layout
+from agent.model.convnets import ConvDecoder, ConvEncoder, prefer_cpu_layout
 from envs import ObservationSpec
 from tests.conftest import small_config
 

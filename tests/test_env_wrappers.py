@@ -3,7 +3,8 @@
 import pytest
 
 from agent.config import Config
-from agent.validation import ConfigError, validate
+from agent.errors import ConfigError
+from agent.validation import validate
 from envs import make_env
 
 

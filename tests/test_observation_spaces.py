@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from agent.agent import Agent
-from agent.openloop import open_loop, open_loop_frames, write_open_loop_video
-from agent.replay import Batch
+from agent.data import Batch
+from agent.loop.openloop import open_loop, open_loop_frames, write_open_loop_video
 from envs import ObservationSpec, SpaceError
 from tests.conftest import small_config
 

@@ -11,7 +11,7 @@ import torch
 
 from agent.agent import Agent
 from agent.distributions import symexp
-from agent.openloop import open_loop, plot_open_loop
+from agent.loop.openloop import open_loop, plot_open_loop
 from tests.conftest import small_config
 from tests.helpers import cartpole_replay
 

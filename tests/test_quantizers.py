@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from agent.errors import ConfigError
 from agent.quantizers import available, build
 from agent.quantizers.binary import BinaryOptions
 from agent.quantizers.categorical import CategoricalOptions
@@ -16,7 +17,6 @@ from agent.quantizers.lfq import LFQOptions
 from agent.quantizers.none import NoneOptions
 from agent.quantizers.round import RoundOptions
 from agent.quantizers.vq import VQOptions
-from agent.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,8 +2,8 @@
 
 import torch
 
-from agent.ratio import Ratio
-from agent.replay import Replay
+from agent.loop.ratio import Ratio
+from agent.loop.replay import Replay
 from envs.observations import vector_spec
 from tests.helpers import cartpole_replay
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from agent import checkpoint
+from agent.loop import checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false", "seed=1"]
@@ -64,7 +64,7 @@ def test_resume_refuses_overrides_that_change_shapes(tmp_path, override, key):
 
 STALL_IN_SECOND_CHECKPOINT = textwrap.dedent("""
     import runpy, sys, time
-    import agent.checkpoint as ck
+    import agent.loop.checkpoint as ck
     original, calls = ck._write_atomically, []
 
     def stalling(path, write):

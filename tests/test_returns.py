@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from agent.behavior.returns import ReturnNormalizer, lambda_return
 from agent.distributions import TwoHot, symexp, symlog
-from agent.returns import ReturnNormalizer, lambda_return
 
 
 def n_step_return(reward, cont, value, gamma, k, n):

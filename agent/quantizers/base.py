@@ -60,7 +60,7 @@ class Quantizer(nn.Module):
     code_dim: int
     continuous: str | None = None
     """None for discrete codes; a quantizer whose code is continuous names the prior the
-    dynamics should use for it instead ("mse" or "gaussian", see agent/priors.py)."""
+    dynamics should use for it instead ("mse" or "gaussian", see agent/model/priors.py)."""
     has_codebook: bool = True
     """False where perplexity, utilisation and dead codes mean nothing (a continuous code):
     reports leave those columns empty."""

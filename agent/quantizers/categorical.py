@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from agent.distributions import one_hot, sample_categorical, unimix_logits
+from agent.errors import ConfigError
 from agent.quantizers.base import Quantizer, QuantizerOutput, straight_through
 from agent.quantizers.registry import register
-from agent.validation import ConfigError
 
 
 @dataclass

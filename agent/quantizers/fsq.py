@@ -6,9 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from agent.distributions import one_hot
+from agent.errors import ConfigError
 from agent.quantizers.base import Quantizer, QuantizerOutput, straight_through
 from agent.quantizers.registry import register
-from agent.validation import ConfigError
 
 
 @dataclass

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from agent.errors import ConfigError
 from agent.quantizers.base import Quantizer, QuantizerOutput
 from agent.quantizers.registry import register
-from agent.validation import ConfigError
 
 
 @dataclass

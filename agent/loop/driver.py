@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agent.replay import Obs
+from agent.data import Obs
 from envs import ActionCodec
 from envs.observations import ObservationSpec
 

@@ -8,7 +8,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from agent.config import Config
-from agent.validation import ConfigError
+from agent.errors import ConfigError
 
 # Keys whose change would change the shapes of weights or replay, or the env whose
 # episodes a checkpoint continues: refused on resume.

@@ -13,8 +13,8 @@ import time
 import traceback
 from pathlib import Path
 
-from agent import checkpoint
 from agent.config import Config
+from agent.loop import checkpoint
 
 SUMMARY = "summary.json"
 ERROR = "error.txt"

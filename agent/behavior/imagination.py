@@ -11,7 +11,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from agent.world_model import WorldModel
+from agent.model.world_model import WorldModel
 
 
 class Trajectory(NamedTuple):

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from agent.driver import Episode
+from agent.loop.driver import Episode
 
 
 @dataclasses.dataclass

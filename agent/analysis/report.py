@@ -2,7 +2,7 @@
 final return with IQM and 95% stratified-bootstrap confidence intervals (rliable), steps to
 a threshold, area under the learning curve, codebook health and wall time.
 
-    python run.py report=sweeps/NAME        (or: python -m agent.report sweeps/NAME)
+    python run.py report=sweeps/NAME        (or: python -m agent.analysis.report sweeps/NAME)
 
 Writes report.md, curves.png and codebook.png into the sweep folder.
 """
@@ -17,8 +17,8 @@ import numpy as np
 import yaml
 
 from agent.config import Config
+from agent.loop.sweep import ERROR, SUMMARY
 from agent.quantizers import registry
-from agent.sweep import ERROR, SUMMARY
 
 # Settings that must match for a fair comparison unless they are what is being swept.
 FAIRNESS_KEYS = ("env.id", "steps", "model.deter", "model.units", "model.layers",

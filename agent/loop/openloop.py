@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agent.replay import Batch, Obs
-from agent.world_model import WorldModel
+from agent.data import Batch, Obs
+from agent.model.world_model import WorldModel
 
 
 class OpenLoop(NamedTuple):

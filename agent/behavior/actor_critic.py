@@ -9,12 +9,12 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from agent.behavior.imagination import Trajectory
+from agent.behavior.policies import make_policy
+from agent.behavior.returns import ReturnNormalizer, lambda_return
 from agent.config import Config
 from agent.distributions import TwoHot
-from agent.imagination import Trajectory
-from agent.networks import mlp
-from agent.policies import make_policy
-from agent.returns import ReturnNormalizer, lambda_return
+from agent.model.networks import mlp
 from envs import ActionCodec
 
 

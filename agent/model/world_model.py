@@ -16,12 +16,12 @@ import torch
 from torch import Tensor, nn
 
 from agent.config import Config
-from agent.convnets import ConvDecoder, ConvEncoder, image_target, to_pixels
+from agent.data import Batch, Obs
 from agent.distributions import TwoHot, symexp, symlog
-from agent.networks import mlp
-from agent.priors import make_prior
+from agent.model.convnets import ConvDecoder, ConvEncoder, image_target, to_pixels
+from agent.model.networks import mlp
+from agent.model.priors import make_prior
 from agent.quantizers import QuantizerOutput, build
-from agent.replay import Batch, Obs
 from envs.observations import ObservationSpec
 
 
@@ -146,7 +146,7 @@ class WorldModel(nn.Module):
         """dyn = KL(sg(posterior) || prior) trains the prior toward the codes;
         rep = KL(posterior || sg(prior)) pulls stochastic posteriors toward what is
         predictable. Summed over groups, then free bits: no gradient below `free_bits` nats
-        (for divergences only; see agent/priors.py)."""
+        (for divergences only; see agent/model/priors.py)."""
         dyn, rep = self.prior_dist.losses(post, prior_params)
         if self.prior_dist.free_bits:
             dyn, rep = dyn.clamp(min=self.free_bits), rep.clamp(min=self.free_bits)

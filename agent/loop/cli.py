@@ -7,8 +7,8 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from agent.checkpoint import CheckpointError
-from agent.validation import ConfigError
+from agent.errors import ConfigError
+from agent.loop.checkpoint import CheckpointError
 from envs import EnvError, SpaceError
 
 UserError = (ConfigError, EnvError, SpaceError, CheckpointError, OmegaConfBaseException,

@@ -8,10 +8,10 @@ import torch
 import yaml
 from omegaconf import OmegaConf
 
-from agent import checkpoint
 from agent.agent import Agent
 from agent.config import Config, EnvConfig
-from agent.video import record_episode
+from agent.loop import checkpoint
+from agent.loop.video import record_episode
 from envs import ActionCodec, ObservationSpec, make_vector_env
 
 

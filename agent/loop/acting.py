@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from agent.agent import Agent, PolicyState
-from agent.replay import Obs
+from agent.data import Obs
 from envs import ActionCodec
 
 

@@ -12,22 +12,23 @@ import numpy as np
 import torch
 import yaml
 
-from agent import checkpoint
 from agent.agent import Agent, NonFiniteError
-from agent.clock import Clock
-from agent.collector import Collector
 from agent.config import Config
-from agent.driver import Driver
-from agent.evaluate import Evaluator
-from agent.logger import Logger, MetricMeans
-from agent.openloop import open_loop, plot_open_loop, write_open_loop_video
-from agent.ratio import Ratio
-from agent.replay import Replay
-from agent.resume import cut_metrics
-from agent.signals import StopSignal
-from agent.sweep import write_summary
-from agent.validation import ConfigError, validate
-from agent.video import record_episode
+from agent.errors import ConfigError
+from agent.loop import checkpoint
+from agent.loop.acting import Collector
+from agent.loop.counters import Clock
+from agent.loop.driver import Driver
+from agent.loop.evaluate import Evaluator
+from agent.loop.logger import Logger, MetricMeans
+from agent.loop.openloop import open_loop, plot_open_loop, write_open_loop_video
+from agent.loop.ratio import Ratio
+from agent.loop.replay import Replay
+from agent.loop.resume import cut_metrics
+from agent.loop.signals import StopSignal
+from agent.loop.sweep import write_summary
+from agent.loop.video import record_episode
+from agent.validation import validate
 from envs import ActionCodec, ObservationSpec, make_vector_env
 from envs.suites import exactly_restorable
 

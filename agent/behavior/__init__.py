@@ -1,0 +1,2 @@
+"""Behaviour learned in imagination: rollouts in code space, the actor-critic, its policies
+and returns."""
