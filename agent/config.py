@@ -7,6 +7,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from agent.quantizers import registry
+
 
 @dataclass
 class EnvConfig:
@@ -216,3 +218,6 @@ class Config:
 OmegaConf.register_new_resolver(
     "camel", lambda name: "".join(w.capitalize() for w in str(name).split("_")), replace=True)
 ConfigStore.instance().store(name="schema", node=Config)
+# `quantizer=NAME` selects a registered quantizer's Options, whenever it registers.
+registry.on_register(lambda name, cls: ConfigStore.instance().store(
+    group="quantizer", name=name, node=cls.Options))

@@ -15,7 +15,7 @@ def _seed_and_threads():
 def small_config(quantizer: str = "fsq") -> Config:
     """The schema's defaults with the debug preset's sizes, for unit tests."""
     cfg = Config()
-    cfg.quantizer = agent.quantizers.registry._QUANTIZERS[quantizer].Options()
+    cfg.quantizer = agent.quantizers.registry.quantizer_class(quantizer).Options()
     cfg.model.deter = cfg.model.units = 32
     cfg.model.layers = 1
     cfg.model.reward_bins = 31

@@ -26,8 +26,8 @@ class Ternary(Quantizer):
     def forward(self, e: Tensor) -> QuantizerOutput:
         soft = torch.tanh(self.proj(e).float())
         indices = soft.detach().round().long() + 1  # [..., G] in {0, 1, 2}
-        code = straight_through(self.embed(indices), soft)
+        code = straight_through(self.indices_to_code(indices), soft)
         return self.output(code, indices, nn.functional.one_hot(indices, 3).float())
 
-    def embed(self, indices: Tensor) -> Tensor:
+    def indices_to_code(self, indices: Tensor) -> Tensor:
         return indices.float() - 1

@@ -41,15 +41,26 @@ def test_contract_shapes(name):
 
 
 @pytest.mark.parametrize("name", available())
-def test_embed_of_indices_equals_code(name):
+def test_indices_to_code_equals_code(name):
     # In eval mode the quantizer's state (e.g. a VQ codebook) does not move during the call.
     q = build({"name": name}, EMBED).eval()
     out = q(torch.randn(7, EMBED) * 2)
-    if q.continuous:  # no codebook: imagination samples the code from a continuous prior
+    if q.prior != "discrete":  # no codebook: imagination samples the code from a continuous prior
         with pytest.raises(NotImplementedError):
-            q.embed(out.indices)
+            q.indices_to_code(out.indices)
         return
-    torch.testing.assert_close(q.embed(out.indices), out.code.detach(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(q.indices_to_code(out.indices), out.code.detach(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", available())
+def test_declared_contract_attributes_hold(name):
+    q = build({"name": name}, EMBED).train()
+    code = q(torch.randn(64, EMBED) * 10).code
+    assert q.prior in ("discrete", "mse", "gaussian")
+    if q.bounded:
+        assert code.abs().max() <= 1 + 1e-6
+    # A continuous code has no codebook, and a discrete one always has.
+    assert q.has_codebook == (q.prior == "discrete")
 
 
 @pytest.mark.parametrize("name", available())
@@ -68,10 +79,10 @@ def test_fsq_forward_is_on_grid_and_indices_are_unique(levels):
         half = L // 2
         grid = (torch.arange(L) - half) / half
         assert torch.isin(values[..., i], grid).all()
-    torch.testing.assert_close(q.embed(out.indices), out.code.detach(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(q.indices_to_code(out.indices), out.code.detach(), rtol=0, atol=1e-6)
     # Every grid point has its own index.
     all_idx = torch.arange(q.classes)
-    codes = q.embed(all_idx.repeat(2, 1).T)
+    codes = q.indices_to_code(all_idx.repeat(2, 1).T)
     assert torch.unique(codes, dim=0).shape[0] == q.classes
 
 
@@ -286,7 +297,7 @@ def test_lfq_entropy_penalty_matches_explicit_enumeration():
     expected = per_sample + (mean * mean.log()).sum()
     torch.testing.assert_close(q(z).losses["entropy"], expected, atol=1e-5, rtol=1e-4)
     out = q(z)
-    torch.testing.assert_close(q.embed(out.indices), out.code.detach())
+    torch.testing.assert_close(q.indices_to_code(out.indices), out.code.detach())
 
 
 def test_none_passes_the_continuous_code_with_exact_gradient():
@@ -297,7 +308,7 @@ def test_none_passes_the_continuous_code_with_exact_gradient():
     torch.testing.assert_close(out.code, torch.tanh(z))
     out.code.sum().backward()
     torch.testing.assert_close(z.grad, 1 - torch.tanh(z.detach()) ** 2)
-    assert q.bits == 0 and q.continuous == "mse"
+    assert q.bits == 0 and q.prior == "mse"
 
 
 def test_perplexity_is_k_for_a_uniform_batch_and_one_for_a_constant_batch():

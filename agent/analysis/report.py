@@ -165,10 +165,12 @@ def arm_rows(arms: dict[str, list[RunRecord]], threshold: float | None) -> list[
 
 def _codebook_mean(runs: list[RunRecord], key: str) -> float | None:
     """The mean of a codebook statistic, or None for quantizers without a codebook."""
-    quantizers = registry._QUANTIZERS
-    return _mean([r.last(key) for r in runs
-                  if quantizers.get(r.config.get("quantizer.name")) is None
-                  or quantizers[r.config["quantizer.name"]].has_codebook])
+    return _mean([r.last(key) for r in runs if _has_codebook(r.config.get("quantizer.name"))])
+
+
+def _has_codebook(name: str | None) -> bool:
+    """Unknown names (a quantizer not imported here) count as having one."""
+    return name not in registry.available() or registry.quantizer_class(name).has_codebook
 
 
 def _mean(values: list) -> float | None:

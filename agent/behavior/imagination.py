@@ -1,7 +1,7 @@
 """Rolling the prior forward in code space: no observations, no gradients.
 
     s_0 (replayed, detached) --a_0--> h_1 = f(h_0, c_0, a_0), idx_1 ~ prior(h_1),
-    c_1 = quantizer.embed(idx_1), s_1 = [h_1, c_1] --a_1--> ... s_H
+    c_1 = quantizer.indices_to_code(idx_1), s_1 = [h_1, c_1] --a_1--> ... s_H
 (the continuous control arm samples c_1 from its continuous prior instead).
 """
 

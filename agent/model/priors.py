@@ -38,7 +38,7 @@ class DiscretePrior:
         return dyn, rep
 
     def sample(self, params: Tensor) -> Tensor:
-        return self.quantizer.embed(sample_categorical(self.logprobs(params)))
+        return self.quantizer.indices_to_code(sample_categorical(self.logprobs(params)))
 
 
 class ContinuousPrior:
@@ -82,7 +82,7 @@ class ContinuousPrior:
 
 
 def make_prior(quantizer: Quantizer, unimix: float) -> DiscretePrior | ContinuousPrior:
-    if quantizer.continuous is not None:
-        return ContinuousPrior(quantizer, gaussian=quantizer.continuous == "gaussian",
-                               bounded=getattr(quantizer, "bound", False))
+    if quantizer.prior != "discrete":
+        return ContinuousPrior(quantizer, gaussian=quantizer.prior == "gaussian",
+                               bounded=quantizer.bounded)
     return DiscretePrior(quantizer, unimix)

@@ -113,7 +113,7 @@ class WorldModel(nn.Module):
 
     def sample_code(self, h: Tensor) -> Tensor:
         """A code drawn from the prior given h: for discrete quantizers, indices sampled from
-        G x K classes and turned into a code by `quantizer.embed`."""
+        G x K classes and turned into a code by `quantizer.indices_to_code`."""
         return self.prior_dist.sample(self.prior(h))
 
     def feat(self, h: Tensor, code: Tensor) -> Tensor:

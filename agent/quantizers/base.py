@@ -6,14 +6,20 @@
     out.probs    [..., G, K]         posterior over classes (one-hot if deterministic)
     out.losses   {name: scalar}      the quantizer's own terms, already weighted
     out.stats    {name: scalar}      codebook health, filled in training mode only
-    quantizer.embed(indices) -> code equals out.code for those indices (used in imagination)
+    quantizer.indices_to_code(indices) -> code   equals out.code for those indices (discrete
+                                     quantizers only; imagination turns sampled indices
+                                     into codes with it)
+
+What the world model reads of a quantizer besides its output is declared here: `prior`
+(what the dynamics predicts for the code), `bounded` and `has_codebook`. A continuous code
+(the control arm) is a `ContinuousQuantizer`: it has no indices_to_code.
 
 A quantizer is one `Quantizer` subclass with an `Options` dataclass, registered with
 `@register("name")`; everything else (dynamics, heads, imagination) only sees this face.
 """
 
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -52,15 +58,22 @@ class UsageWindow(nn.Module):
         return self.hits.any(0)
 
 
+PriorKind = Literal["discrete", "mse", "gaussian"]
+
+
 class Quantizer(nn.Module):
     """Shared plumbing: sizes, usage window and the statistics of the contract."""
 
     groups: int
     classes: int
     code_dim: int
-    continuous: str | None = None
-    """None for discrete codes; a quantizer whose code is continuous names the prior the
-    dynamics should use for it instead ("mse" or "gaussian", see agent/model/priors.py)."""
+    prior: PriorKind = "discrete"
+    """What the dynamics model predicts for this code: a K-way classifier per group
+    ("discrete"), or, for a continuous code, the code itself as a point ("mse") or a
+    Gaussian ("gaussian"); see agent/model/priors.py."""
+    bounded: bool = False
+    """True when every code lies in [-1, 1]; a continuous prior then squashes its
+    prediction into that range too."""
     has_codebook: bool = True
     """False where perplexity, utilisation and dead codes mean nothing (a continuous code):
     reports leave those columns empty."""
@@ -75,7 +88,8 @@ class Quantizer(nn.Module):
         """Information capacity of one code, G * log2(K)."""
         return self.groups * math.log2(self.classes)
 
-    def embed(self, indices: Tensor) -> Tensor:
+    def indices_to_code(self, indices: Tensor) -> Tensor:
+        """[..., G] indices in [0, K) -> [..., code_dim] the code they stand for."""
         raise NotImplementedError
 
     def output(self, code: Tensor, indices: Tensor, probs: Tensor,
@@ -105,3 +119,15 @@ class Quantizer(nn.Module):
             "utilisation": used.mean(),
             "dead_codes": (1 - used).sum(-1).mean(),
         }
+
+
+class ContinuousQuantizer(Quantizer):
+    """A code that is not quantized (the control arm): the contract's shapes with K = 1 and
+    no codebook. The dynamics predict the code itself, so there are no indices to decode."""
+
+    prior: Literal["mse", "gaussian"] = "mse"
+    has_codebook = False
+
+    def indices_to_code(self, indices: Tensor) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has a continuous code: imagination "
+                                  f"samples it from the continuous prior, not from indices")

@@ -27,6 +27,7 @@ class Binary(Quantizer):
     gated by |z| <= 1 when `gate`."""
 
     Options = BinaryOptions
+    bounded = True
 
     def __init__(self, embed_dim: int, options: BinaryOptions):
         if options.bits < 1:
@@ -39,12 +40,12 @@ class Binary(Quantizer):
         z = self.proj(e).float()
         indices = (z.detach() > 0).long()
         surrogate = z.clamp(-1, 1) if self.opt.gate else z
-        code = straight_through(self.embed(indices), surrogate)
+        code = straight_through(self.indices_to_code(indices), surrogate)
         losses = {}
         if self.opt.commitment > 0:
             losses["commit"] = self.opt.commitment * (z - code.detach()).pow(2).sum(-1).mean()
         error = (z.detach() - code.detach()).pow(2).sum(-1).mean()
         return self.output(code, indices, one_hot(indices, 2), losses, error)
 
-    def embed(self, indices: Tensor) -> Tensor:
+    def indices_to_code(self, indices: Tensor) -> Tensor:
         return indices.float() * 2 - 1

@@ -27,6 +27,7 @@ class Categorical(Quantizer):
     of the (unimix) class probabilities."""
 
     Options = CategoricalOptions
+    bounded = True
 
     def __init__(self, embed_dim: int, options: CategoricalOptions):
         if options.groups < 1 or options.classes < 2 or not 0 <= options.unimix < 1:
@@ -44,5 +45,5 @@ class Categorical(Quantizer):
         code = straight_through(one_hot(indices, self.classes), probs)
         return self.output(code.flatten(-2), indices, probs)
 
-    def embed(self, indices: Tensor) -> Tensor:
+    def indices_to_code(self, indices: Tensor) -> Tensor:
         return one_hot(indices, self.classes).flatten(-2)

@@ -28,6 +28,7 @@ class FSQ(Quantizer):
     """
 
     Options = FSQOptions
+    bounded = True
 
     def __init__(self, embed_dim: int, options: FSQOptions):
         levels = torch.tensor(options.levels, dtype=torch.long)
@@ -67,7 +68,7 @@ class FSQ(Quantizer):
         error = ((bounded.detach() - rounded.detach()) / self.half_width).pow(2).sum(-1).mean()
         return self.output(code.flatten(-2), indices, probs, error=error)
 
-    def embed(self, indices: Tensor) -> Tensor:
+    def indices_to_code(self, indices: Tensor) -> Tensor:
         digits = (indices.unsqueeze(-1) // self.basis) % self.levels  # [..., G, d]
         code = (digits.float() - self.half_width) / self.half_width
         return code.flatten(-2)

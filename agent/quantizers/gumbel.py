@@ -28,6 +28,7 @@ class Gumbel(Quantizer):
     softmax((logits + g) / τ), with the same Gumbel noise g."""
 
     Options = GumbelOptions
+    bounded = True
 
     def __init__(self, embed_dim: int, options: GumbelOptions):
         if options.groups < 1 or options.classes < 2:
@@ -59,7 +60,7 @@ class Gumbel(Quantizer):
             out.stats["temperature"] = tau.detach()
         return out
 
-    def embed(self, indices: Tensor) -> Tensor:
+    def indices_to_code(self, indices: Tensor) -> Tensor:
         return one_hot(indices, self.classes).flatten(-2)
 
 

@@ -30,6 +30,7 @@ class LFQ(Quantizer):
     """Forward: sign(z) per dim, in {-1, +1}. Backward: identity (STE)."""
 
     Options = LFQOptions
+    bounded = True
 
     def __init__(self, embed_dim: int, options: LFQOptions):
         if options.groups < 1 or not 1 <= options.bits <= 12:
@@ -67,6 +68,6 @@ class LFQ(Quantizer):
         batch_entropy = -torch.xlogy(mean_q, mean_q).sum(-1).mean()
         return sample_entropy - batch_entropy
 
-    def embed(self, indices: Tensor) -> Tensor:
+    def indices_to_code(self, indices: Tensor) -> Tensor:
         bits = (indices.unsqueeze(-1) // self.powers) % 2
         return (bits.float() * 2 - 1).flatten(-2)

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from agent.errors import ConfigError
-from agent.quantizers.base import Quantizer, QuantizerOutput
+from agent.quantizers.base import ContinuousQuantizer, QuantizerOutput
 from agent.quantizers.registry import register
 
 
@@ -22,13 +22,12 @@ class NoneOptions:
 
 
 @register("none")
-class NoQuantizer(Quantizer):
+class NoQuantizer(ContinuousQuantizer):
     """code = (tanh) proj(e), continuous, with exact gradients. It keeps the contract's
-    shapes with K = 1 (G = dims, one class each, zero bits), and sets `continuous`, which
-    makes the world model predict the code itself instead of G x K classes."""
+    shapes with K = 1 (G = dims, one class each, zero bits); the world model predicts the
+    code itself (`prior`: mse or gaussian) instead of G x K classes."""
 
     Options = NoneOptions
-    has_codebook = False
 
     def __init__(self, embed_dim: int, options: NoneOptions):
         if options.prior not in ("mse", "gaussian"):
@@ -37,17 +36,13 @@ class NoQuantizer(Quantizer):
         if options.dims < 1:
             raise ConfigError(f"quantizer.dims must be >= 1, got {options.dims}")
         super().__init__(options.dims, 1, options.dims)
-        self.continuous = options.prior
-        self.bound = options.bound
+        self.prior = options.prior
+        self.bounded = options.bound
         self.proj = nn.Linear(embed_dim, options.dims)
 
     def forward(self, e: Tensor) -> QuantizerOutput:
         code = self.proj(e).float()
-        if self.bound:
+        if self.bounded:
             code = torch.tanh(code)
         indices = torch.zeros(*code.shape, dtype=torch.long, device=code.device)
         return self.output(code, indices, torch.ones(*code.shape, 1, device=code.device))
-
-    def embed(self, indices: Tensor) -> Tensor:
-        raise NotImplementedError("the `none` quantizer has no codebook: its imagined codes "
-                                  "come from the continuous prior")

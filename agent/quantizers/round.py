@@ -26,6 +26,7 @@ class Round(Quantizer):
     where |z| <= 1 (the clip's gradient), so rounding is invisible to the gradient."""
 
     Options = RoundOptions
+    bounded = True
 
     def __init__(self, embed_dim: int, options: RoundOptions):
         if options.levels < 2 or options.dims < 1:
@@ -38,9 +39,9 @@ class Round(Quantizer):
     def forward(self, e: Tensor) -> QuantizerOutput:
         z = self.proj(e).float().clamp(-1, 1)
         indices = torch.round((z.detach() + 1) / self.step).long().clamp(0, self.classes - 1)
-        code = straight_through(self.embed(indices), z)
+        code = straight_through(self.indices_to_code(indices), z)
         error = (z.detach() - code.detach()).pow(2).sum(-1).mean()
         return self.output(code, indices, one_hot(indices, self.classes), error=error)
 
-    def embed(self, indices: Tensor) -> Tensor:
+    def indices_to_code(self, indices: Tensor) -> Tensor:
         return indices.float() * self.step - 1.0

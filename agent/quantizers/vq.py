@@ -74,7 +74,7 @@ class VQ(Quantizer):
                 + codebook.pow(2).sum(-1).unsqueeze(0))
         flat_idx = dist.argmin(-1)  # [N, G]
         indices = flat_idx.reshape(z.shape[:-1])
-        q = self.embed(indices).unflatten(-1, (self.groups, self.opt.dim))
+        q = self.indices_to_code(indices).unflatten(-1, (self.groups, self.opt.dim))
         losses = {"commit": self.opt.beta * (z - q.detach()).pow(2).sum(-1).mean()}
         if not self.opt.ema:
             losses["codebook"] = (z.detach() - q).pow(2).sum(-1).mean()
@@ -114,7 +114,7 @@ class VQ(Quantizer):
     def normalise(self, x: Tensor) -> Tensor:
         return nn.functional.normalize(x, dim=-1) if self.opt.cosine else x
 
-    def embed(self, indices: Tensor) -> Tensor:
+    def indices_to_code(self, indices: Tensor) -> Tensor:
         """indices [..., G] -> code [..., G * dim]."""
         heads = torch.arange(self.groups, device=indices.device)
         return self.normalise(self.codebook[heads, indices]).flatten(-2)
