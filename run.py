@@ -71,7 +71,10 @@ def main(cfg: DictConfig) -> None:
     if cfg.report:
         from agent.analysis.report import write_report
 
-        write_report(Path(cfg.report), OmegaConf.to_object(cfg))
+        try:
+            write_report(Path(cfg.report), OmegaConf.to_object(cfg))
+        except UserError as err:
+            sys.exit(f"error: {explain(err)}")
     elif cfg.evaluate:
         from agent.loop.evaluate import evaluate_checkpoint
 
@@ -84,5 +87,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    check_overrides(CONFIG_DIR, sys.argv[1:])
+    try:
+        check_overrides(CONFIG_DIR, sys.argv[1:])
+    except UserError as err:
+        sys.exit(f"error: {explain(err)}")
     main()

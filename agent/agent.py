@@ -1,4 +1,4 @@
-"""The agent's one face: `policy` to act, `train` to learn from a replayed batch."""
+"""The agent's one face: `policy` to act, `train_step` to learn from a replayed batch."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,10 +11,12 @@ from torch import Tensor, nn
 from agent.behavior.actor_critic import ActorCritic
 from agent.behavior.imagination import dream, imagine
 from agent.compiling import MaybeCompiled
-from agent.config import Config, OptimConfig
+from agent.config import Config, LossScales
 from agent.data import Batch, Obs
+from agent.errors import ConfigError
 from agent.model.convnets import prefer_cpu_layout
-from agent.model.world_model import WorldModel
+from agent.model.world_model import ObservedStates, WorldModel
+from agent.optim import Optimizer, Optimizers, apply_updates
 from envs import ActionCodec
 from envs.observations import ObservationSpec, vector_spec
 
@@ -37,36 +39,6 @@ def evaluating(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-class Optimizer:
-    """Adam with global-norm clipping over one group of modules."""
-
-    def __init__(self, modules: list[nn.Module], cfg: OptimConfig):
-        self.params = [p for m in modules for p in m.parameters() if p.requires_grad]
-        self.clip = cfg.clip
-        self.opt = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.eps, foreach=True)
-
-    def step(self, loss: Tensor, losses: dict[str, Tensor]) -> Tensor:
-        """Backward, clip, and apply only if the gradient is finite; otherwise raise
-        NonFiniteError naming the loss terms at fault, with the weights untouched."""
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = nn.utils.clip_grad_norm_(self.params, self.clip, foreach=True)
-        if not torch.isfinite(norm):  # the one host sync of an update
-            self.opt.zero_grad(set_to_none=True)
-            bad = [name for name, v in losses.items() if not torch.isfinite(v)]
-            raise NonFiniteError(bad or ["gradient"])
-        self.opt.step()
-        return norm
-
-
-class NonFiniteError(ArithmeticError):
-    """An update was skipped because a loss or its gradient was not finite."""
-
-    def __init__(self, terms: list[str]):
-        super().__init__(f"non-finite {', '.join(terms)}")
-        self.terms = terms
-
-
 class Agent(nn.Module):
     def __init__(self, observations: ObservationSpec | int, actions: ActionCodec | int,
                  cfg: Config, device: torch.device | str = "cpu"):
@@ -82,10 +54,12 @@ class Agent(nn.Module):
         self.actor_critic = ActorCritic(self.world_model.feat_dim, codec, cfg)
         self.to(device)  # before the optimizers take the parameters
         prefer_cpu_layout(self.world_model)
-        wm = self.world_model
-        self.model_opt = Optimizer([wm], cfg.train.model_opt)
-        self.actor_opt = Optimizer([self.actor_critic.actor], cfg.train.actor_opt)
-        self.critic_opt = Optimizer([self.actor_critic.critic], cfg.train.critic_opt)
+        wm, ac = self.world_model, self.actor_critic
+        self.scales = scales_of([*wm.LOSSES, "quant"], cfg.loss_scales)
+        # A module, so that the agent's state_dict holds the optimizers' state too.
+        self.optimizers = Optimizers({"model": Optimizer([wm], cfg.train.model_opt),
+                                      "actor": Optimizer([ac.actor], cfg.train.actor_opt),
+                                      "critic": Optimizer([ac.critic], cfg.train.critic_opt)})
         # The two parts where compiling wins (benchmarks/speed.py): the world-model loss,
         # whose sequence loop has many small ops, and one imagination step.
         self.world_model_loss = MaybeCompiled(wm.loss, cfg.compile)
@@ -116,21 +90,39 @@ class Agent(nn.Module):
         return action, PolicyState(h, code, action)
 
     def train_step(self, batch: Batch) -> dict[str, Tensor]:
-        """One world-model update, then one actor and critic update in imagination.
-        Returns metrics as tensors. A non-finite loss or gradient raises NonFiniteError
-        before the optimizer it belongs to changes any weight."""
-        cfg, wm, ac = self.cfg, self.world_model, self.actor_critic
-        scales = cfg.loss_scales
+        """One update of the world model, the actor and the critic, all or nothing: every
+        gradient is computed from the current weights first, and the optimizers step only if
+        every loss and gradient is finite; otherwise NonFiniteError names the terms at fault
+        and no weight has changed. Returns metrics as tensors."""
+        self.zero_grad(set_to_none=True)
+        model_losses, states = self.world_model_gradients(batch)
+        behavior_losses, behavior_metrics = self.behavior_gradients(states, batch.cont)
+        norms = apply_updates(self.optimizers, [model_losses, behavior_losses])
+        losses = model_losses | behavior_losses
+        self.actor_critic.after_update()
+        return {**{f"loss/{k}": v.detach() for k, v in losses.items()},
+                **{f"train/{name}_grad_norm": norm for name, norm in norms.items()},
+                **{f"quant/{k}": v for k, v in states.quantized.stats.items()},
+                **{f"train/{k}": v for k, v in behavior_metrics.items()}}
+
+    def world_model_gradients(self, batch: Batch) -> tuple[dict[str, Tensor], ObservedStates]:
+        """The world model's loss terms on a batch, and their scaled sum backpropagated
+        (gradients only: weights change when the update is applied)."""
         with self.autocast():
             losses, states = self.world_model_loss(batch)
-        model_loss = sum(self._scale(name, scales) * value for name, value in losses.items())
-        metrics = {f"loss/{k}": v.detach() for k, v in losses.items()}
-        metrics["train/model_grad_norm"] = self.model_opt.step(model_loss, losses)
-        metrics.update({f"quant/{k}": v for k, v in states.post.stats.items()})
+        scale = self.scales
+        sum(scale["quant" if name.startswith("quant_") else name] * value
+            for name, value in losses.items()).backward()
+        return losses, states
 
+    def behavior_gradients(self, states: ObservedStates, cont: Tensor
+                           ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Imagine from the observed states (detached; `cont` [B, T] their own continue
+        flags) and backpropagate the actor and critic losses (gradients only)."""
+        cfg, wm, ac = self.cfg, self.world_model, self.actor_critic
         h = states.h.detach().flatten(0, 1)
-        code = states.post.code.detach().flatten(0, 1)
-        start_cont = batch.cont.flatten()
+        code = states.quantized.code.detach().flatten(0, 1)
+        start_cont = cont.flatten()
         if cfg.ac.starts:
             pick = torch.randperm(h.shape[0], device=h.device)[:cfg.ac.starts]
             h, code, start_cont = h[pick], code[pick], start_cont[pick]
@@ -140,19 +132,22 @@ class Agent(nn.Module):
                 reward = wm.reward_mean(traj.feat[1:])
                 # The continue probability, not its mode: an expected discount is smoother.
                 cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
-            ac_losses, ac_metrics = ac.loss(traj, reward, cont)
-        metrics["train/actor_grad_norm"] = self.actor_opt.step(ac_losses["actor"], ac_losses)
-        metrics["train/critic_grad_norm"] = self.critic_opt.step(ac_losses["critic"], ac_losses)
-        ac.update_slow_critic()
-        metrics.update({f"loss/{k}": v.detach() for k, v in ac_losses.items()})
-        metrics.update({f"train/{k}": v for k, v in ac_metrics.items()})
-        return metrics
+            losses, metrics = ac.loss(traj, reward, cont)
+        # Actor and critic share no weights and neither loss reaches the other's network.
+        (losses["actor"] + losses["critic"]).backward()
+        return losses, metrics
 
     def autocast(self) -> torch.autocast:
         """bf16 autocast of the networks when precision=bf16 (a no-op context for fp32)."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16,
                               enabled=self.cfg.precision == "bf16")
 
-    @staticmethod
-    def _scale(name: str, scales) -> float:
-        return scales.quant if name.startswith("quant_") else getattr(scales, name)
+
+def scales_of(terms: list[str], scales: LossScales) -> dict[str, float]:
+    """Each loss term's scale from the config; a term without one stops the agent's
+    construction, naming it."""
+    missing = [term for term in terms if not hasattr(scales, term)]
+    if missing:
+        raise ConfigError(f"loss term {missing[0]!r} has no scale: add loss_scales."
+                          f"{missing[0]} to the config (agent/config.py, LossScales)")
+    return {term: float(getattr(scales, term)) for term in terms}

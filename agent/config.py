@@ -4,8 +4,9 @@ or a value of the wrong type fails before anything runs; `validate` then checks 
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agent.quantizers import registry
 
@@ -212,6 +213,12 @@ class Config:
     print mean ± std and write eval.json into the run folder, instead of training."""
     report_threshold: float | None = None
     """Eval return that counts as solved in reports; None takes the env's reward_threshold."""
+
+
+def saved_config(text: str) -> DictConfig:
+    """A run's saved config.yaml (or a checkpoint's copy of it) as a typed node of the
+    schema; overrides can still be applied before `OmegaConf.to_object`."""
+    return OmegaConf.merge(OmegaConf.structured(Config), yaml.safe_load(text))
 
 
 # `${camel:space_invaders}` -> SpaceInvaders: suite configs build gymnasium ids from games.

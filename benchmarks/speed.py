@@ -5,9 +5,12 @@
 
 Per model size (the CPU default; DreamerV3 "XS" and "S" with 32 x 32 categorical latents and
 imagination from all B * T states), eager and compiled (`compile=true`):
-  1. world-model update (forward + backward + Adam) on a B x T = 16 x 64 batch;
-  2. imagination (horizon 15) + actor + critic update from the configured start states;
-  3. the full update (Agent.train_step: 1 + 2), and the first one, which includes compiling;
+  1. world-model half (Agent.world_model_gradients: forward + backward) on a B x T =
+     16 x 64 batch;
+  2. behaviour half (Agent.behavior_gradients: imagination, horizon 15, + actor and critic
+     forward + backward) from the configured start states;
+  3. the full update (Agent.train_step: 1 + 2 + the optimizers), and the first one, which
+     includes compiling;
   4. policy inference per env step for a batch of N envs, and env steps/s (the env as
      training makes it, before observations are converted to tensors);
   5. env steps/s and updates/s of real training (eager, fp32) at the default train ratio;
@@ -26,6 +29,7 @@ import platform
 import statistics
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -37,7 +41,6 @@ from torch.utils.flop_counter import FlopCounterMode
 import agent.config  # noqa: F401  (registers the schema)
 import agent.quantizers  # noqa: F401
 from agent.agent import Agent
-from agent.behavior.imagination import dream, imagine
 from agent.data import Batch
 from agent.loop.run import Run
 from envs import ActionCodec, ObservationSpec, make_vector_env
@@ -110,40 +113,38 @@ def measure(size: str, compiled: bool, precision: str, args) -> dict:
         envs.close()
 
 
+@contextmanager
+def eager(agent: Agent):
+    """The agent's compiled parts swapped for their eager functions, for the duration."""
+    compiled = agent.world_model_loss, agent.dream
+    agent.world_model_loss, agent.dream = compiled[0].eager, compiled[1].eager
+    try:
+        yield
+    finally:
+        agent.world_model_loss, agent.dream = compiled
+
+
 def measure_on(envs, cfg, size: str, precision: str, args) -> dict:
     device = torch.device(args.device)
     spec = ObservationSpec(envs.single_observation_space, cfg.env.image_size)
     codec = ActionCodec(envs.single_action_space)
     agent = Agent(spec, codec, cfg, device)
     batch = random_batch(cfg, spec, codec, device)
-    wm, ac = agent.world_model, agent.actor_critic
+    wm = agent.world_model
     tic = time.perf_counter()
     agent.train_step(batch)
     first_update_s = time.perf_counter() - tic  # with compile=true: compiling, or the cache
 
-    # The two halves of train_step, each with the function it runs (compiled or not).
-    def world_model_update(loss_fn=agent.world_model_loss):
-        with agent.autocast():
-            losses, states = loss_fn(batch)
-        agent.model_opt.step(sum(losses.values()), losses)
-        return states
+    # The two halves of train_step (forward and backward; the optimizers step in the full
+    # update only), each with the functions it runs (compiled or not).
+    def world_model_half():
+        agent.zero_grad(set_to_none=True)
+        return agent.world_model_gradients(batch)[1]
 
-    states = world_model_update()
-    h = states.h.detach().flatten(0, 1)
-    code = states.post.code.detach().flatten(0, 1)
-    if cfg.ac.starts:
-        h, code = h[:cfg.ac.starts], code[:cfg.ac.starts]
-    start_cont = torch.ones(h.shape[0], device=device)
+    states = world_model_half()
 
-    def imagination_update(step_fn=agent.dream):
-        with agent.autocast():
-            traj = imagine(wm, ac.act, h, code, cfg.ac.horizon, step_fn)
-            with torch.no_grad():
-                reward = wm.reward_mean(traj.feat[1:])
-                cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])])
-            losses, _ = ac.loss(traj, reward, cont)
-        agent.actor_opt.step(losses["actor"], losses)
-        agent.critic_opt.step(losses["critic"], losses)
+    def behavior_half():
+        agent.behavior_gradients(states, batch.cont)
 
     policy_state = agent.initial_state(args.envs)
     obs = {k: v.to(device) for k, v in random_obs(spec, (args.envs,)).items()}
@@ -167,13 +168,16 @@ def measure_on(envs, cfg, size: str, precision: str, args) -> dict:
         "first_update_s": first_update_s,
         "deter": cfg.model.deter, "units": cfg.model.units,
         "latents": f"{wm.quantizer.groups}x{wm.quantizer.classes} {cfg.quantizer.name}",
-        "imagination_starts": h.shape[0], "horizon": cfg.ac.horizon,
+        "imagination_starts": cfg.ac.starts or batch.cont.numel(), "horizon": cfg.ac.horizon,
         "update_s": median_time(lambda: agent.train_step(batch), repeats, device=dev),
-        "world_model_s": median_time(world_model_update, repeats, device=dev),
-        "imagination_ac_s": median_time(imagination_update, repeats, device=dev),
-        # FLOPs are counted on the eager functions: the same arithmetic, visible op by op.
-        "world_model_flops": flops(lambda: world_model_update(wm.loss)),
-        "imagination_ac_flops": flops(lambda: imagination_update(dream)),
+        "world_model_s": median_time(world_model_half, repeats, device=dev),
+        "imagination_ac_s": median_time(behavior_half, repeats, device=dev),
+    }
+    # FLOPs are counted on the eager functions: the same arithmetic, visible op by op.
+    with eager(agent):
+        result["world_model_flops"] = flops(world_model_half)
+        result["imagination_ac_flops"] = flops(behavior_half)
+    result |= {
         "policy_step_s": median_time(policy_step, 50, device=dev),
         "env_steps_per_s": args.envs / median_time(env_step, 200),
     }

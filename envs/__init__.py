@@ -1,8 +1,8 @@
 """Gymnasium environments for the agent: making them, and what their spaces look like to it."""
 
-from envs.make import EnvError, make_env, make_vector_env
+from envs.make import EnvError, make_env, make_vector_env, set_pending_resets
 from envs.observations import ObservationSpec
 from envs.spaces import ActionCodec, SpaceError
 
 __all__ = ["ActionCodec", "EnvError", "ObservationSpec", "SpaceError", "make_env",
-           "make_vector_env"]
+           "make_vector_env", "set_pending_resets"]

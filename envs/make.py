@@ -72,3 +72,14 @@ def make_vector_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = 
     if vector == "sync":
         return gym.vector.SyncVectorEnv(make_one, autoreset_mode=mode)
     raise EnvError(f"env.vector={vector!r} is not known; use sync or async")
+
+
+def set_pending_resets(envs: gym.vector.VectorEnv, pending: np.ndarray) -> None:
+    """Make the next step of a next-step-autoreset vector env reset the envs where `pending`
+    is set (their episode ended on the step before), as it would have after that step. Used
+    when a run resumes with freshly made envs. gymnasium keeps this in a private attribute;
+    tests/test_env_wrappers.py fails if that changes."""
+    if not hasattr(envs, "_autoreset_envs"):
+        raise RuntimeError(f"{type(envs).__name__} of gymnasium {gym.__version__} keeps no "
+                           f"_autoreset_envs: resuming cannot restore its pending resets")
+    envs._autoreset_envs = np.asarray(pending, dtype=bool).copy()

@@ -20,6 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false"]
 
 
+def tensors(tree):
+    """Every tensor in nested dicts and lists."""
+    if torch.is_tensor(tree):
+        yield tree
+    elif isinstance(tree, dict | list | tuple):
+        for value in tree.values() if isinstance(tree, dict) else tree:
+            yield from tensors(value)
+
+
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
@@ -43,9 +52,11 @@ def test_checkpoints_are_written_kept_and_verified(trained):
     assert latest.name == "ckpt-0000000400.pt" and checkpoint.verified(latest)
     state = checkpoint.load(latest)
     assert state["env_steps"] == 400 and state["updates"] > 0
-    assert {"agent", "model_opt", "actor_opt", "critic_opt", "config"} <= set(state)
+    assert {"agent", "replay", "driver", "policy", "config"} <= set(state)
     assert any(k.startswith("world_model.quantizer.") for k in state["agent"])
-    assert state["model_opt"]["state"]  # Adam moments are in it
+    optimizers = state["agent"]["optimizers._extra_state"]  # the agent's state holds its optimizers
+    assert set(optimizers) == {"model", "actor", "critic"}
+    assert optimizers["model"]["state"]  # Adam moments are in it
 
 
 def test_evaluate_loads_weights_and_writes_eval_json(trained):
@@ -140,8 +151,8 @@ def test_non_finite_updates_are_skipped_then_the_run_stops_with_a_clean_checkpoi
     last = [line for line in result.stderr.splitlines() if line.strip()][-1]
     assert last.startswith("error: training stopped: 3 consecutive updates")
     state = checkpoint.load(checkpoint.latest(run_dir / "checkpoints"))
-    assert all(torch.isfinite(v).all() for v in state["agent"].values()
-               if v.is_floating_point())
+    # Weights and optimizer moments alike.
+    assert all(torch.isfinite(v).all() for v in tensors(state["agent"]) if v.is_floating_point())
 
 
 def test_no_valid_checkpoint_is_a_clear_error(trained, tmp_path):

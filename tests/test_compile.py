@@ -49,7 +49,7 @@ def test_compiled_step_gives_the_eager_losses(quantizer):
             torch.testing.assert_close(q.grad, p.grad, rtol=1e-3, atol=1e-5, msg=name)
 
     h = want_states.h.detach().flatten(0, 1)
-    code = want_states.post.code.detach().flatten(0, 1)
+    code = want_states.quantized.code.detach().flatten(0, 1)
     ac = eager.actor_critic
     torch.manual_seed(2)
     want_traj = imagine(eager.world_model, ac.act, h, code, cfg.ac.horizon)

@@ -1,11 +1,12 @@
 """env.action_repeat and env.time_limit, as make_env applies them."""
 
+import numpy as np
 import pytest
 
 from agent.config import Config
 from agent.errors import ConfigError
 from agent.validation import validate
-from envs import make_env
+from envs import make_env, make_vector_env, set_pending_resets
 
 
 def _episode(env, actions=(0, 1)) -> tuple[int, float, bool]:
@@ -38,3 +39,23 @@ def test_bad_wrapper_settings_are_refused(key, value):
     setattr(cfg.env, key, value)
     with pytest.raises(ConfigError, match=f"env.{key}"):
         validate(cfg)
+
+
+@pytest.mark.parametrize("vector", ["sync", "async"])
+def test_a_pending_reset_makes_the_next_vector_step_a_reset(vector):
+    # Fails if gymnasium changes how its vector envs remember pending resets.
+    envs = make_vector_env("CartPole-v1", 2, vector=vector)
+    try:
+        envs.reset(seed=0)
+        envs.step(np.array([0, 0]))
+        if vector == "async":  # its copies live in subprocesses: the attribute is local
+            with pytest.raises(RuntimeError, match="_autoreset_envs"):
+                set_pending_resets(envs, np.array([True, False]))
+            return
+        set_pending_resets(envs, np.array([True, False]))
+        _, reward, *_ = envs.step(np.array([0, 0]))
+        lengths = [len(s["actions"]) for s in envs.call("snapshot")]
+        # env 0 reset instead of stepping (no reward, no action); env 1 took its second step
+        assert lengths == [0, 2] and reward.tolist() == [0.0, 1.0]
+    finally:
+        envs.close()

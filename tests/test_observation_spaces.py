@@ -94,10 +94,10 @@ def test_decoded_observations_have_the_observations_shapes():
     obs = {"state": torch.randn(2, 3, 4),
            "rgb": torch.randint(0, 256, (2, 3, 3, 32, 32), dtype=torch.uint8)}
     states = wm.observe(obs, torch.zeros(2, 3, 2), torch.zeros(2, 3))
-    decoded = wm.decode(wm.feat(states.h, states.post.code))
+    decoded = wm.decode(wm.feat(states.h, states.quantized.code))
     assert decoded["state"].shape == (2, 3, 4)
     assert decoded["rgb"].shape == (2, 3, 3, 32, 32) and decoded["rgb"].dtype == torch.uint8
-    loss = wm.reconstruction_loss(wm.feat(states.h, states.post.code), obs)
+    loss = wm.reconstruction_loss(wm.feat(states.h, states.quantized.code), obs)
     assert loss.shape == (2, 3)
     loss.sum().backward()  # pixels' reconstruction reaches the CNN encoder
     assert wm.image_encoders["rgb"].net[0].weight.grad.abs().sum() > 0

@@ -30,7 +30,7 @@ def test_predictions_after_the_context_ignore_the_observations(tmp_path):
     # Within the context: the posterior's reconstruction, as training computes it.
     with torch.no_grad():
         states = wm.observe(batch.obs, batch.action, batch.is_first)
-        recon = symexp(wm.decoder(wm.feat(states.h, states.post.code)))
+        recon = symexp(wm.decoder(wm.feat(states.h, states.quantized.code)))
     torch.testing.assert_close(result.pred_obs["obs"][:, :4], recon[:, :4])
 
     # After it: observations are never looked at, the actions are.

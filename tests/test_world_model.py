@@ -88,8 +88,8 @@ def test_shapes_at_every_boundary(name, replay):
     losses, states = agent.world_model.loss(batch)
     q = agent.world_model.quantizer
     assert states.h.shape == (4, 16, cfg.model.deter)
-    assert states.post.code.shape == (4, 16, q.code_dim)
-    assert states.post.probs.shape == (4, 16, q.groups, q.classes)
+    assert states.quantized.code.shape == (4, 16, q.code_dim)
+    assert states.quantized.probs.shape == (4, 16, q.groups, q.classes)
     assert set(losses) >= {"recon", "reward", "cont", "dyn", "rep"}
     assert all(v.dim() == 0 and torch.isfinite(v) for v in losses.values())
     metrics = agent.train_step(batch)
@@ -154,10 +154,11 @@ def test_bf16_update_runs_networks_in_bf16_and_quantizer_in_fp32(name, replay):
 
 
 def test_a_nan_loss_term_changes_no_weight_and_is_named(replay):
-    from agent.agent import NonFiniteError
+    from agent.optim import NonFiniteError
 
     agent = Agent(4, 2, small_config("fsq"))
-    before = {k: v.clone() for k, v in agent.state_dict().items()}
+    before = {k: v.clone() for k, v in agent.state_dict().items()
+              if torch.is_tensor(v)}
     # A hook that turns the reward head's output to NaN: only the reward term goes bad.
     agent.world_model.reward.register_forward_hook(lambda m, i, out: out * float("nan"))
     with pytest.raises(NonFiniteError, match="non-finite reward") as caught:
@@ -167,3 +168,33 @@ def test_a_nan_loss_term_changes_no_weight_and_is_named(replay):
         if name.startswith(("world_model.", "actor_critic.")) and "usage" not in name:
             assert torch.equal(value, before[name]), name
     assert all(p.grad is None for p in agent.parameters())
+
+
+def test_an_actor_side_fault_changes_no_weight_of_any_part(replay):
+    from agent.optim import NonFiniteError
+
+    agent = Agent(4, 2, small_config("fsq"))
+    agent.train_step(replay.sample(4, 16))  # Adam moments and the return range exist
+    before = {k: v.clone() for k, v in agent.state_dict().items()
+              if torch.is_tensor(v)}
+    moments = agent.optimizers["model"].state_dict()["state"][0]["exp_avg"].clone()
+    # NaN from the actor: the world model's losses are fine, and computed first.
+    agent.actor_critic.actor.register_forward_hook(lambda m, i, out: out * float("nan"))
+    with pytest.raises(NonFiniteError, match="non-finite actor") as caught:
+        agent.train_step(replay.sample(4, 16))
+    assert caught.value.terms == ["actor"]
+    for name, value in agent.state_dict().items():
+        if torch.is_tensor(value) and "usage" not in name:
+            assert torch.equal(value, before[name]), name
+    torch.testing.assert_close(agent.optimizers["model"].state_dict()["state"][0]["exp_avg"],
+                               moments, rtol=0, atol=0)
+    assert all(p.grad is None for p in agent.parameters())
+
+
+def test_a_loss_term_without_a_scale_stops_the_agent_being_built(monkeypatch):
+    from agent.errors import ConfigError
+    from agent.model.world_model import WorldModel
+
+    monkeypatch.setattr(WorldModel, "LOSSES", (*WorldModel.LOSSES, "sharpness"))
+    with pytest.raises(ConfigError, match="loss term 'sharpness' has no scale"):
+        Agent(4, 2, small_config("fsq"))

@@ -16,7 +16,9 @@ import gymnasium as gym
 import numpy as np
 import yaml
 
+from agent.analysis.figures import write_figures
 from agent.config import Config
+from agent.errors import ConfigError
 from agent.loop.sweep import ERROR, SUMMARY
 from agent.quantizers import registry
 
@@ -117,8 +119,12 @@ def interval_estimates(scores: dict[str, np.ndarray], seed: int = 0) -> dict[str
     def aggregate(x):
         return np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x)])
 
-    np.random.seed(seed)
-    points, intervals = rly.get_interval_estimates(scores, aggregate, reps=2000)
+    saved = np.random.get_state()
+    np.random.seed(seed)  # rliable bootstraps from numpy's global generator
+    try:
+        points, intervals = rly.get_interval_estimates(scores, aggregate, reps=2000)
+    finally:
+        np.random.set_state(saved)
     return {arm: {"mean": points[arm][0], "iqm": points[arm][1],
                   "mean_ci": intervals[arm][:, 0], "iqm_ci": intervals[arm][:, 1]}
             for arm in scores}
@@ -204,57 +210,6 @@ def markdown(rows: list[dict], threshold: float | None, problems: list[str],
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(arms: dict[str, list[RunRecord]], key: str, ax, seed: int = 0) -> None:
-    """Mean over runs at each step, with a 95% bootstrap CI of the mean (scipy)."""
-    from scipy import stats
-
-    for arm, rs in arms.items():
-        steps = sorted({s for r in rs for s, _ in r.series(key)})
-        table = [dict(r.series(key)) for r in rs]
-        mean, low, high = [], [], []
-        for step in steps:
-            values = np.array([t[step] for t in table if step in t], dtype=float)
-            mean.append(values.mean())
-            if len(values) > 1 and np.ptp(values) > 0:
-                ci = stats.bootstrap((values,), np.mean, confidence_level=0.95,
-                                     n_resamples=1000, random_state=seed).confidence_interval
-                low.append(ci.low), high.append(ci.high)
-            else:
-                low.append(values.mean()), high.append(values.mean())
-        ax.plot(steps, mean, label=arm)
-        ax.fill_between(steps, low, high, alpha=0.2)
-    ax.set_xlabel("env steps")
-    ax.grid(alpha=0.3)
-
-
-def write_figures(arms: dict[str, list[RunRecord]], sweep_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    plot_curves(arms, "eval/return", ax)
-    ax.set_ylabel("eval return (mean, 95% CI)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    curves = sweep_dir / "curves.png"
-    fig.savefig(curves, dpi=120)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, label in ((axes[0], "quant/perplexity_frac", "perplexity / K"),
-                           (axes[1], "quant/utilisation", "utilisation (window)")):
-        plot_curves(arms, key, ax)
-        ax.set_ylabel(label)
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    codebook = sweep_dir / "codebook.png"
-    fig.savefig(codebook, dpi=120)
-    plt.close(fig)
-    return [curves, codebook]
-
-
 def log_to_wandb(rows: list[dict], figures: list[Path], sweep_dir: Path, cfg: Config) -> None:
     import wandb
 
@@ -271,10 +226,10 @@ def log_to_wandb(rows: list[dict], figures: list[Path], sweep_dir: Path, cfg: Co
 
 def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
     if not sweep_dir.is_dir():
-        sys.exit(f"error: report={sweep_dir} is not a folder")
+        raise ConfigError(f"report={sweep_dir} is not a folder")
     runs = load_runs(sweep_dir)
     if not runs:
-        sys.exit(f"error: report={sweep_dir} holds no runs (no */config.yaml)")
+        raise ConfigError(f"report={sweep_dir} holds no runs (no */config.yaml)")
     problems = [f"`{r.path.name}` crashed: {r.error}" if r.error else
                 f"`{r.path.name}` did not finish (no {SUMMARY})"
                 for r in runs if r.error or not r.finished]
@@ -295,4 +250,7 @@ def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    write_report(Path(sys.argv[1]))
+    try:
+        write_report(Path(sys.argv[1]))
+    except ConfigError as err:
+        sys.exit(f"error: {err}")

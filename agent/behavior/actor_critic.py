@@ -29,6 +29,7 @@ class ActorCritic(nn.Module):
         self.twohot = TwoHot(m.reward_bins)
         self.retnorm = ReturnNormalizer(self.cfg.retnorm_decay, self.cfg.retnorm_low,
                                         self.cfg.retnorm_high)
+        self.next_range: Tensor | None = None  # the return range the last loss saw
 
     def act(self, feat: Tensor, greedy: bool = False) -> Tensor:
         """Encoded actions [..., act_dim]: sampled, or the mode when greedy."""
@@ -48,11 +49,12 @@ class ActorCritic(nn.Module):
         with torch.no_grad():
             value = self.twohot.mean(critic_logits.detach())
             returns = lambda_return(reward, cont[1:], value, cfg.gamma, cfg.lam)
-            self.retnorm.update(returns)
-            scale = self.retnorm.scale()
+            # Kept only once the update is applied (after_update): a skipped update must
+            # leave the normaliser as it was.
+            self.next_range = self.retnorm.next_range(returns)
+            scale = self.retnorm.scale(self.next_range)
             advantage = (returns - value[:-1]) / scale
-            # Weight of s_k: the chance of still being in the episode, discounted.
-            weight = torch.cumprod(cfg.gamma * cont[:-1], 0) / cfg.gamma  # [H, N]
+            weight = continuation_weights(cont, cfg.gamma)
             slow_target = self.value(feat[:-1], slow=True)
 
         params = self.actor(feat[:-1])  # [H, N, policy.size]
@@ -75,7 +77,16 @@ class ActorCritic(nn.Module):
         return {"actor": actor, "critic": critic}, metrics
 
     @torch.no_grad()
-    def update_slow_critic(self) -> None:
+    def after_update(self) -> None:
+        """What follows an applied update: keep the return range its loss saw, and move the
+        slow critic toward the critic."""
+        self.retnorm.keep(self.next_range)
         rate = self.cfg.slow_critic_rate
         torch._foreach_lerp_(list(self.slow_critic.parameters()),
                              list(self.critic.parameters()), rate)
+
+
+def continuation_weights(cont: Tensor, gamma: float) -> Tensor:
+    """cont [H + 1, N] -> the weight of s_0 .. s_{H-1} in the losses [H, N]: the chance of
+    still being in the episode there, discounted, c_0 · γ c_1 · ... · γ c_k."""
+    return torch.cumprod(gamma * cont[:-1], 0) / gamma

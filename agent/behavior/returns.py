@@ -47,11 +47,21 @@ class ReturnNormalizer(nn.Module):
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
 
     @torch.no_grad()
-    def update(self, returns: Tensor) -> None:
+    def next_range(self, returns: Tensor) -> Tensor:
+        """The [low, high] range after seeing `returns`, not yet kept (see `keep`)."""
         current = torch.quantile(returns.detach().flatten().float(), self.quantiles)
         mixed = self.decay * self.range + (1 - self.decay) * current
-        self.range.copy_(torch.where(self.initialised, mixed, current))
+        return torch.where(self.initialised, mixed, current)
+
+    @torch.no_grad()
+    def keep(self, value_range: Tensor) -> None:
+        self.range.copy_(value_range)
         self.initialised.fill_(True)
 
-    def scale(self) -> Tensor:
-        return (self.range[1] - self.range[0]).clamp(min=1.0)
+    def update(self, returns: Tensor) -> None:
+        self.keep(self.next_range(returns))
+
+    def scale(self, value_range: Tensor | None = None) -> Tensor:
+        """max(1, high - low) of the kept range, or of `value_range`."""
+        low, high = self.range if value_range is None else value_range
+        return (high - low).clamp(min=1.0)

@@ -1,4 +1,4 @@
-"""The policy the driver calls while training."""
+"""The policy the driver steps envs with: the agent's, carrying its recurrent state."""
 
 import numpy as np
 import torch
@@ -8,22 +8,24 @@ from agent.data import Obs
 from envs import ActionCodec
 
 
-class Collector:
-    """Uniform random actions while `explore` (prefill), then the agent's, carrying its
-    recurrent state from call to call."""
+class ActingPolicy:
+    """The agent's actions, sampled (training) or its mode (`greedy`: evaluation and
+    videos); while `explore` is set, uniform random actions instead (prefill)."""
 
     def __init__(self, agent: Agent, codec: ActionCodec, num_envs: int,
-                 rng: np.random.Generator):
-        self.agent, self.codec, self.rng = agent, codec, rng
+                 rng: np.random.Generator | None = None, greedy: bool = False):
+        self.agent, self.codec, self.greedy = agent, codec, greedy
+        self.rng = rng or np.random.default_rng()
         self.state = agent.initial_state(num_envs)
-        self.explore = True
+        self.explore = False
 
     def __call__(self, obs: Obs, is_first: torch.Tensor) -> torch.Tensor:
         if self.explore:
             return self.codec.random(is_first.shape[0], self.rng)
         device = self.agent.device
         obs = {k: v.to(device) for k, v in obs.items()}
-        action, self.state = self.agent.policy(obs, is_first.to(device), self.state)
+        action, self.state = self.agent.policy(obs, is_first.to(device), self.state,
+                                               self.greedy)
         return action
 
     def state_dict(self) -> dict:

@@ -1,7 +1,5 @@
 """Turning bad command lines into one-line errors, before Hydra starts a run."""
 
-import sys
-
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
@@ -36,16 +34,11 @@ def explain(err: BaseException) -> str:
     return _first_line(str(err))
 
 
-
 def check_overrides(config_dir: str, args: list[str]) -> None:
-    """Compose the config the command line asks for; exit with one line if it is bad.
-
-    Hydra's flags (--help, -m, --cfg, ...) are left to Hydra itself."""
+    """Compose the config the command line asks for; a bad one raises one of UserError
+    (see `explain`). Hydra's flags (--help, -m, --cfg, ...) are left to Hydra itself."""
     if any(arg.startswith("-") for arg in args):
         return
     overrides = [arg for arg in args if not arg.lstrip("+~").startswith("hydra")]
-    try:
-        with initialize_config_dir(config_dir=config_dir, version_base=None):
-            OmegaConf.to_object(compose(config_name="config", overrides=overrides))
-    except UserError as err:
-        sys.exit(f"error: {explain(err)}")
+    with initialize_config_dir(config_dir=config_dir, version_base=None):
+        OmegaConf.to_object(compose(config_name="config", overrides=overrides))

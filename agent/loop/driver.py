@@ -1,4 +1,5 @@
-"""Stepping a vector env with a policy, in the layout replay stores.
+"""Stepping a vector env with a policy, in the layout replay stores: the one loop that
+training, evaluation and videos all step envs with.
 
     call        reset        step(a_0)       step(a_1) ...  step(a_T) on a done env
     returns     o_0          o_1, r_1        o_2, r_2       o_0', r = 0   (next-step autoreset)
@@ -16,8 +17,7 @@ import torch
 from torch import Tensor
 
 from agent.data import Obs
-from envs import ActionCodec
-from envs.observations import ObservationSpec
+from envs import ActionCodec, ObservationSpec, set_pending_resets
 
 
 class Step(NamedTuple):
@@ -31,6 +31,7 @@ class Step(NamedTuple):
 class Episode(NamedTuple):
     ret: float
     length: int
+    env: int = 0  # which of the vector env's copies played it
 
 
 Policy = Callable[[Obs, Tensor], Tensor]  # (obs, is_first [N]) -> actions [N, A]
@@ -65,11 +66,8 @@ class Driver:
             env.restore(snapshot)
         for name in self.ARRAYS:
             setattr(self, name, state[name].numpy().copy())
-        obs = state["obs"]  # (checkpoints before Dict observations: one tensor)
-        self.obs = {k: v.clone() for k, v in obs.items()} if isinstance(obs, dict) else \
-            {"obs": obs.clone()}
-        # The vector env resets, on its next step, the envs whose episode just ended.
-        self.envs._autoreset_envs = self.done.copy()
+        self.obs = {k: v.clone() for k, v in state["obs"].items()}
+        set_pending_resets(self.envs, self.done)  # their next step is a reset, as before
 
     def step(self, policy: Policy) -> tuple[Step, list[Episode]]:
         """Act once in every env; returns the stored step and the episodes it finished."""
@@ -85,6 +83,23 @@ class Driver:
         self.done = term | trunc
         self.ep_return = np.where(self.is_first, 0.0, self.ep_return + reward)
         self.ep_length = np.where(self.is_first, 0, self.ep_length + 1)
-        finished = [Episode(float(self.ep_return[i]), int(self.ep_length[i]))
+        finished = [Episode(float(self.ep_return[i]), int(self.ep_length[i]), int(i))
                     for i in np.flatnonzero(self.done)]
         return step, finished
+
+
+def play_episodes(driver: Driver, policy: Policy, on_step: Callable[[], None] | None = None,
+                  max_steps: int | None = None) -> list[Episode]:
+    """Step until every env has finished an episode (or `max_steps` steps); returns the
+    first episode of each env that finished one, in env order. `on_step` is called after
+    every step (e.g. to render a video frame)."""
+    first: dict[int, Episode] = {}
+    steps = 0
+    while len(first) < driver.envs.num_envs and (max_steps is None or steps < max_steps):
+        _, finished = driver.step(policy)
+        for episode in finished:
+            first.setdefault(episode.env, episode)
+        steps += 1
+        if on_step is not None:
+            on_step()
+    return [first[i] for i in sorted(first)]

@@ -4,42 +4,39 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
-import yaml
 from omegaconf import OmegaConf
 
 from agent.agent import Agent
-from agent.config import Config, EnvConfig
+from agent.config import EnvConfig, saved_config
 from agent.loop import checkpoint
+from agent.loop.acting import ActingPolicy
+from agent.loop.driver import Driver, play_episodes
 from agent.loop.video import record_episode
+from agent.seeds import Seeds
 from envs import ActionCodec, ObservationSpec, make_vector_env
 
 
 class Evaluator:
     def __init__(self, env: EnvConfig, episodes: int, codec: ActionCodec,
-                 spec: ObservationSpec, seed: int):
+                 spec: ObservationSpec, seeds: Seeds):
         self.envs = make_vector_env(env.id, episodes, env.kwargs, **env.wrappers())
-        self.codec, self.spec, self.seed, self.runs = codec, spec, seed, 0
+        self.codec, self.spec, self.seeds, self.runs = codec, spec, seeds, 0
 
     def __call__(self, agent: Agent) -> dict[str, float]:
-        envs = self.envs
-        n = envs.num_envs
-        obs, _ = envs.reset(seed=self.seed + 1000 * self.runs)
+        n = self.envs.num_envs
+        driver = Driver(self.envs, self.codec, self.spec, self.seeds.evaluation(self.runs))
         self.runs += 1
-        state = agent.initial_state(n)
-        is_first = torch.ones(n)
-        returns, lengths = np.zeros(n), np.zeros(n, np.int64)
-        running = np.ones(n, bool)
-        while running.any():
-            obs_t = {k: v.to(agent.device) for k, v in self.spec.to_tensors(obs).items()}
-            action, state = agent.policy(obs_t, is_first.to(agent.device), state, greedy=True)
-            obs, reward, term, trunc, _ = envs.step(self.codec.to_env(action))
-            returns += reward * running
-            lengths += running
-            running &= ~(term | trunc)
-            is_first = torch.zeros(n)
+        episodes = play_episodes(driver, ActingPolicy(agent, self.codec, n, greedy=True))
+        returns = np.array([e.ret for e in episodes])
         return {"eval/return": float(returns.mean()), "eval/return_std": float(returns.std()),
-                "eval/length": float(lengths.mean()), "eval/episodes": float(n)}
+                "eval/length": float(np.mean([e.length for e in episodes])),
+                "eval/episodes": float(n)}
+
+    def state_dict(self) -> dict:
+        return {"runs": self.runs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.runs = state["runs"]
 
     def close(self) -> None:
         self.envs.close()
@@ -52,8 +49,7 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
     of one more greedy episode (eval.mp4) where the env renders."""
     path = checkpoint.find(target)
     state = checkpoint.load(path)
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config),
-                                              yaml.safe_load(state["config"])))
+    cfg = OmegaConf.to_object(saved_config(state["config"]))
     env = cfg.env
     probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
     codec = ActionCodec(probe.single_action_space)
@@ -61,14 +57,15 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
     probe.close()
     agent = Agent(spec, codec, cfg, device)
     agent.load_state_dict(state["agent"])
-    evaluator = Evaluator(env, episodes, codec, spec, seed)
+    seeds = Seeds(seed)
+    evaluator = Evaluator(env, episodes, codec, spec, seeds)
     result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"]}
     evaluator.close()
     run_dir = path.parent.parent
     (run_dir / "eval.json").write_text(json.dumps(result | {"video": None}, indent=1))
     print(f"eval return {result['eval/return']:.1f} ± {result['eval/return_std']:.1f} over "
           f"{episodes} episodes ({env.id}, checkpoint at {state['env_steps']} env steps)")
-    video = record_episode(agent, env, codec, spec, run_dir / "eval.mp4", seed)
+    video = record_episode(agent, env, codec, spec, run_dir / "eval.mp4", seeds.video(0))
     if video:  # written after the results, which a failed video must not cost
         result["video"] = str(video)
         (run_dir / "eval.json").write_text(json.dumps(result, indent=1))

@@ -23,7 +23,7 @@ class OpenLoop(NamedTuple):
 
 @torch.no_grad()
 def open_loop(world_model: WorldModel, batch: Batch, context: int) -> OpenLoop:
-    """Posterior states for the first `context` steps, prior samples after them. The h of
+    """ObservedStates states for the first `context` steps, prior samples after them. The h of
     step t is f(h, c, a) of step t - 1, as in training (world_model.py)."""
     was_training = world_model.training
     world_model.eval()  # no quantizer state updates from a diagnostic
@@ -31,8 +31,8 @@ def open_loop(world_model: WorldModel, batch: Batch, context: int) -> OpenLoop:
         observed = {k: v[:, :context] for k, v in batch.obs.items()}
         states = world_model.observe(observed, batch.action[:, :context],
                                      batch.is_first[:, :context])
-        feats = [world_model.feat(states.h, states.post.code)]  # [B, context, F]
-        h, code = states.h[:, -1], states.post.code[:, -1]
+        feats = [world_model.feat(states.h, states.quantized.code)]  # [B, context, F]
+        h, code = states.h[:, -1], states.quantized.code[:, -1]
         for t in range(context, batch.action.shape[1]):
             h = world_model.step(h, code, batch.action[:, t - 1])
             code = world_model.sample_code(h)

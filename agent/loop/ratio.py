@@ -1,4 +1,5 @@
-"""How many updates to run so that replayed steps keep pace with env steps."""
+"""When things happen in a run: how many updates keep pace with env steps, and whether a
+periodic event (evaluation, log, checkpoint, ...) is due."""
 
 
 class Ratio:
@@ -14,3 +15,31 @@ class Ratio:
         due = int(env_steps * self.per_step) - self.done
         self.done += max(due, 0)
         return max(due, 0)
+
+    def state_dict(self) -> dict:
+        return {"done": self.done}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.done = state["done"]
+
+
+class Every:
+    """Due once each time a counter reaches or passes a multiple of `every` (0: never).
+
+        Every(500): counter 499 -> False, 500 -> True, 501 -> False, 1003 -> True
+    Counters may jump by more than one (several envs step at once); a jump over several
+    multiples is one event."""
+
+    def __init__(self, every: int):
+        self.every = every
+        self.last = 0  # the counter when it was last asked
+
+    def __call__(self, counter: int) -> bool:
+        last, self.last = self.last, counter
+        return self.every > 0 and counter // self.every > last // self.every
+
+    def state_dict(self) -> dict:
+        return {"last": self.last}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.last = state["last"]

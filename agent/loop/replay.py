@@ -60,8 +60,7 @@ class Replay:
 
     def load_state_dict(self, state: dict) -> None:
         kept = min(state["written"], self.length)
-        obs = state["obs"] if isinstance(state["obs"], dict) else {"obs": state["obs"]}
-        for key, value in obs.items():  # (checkpoints before Dict observations: one tensor)
+        for key, value in state["obs"].items():
             self.obs[key][:, :kept] = value
         for name in self.FIELDS:
             getattr(self, name)[:, :kept] = state[name]

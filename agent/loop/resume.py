@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-from agent.config import Config
+from agent.config import Config, saved_config
 from agent.errors import ConfigError
 
 # Keys whose change would change the shapes of weights or replay, or the env whose
@@ -24,7 +24,7 @@ def resume_config(run_dir: Path, overrides: list[str]) -> tuple[Config, list[str
     saved = run_dir / "config.yaml"
     if not saved.exists():
         raise ConfigError(f"resume={str(run_dir)!r} is not a run folder (no config.yaml)")
-    node = OmegaConf.merge(OmegaConf.structured(Config), yaml.safe_load(saved.read_text()))
+    node = saved_config(saved.read_text())
     applied = []
     for override in overrides:
         key, _, value = override.lstrip("+~").partition("=")

@@ -1,4 +1,8 @@
-"""A training run: set up (checks only, nothing written), then the loop."""
+"""A training run: set up (checks only, nothing written), then the loop.
+
+    each env step:  act (random during prefill) -> replay.add -> updates the ratio asks for
+                    -> evaluate / log / open-loop diagnostics / checkpoint, each when due
+"""
 
 import dataclasses
 import os
@@ -7,81 +11,37 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import yaml
 
-from agent.agent import Agent, NonFiniteError
+from agent.agent import Agent
 from agent.config import Config
-from agent.errors import ConfigError
 from agent.loop import checkpoint
-from agent.loop.acting import Collector
-from agent.loop.counters import Clock
+from agent.loop.acting import ActingPolicy
+from agent.loop.counters import Counters
 from agent.loop.driver import Driver
 from agent.loop.evaluate import Evaluator
 from agent.loop.logger import Logger, MetricMeans
 from agent.loop.openloop import open_loop, plot_open_loop, write_open_loop_video
-from agent.loop.ratio import Ratio
+from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
 from agent.loop.resume import cut_metrics
+from agent.loop.setup import check_memory, check_run_dir, resolve_device, seed_global_rngs
 from agent.loop.signals import StopSignal
 from agent.loop.sweep import write_summary
 from agent.loop.video import record_episode
+from agent.optim import NonFiniteError
+from agent.seeds import Seeds
 from agent.validation import validate
 from envs import ActionCodec, ObservationSpec, make_vector_env
 from envs.suites import exactly_restorable
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name!r} but no CUDA GPU is visible; use device=cpu or auto")
-    return device
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def available_memory() -> int:
-    """Bytes the OS reports as available (MemAvailable), or physical memory elsewhere."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def check_memory(replay_bytes: int, capacity: int) -> None:
-    available = available_memory()
-    gib = 1024**3
-    # Writing a checkpoint copies the replay's kept steps: count them twice.
-    if 2 * replay_bytes > available:
-        raise ConfigError(f"replay.capacity={capacity} needs {replay_bytes / gib:.1f} GiB of "
-                          f"replay memory, and as much again while a checkpoint is written, "
-                          f"but {available / gib:.1f} GiB is available; lower "
-                          f"replay.capacity")
-    print(f"replay: {capacity} steps preallocated, {replay_bytes / gib:.3f} GiB "
-          f"({available / gib:.1f} GiB available)", file=sys.stderr)
-
-
 class NonFiniteStop(RuntimeError):
     """Too many consecutive updates were skipped for non-finite values."""
-
-
-def check_run_dir(run_dir: Path) -> None:
-    """A run folder may exist only if it is empty: nothing of an earlier run is overwritten."""
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise ConfigError(f"run_dir={str(run_dir)!r} already exists and is not empty; "
-                          f"pass a new run_dir")
 
 
 class Run:
@@ -103,7 +63,8 @@ class Run:
             check_run_dir(self.run_dir)
         self.device = resolve_device(cfg.device)
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
-        seed_everything(cfg.seed)
+        seeds = self.seeds = Seeds(cfg.seed)
+        seed_global_rngs(seeds.training)
         env = cfg.env
         self.envs = make_vector_env(env.id, env.num_envs, env.kwargs, env.vector,
                                     **env.wrappers())
@@ -113,17 +74,27 @@ class Run:
         check_memory(Replay.bytes_needed(cfg.replay.capacity, self.spec, self.codec.size),
                      cfg.replay.capacity)
         self.replay = Replay(cfg.replay.capacity, env.num_envs, self.spec, self.codec.size,
-                             seed=cfg.seed)
-        self.evaluator = (Evaluator(env, cfg.eval.episodes, self.codec, self.spec,
-                                    seed=cfg.seed + 10_000) if cfg.eval.every else None)
-        self.driver = Driver(self.envs, self.codec, self.spec, cfg.seed)
-        self.collector = Collector(self.agent, self.codec, env.num_envs,
-                                   np.random.default_rng(cfg.seed))
+                             seed=seeds.training)
+        self.evaluator = (Evaluator(env, cfg.eval.episodes, self.codec, self.spec, seeds)
+                          if cfg.eval.every else None)
+        self.driver = Driver(self.envs, self.codec, self.spec, seeds.training)
+        self.policy = ActingPolicy(self.agent, self.codec, env.num_envs,
+                                   np.random.default_rng(seeds.training))
         self.ratio = Ratio(cfg.train.train_ratio, cfg.train.batch_size, cfg.train.seq_len)
+        self.every = {"eval": Every(cfg.eval.every), "video": Every(cfg.eval.video_every),
+                      "log": Every(cfg.log.every), "openloop": Every(cfg.log.openloop_every),
+                      "checkpoint": Every(cfg.checkpoint.every)}
         self.means = MetricMeans()
-        self.clock = Clock()
+        self.counters = Counters()
         self.faults = 0  # consecutive updates skipped for non-finite values
-        self.diagnostic_rng = np.random.default_rng(cfg.seed + 30_000)
+        self.diagnostic_rng = seeds.diagnostics()
+
+    def parts(self) -> dict[str, Any]:
+        """What a checkpoint holds, each part with its state_dict: the one list of them."""
+        parts = {"agent": self.agent, "replay": self.replay, "driver": self.driver,
+                 "policy": self.policy, "counters": self.counters, "means": self.means,
+                 "ratio": self.ratio, **{f"every_{k}": v for k, v in self.every.items()}}
+        return parts | ({"evaluator": self.evaluator} if self.evaluator else {})
 
     def start(self) -> Logger:
         """Create run_dir and write the resolved config; the first writes of the run. On
@@ -135,42 +106,29 @@ class Run:
         if self.resume:
             state = checkpoint.load(self.resume_from)
             self.load_state_dict(state)
-            cut_metrics(self.run_dir / "metrics.jsonl", self.clock.steps)
+            cut_metrics(self.run_dir / "metrics.jsonl", self.counters.steps)
             wandb_id = state["wandb_id"] or None
         logger = Logger(self.run_dir, config, self.cfg.wandb, self.cfg.steps,
                         self.cfg.log.progress, resume_id=wandb_id)
-        logger.progress(self.clock.steps)
+        logger.progress(self.counters.steps)
         return logger
 
     def train(self) -> None:
-        cfg, clock, collector = self.cfg, self.clock, self.collector
+        cfg, counters = self.cfg, self.counters
         logger = self.start()
         stop = StopSignal()
         try:
-            while clock.steps < cfg.steps and not stop.received:
-                collector.explore = clock.steps < cfg.train.prefill
-                step, finished = self.driver.step(collector)
-                self.replay.add(*step)
-                clock.episodes += finished
-                clock.steps += cfg.env.num_envs
-                logger.progress(cfg.env.num_envs)
-                if not collector.explore and self.replay.can_sample(cfg.train.seq_len):
-                    try:
-                        self.update(self.ratio(clock.steps - cfg.train.prefill))
-                    except NonFiniteStop as err:
-                        self.save(logger)  # skipped updates changed no weight
-                        raise NonFiniteStop(f"training stopped: {err}; the checkpoint at env "
-                                            f"step {clock.steps} is from before the fault "
-                                            f"(no weight changed since)") from None
-                self.report(logger, done=clock.steps >= cfg.steps)
+            while counters.steps < cfg.steps and not stop.received:
+                self.env_step(logger)
+                self.periodic(logger, done=counters.steps >= cfg.steps)
             self.save(logger)
             if stop.received:
-                print(f"stopped by {stop.received} at env step {clock.steps}; checkpoint "
+                print(f"stopped by {stop.received} at env step {counters.steps}; checkpoint "
                       f"written to {self.run_dir / 'checkpoints'}", file=sys.stderr)
                 return
-            write_summary(self.run_dir, {"steps": clock.steps, "updates": clock.updates,
-                                         **clock.wall(), **{k: v for k, v in logger.last.items()
-                                                            if k.startswith("eval/")}})
+            write_summary(self.run_dir, {"steps": counters.steps, "updates": counters.updates,
+                                         **counters.wall(), **{k: v for k, v in logger.last.items()
+                                                               if k.startswith("eval/")}})
         finally:
             stop.restore()
             logger.close()
@@ -178,22 +136,38 @@ class Run:
             if self.evaluator:
                 self.evaluator.close()
 
-    def report(self, logger: Logger, done: bool) -> None:
-        """Evaluate, log and checkpoint when each is due."""
-        cfg, clock = self.cfg, self.clock
-        if self.evaluator and (clock.steps - clock.last_eval >= cfg.eval.every or done):
-            clock.last_eval = clock.steps
-            logger.log(clock.steps, self.evaluator(self.agent) | clock.wall())
-            if cfg.eval.video_every and self.evaluator.runs % cfg.eval.video_every == 0:
+    def env_step(self, logger: Logger) -> None:
+        """Act once in every env, store the step, and run the updates now due."""
+        cfg, counters = self.cfg, self.counters
+        self.policy.explore = counters.steps < cfg.train.prefill
+        step, finished = self.driver.step(self.policy)
+        self.replay.add(*step)
+        counters.finished += finished
+        counters.steps += cfg.env.num_envs
+        logger.progress(cfg.env.num_envs)
+        if self.policy.explore or not self.replay.can_sample(cfg.train.seq_len):
+            return
+        try:
+            self.update(self.ratio(counters.steps - cfg.train.prefill))
+        except NonFiniteStop as err:
+            self.save(logger)  # skipped updates changed no weight
+            raise NonFiniteStop(f"training stopped: {err}; the checkpoint at env step "
+                                f"{counters.steps} is from before the fault (no weight "
+                                f"changed since)") from None
+
+    def periodic(self, logger: Logger, done: bool) -> None:
+        """Evaluate, log, plot and checkpoint, each when it is due."""
+        steps, every = self.counters.steps, self.every
+        if self.evaluator and (every["eval"](steps) or done):
+            logger.log(steps, self.evaluator(self.agent) | self.counters.wall())
+            if every["video"](self.evaluator.runs):
                 self.record_video(logger)
-        every = cfg.log.openloop_every
-        if every and clock.steps // every > (clock.steps - cfg.env.num_envs) // every:
+        if every["openloop"](steps):
             self.plot_open_loop(logger)
-        if clock.steps - clock.last_log >= cfg.log.every or done:
-            logger.log(clock.steps, self.means.pop() | clock.lap())
-            logger.code_usage(clock.steps, self.agent.world_model.quantizer.usage.last_counts)
-        if cfg.checkpoint.every and clock.steps - clock.last_checkpoint >= cfg.checkpoint.every:
-            clock.last_checkpoint = clock.steps
+        if every["log"](steps) or done:
+            logger.log(steps, self.means.pop() | self.counters.lap())
+            logger.code_usage(steps, self.agent.world_model.quantizer.usage.last_counts)
+        if every["checkpoint"](steps):
             self.save(logger)
 
     def plot_open_loop(self, logger: Logger) -> None:
@@ -206,7 +180,7 @@ class Run:
         with torch.random.fork_rng(devices=devices):
             batch = self.replay.sample(3, seq_len, rng=self.diagnostic_rng).to(self.device)
             result = open_loop(self.agent.world_model, batch, context=max(1, seq_len // 4))
-        folder, step = self.run_dir / "openloop", self.clock.steps
+        folder, step = self.run_dir / "openloop", self.counters.steps
         logger.media(step, "openloop/plot",
                      plot_open_loop(result, folder / f"openloop-{step:010d}.png"))
         for key in self.spec.image_keys:  # truth | prediction | error, frame by frame
@@ -220,10 +194,10 @@ class Run:
         folder = self.run_dir / "videos"
         folder.mkdir(exist_ok=True)
         path = record_episode(self.agent, self.cfg.env, self.codec, self.spec,
-                              folder / f"eval-{self.clock.steps:010d}.mp4",
-                              seed=self.cfg.seed + 20_000 + self.evaluator.runs)
+                              folder / f"eval-{self.counters.steps:010d}.mp4",
+                              seed=self.seeds.video(self.evaluator.runs))
         if path is not None:
-            logger.media(self.clock.steps, "eval/video", path)
+            logger.media(self.counters.steps, "eval/video", path)
 
     def update(self, count: int) -> None:
         """Run `count` updates on batches sampled from replay."""
@@ -238,52 +212,30 @@ class Run:
                 self.faults = 0
             except NonFiniteError as err:
                 self.faults += 1
-                print(f"update skipped at env step {self.clock.steps}: {err} "
+                print(f"update skipped at env step {self.counters.steps}: {err} "
                       f"({self.faults} in a row)", file=sys.stderr)
                 if self.faults >= self.cfg.nan.patience:
                     raise NonFiniteStop(f"{self.faults} consecutive updates had {err} "
                                         f"(nan.patience={self.cfg.nan.patience})") from None
-            self.clock.updates += 1
-        self.clock.train_time += time.perf_counter() - tic
+            self.counters.updates += 1
+        self.counters.train_time += time.perf_counter() - tic
 
     def state_dict(self) -> dict:
         """Everything a resumed run needs to continue as if it had never stopped."""
-        agent = self.agent
-        return {
-            "agent": agent.state_dict(),
-            "model_opt": agent.model_opt.opt.state_dict(),
-            "actor_opt": agent.actor_opt.opt.state_dict(),
-            "critic_opt": agent.critic_opt.opt.state_dict(),
-            "replay": self.replay.state_dict(),
-            "driver": self.driver.state_dict(),
-            "collector": self.collector.state_dict(),
-            "clock": self.clock.state_dict(),
-            "means": self.means.state_dict(),
-            "ratio_done": self.ratio.done,
-            "eval_runs": self.evaluator.runs if self.evaluator else 0,
-            "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
-            "env_steps": self.clock.steps, "updates": self.clock.updates,
-            "config": yaml.safe_dump(dataclasses.asdict(self.cfg), sort_keys=False),
-        }
+        return {**{name: part.state_dict() for name, part in self.parts().items()},
+                "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+                "env_steps": self.counters.steps, "updates": self.counters.updates,
+                "config": yaml.safe_dump(dataclasses.asdict(self.cfg), sort_keys=False)}
 
     def load_state_dict(self, state: dict) -> None:
-        agent = self.agent
-        agent.load_state_dict(state["agent"])
-        for name in ("model_opt", "actor_opt", "critic_opt"):
-            getattr(agent, name).opt.load_state_dict(state[name])
-        self.replay.load_state_dict(state["replay"])
-        self.driver.load_state_dict(state["driver"])
-        self.collector.load_state_dict(state["collector"])
-        self.clock.load_state_dict(state["clock"])
-        self.means.load_state_dict(state["means"])
-        self.ratio.done = state["ratio_done"]
-        if self.evaluator:
-            self.evaluator.runs = state["eval_runs"]
+        for name, part in self.parts().items():
+            if name in state or name != "evaluator":  # evaluation may be newly turned on
+                part.load_state_dict(state[name])
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
 
     def save(self, logger: Logger) -> None:
         state = self.state_dict()
         state["wandb_id"] = logger.run.id if logger.run is not None else ""
-        checkpoint.save(self.run_dir / "checkpoints", self.clock.steps, state,
+        checkpoint.save(self.run_dir / "checkpoints", self.counters.steps, state,
                         keep=self.cfg.checkpoint.keep)

@@ -20,7 +20,7 @@ from agent.quantizers import Quantizer, QuantizerOutput
 class DiscretePrior:
     """G categorical distributions over K classes; D is the KL divergence."""
 
-    free_bits = True  # D is a divergence (>= 0), so "no gradient below n nats" means something
+    is_divergence = True  # D >= 0, so free bits ("no gradient below n nats") apply
 
     def __init__(self, quantizer: Quantizer, unimix: float):
         self.quantizer, self.unimix = quantizer, unimix
@@ -47,7 +47,7 @@ class ContinuousPrior:
     so free bits do not apply. For a code bounded to [-1, 1] the prediction is too."""
 
     MIN_STD = 0.1
-    free_bits = False
+    is_divergence = False
 
     def __init__(self, quantizer: Quantizer, gaussian: bool, bounded: bool):
         self.code_dim, self.gaussian, self.bounded = quantizer.code_dim, gaussian, bounded

@@ -25,14 +25,18 @@ from agent.quantizers import QuantizerOutput, build
 from envs.observations import ObservationSpec
 
 
-class Posterior(NamedTuple):
-    h: Tensor     # [B, T, deter]
-    post: QuantizerOutput  # code [B, T, code_dim], probs [B, T, G, K]
+class ObservedStates(NamedTuple):
+    h: Tensor                   # [B, T, deter]
+    quantized: QuantizerOutput  # the posterior: code [B, T, code_dim], probs [B, T, G, K]
 
 
 class WorldModel(nn.Module):
     """`spec` says which observation keys are vectors (an MLP on their symlog, concatenated)
     and which are images (a CNN each); with images, one linear layer merges the embeddings."""
+
+    LOSSES = ("recon", "reward", "cont", "dyn", "rep")
+    """The terms `loss` returns besides the quantizer's own (as quant_<name>); each has a
+    scale of the same name in the config's loss_scales, the quantizer's terms `quant`."""
 
     def __init__(self, spec: ObservationSpec, act_dim: int, cfg: Config):
         super().__init__()
@@ -52,7 +56,7 @@ class WorldModel(nn.Module):
         self.quantizer = build(cfg.quantizer, m.units)
         q = self.quantizer
         self.code_dim, self.deter = q.code_dim, m.deter
-        self.img_in = nn.Sequential(nn.Linear(q.code_dim + act_dim, m.units, bias=False),
+        self.step_input = nn.Sequential(nn.Linear(q.code_dim + act_dim, m.units, bias=False),
                                     nn.LayerNorm(m.units), nn.SiLU())
         self.gru = nn.GRUCell(m.units, m.deter)
         self.prior_dist = make_prior(q, m.prior_unimix)
@@ -69,7 +73,7 @@ class WorldModel(nn.Module):
         self.twohot = TwoHot(m.reward_bins)
 
     # -- pieces used by acting and imagination --------------------------------------------
-    def embed(self, obs: Obs) -> Tensor:
+    def embedding(self, obs: Obs) -> Tensor:
         """{key: [..., *shape]} -> e(o) [..., units]."""
         parts = [self.encoder(symlog(self.vectors(obs)))] if self.vector_keys else []
         parts += [self.image_encoders[k](obs[k]) for k in self.image_keys]
@@ -82,7 +86,7 @@ class WorldModel(nn.Module):
     def encode(self, obs: Obs) -> QuantizerOutput:
         """obs -> the quantizer's output for c = f(e(o)). The quantizer runs in fp32 under
         bf16 autocast too: rounding and codebook distances need the precision."""
-        embedding = self.embed(obs)
+        embedding = self.embedding(obs)
         with torch.autocast(embedding.device.type, enabled=False):
             return self.quantizer(embedding.float())
 
@@ -109,7 +113,7 @@ class WorldModel(nn.Module):
 
     def step(self, h: Tensor, code: Tensor, action: Tensor) -> Tensor:
         """One step of the sequence model: h' = f(h, c, a)."""
-        return self.gru(self.img_in(torch.cat([code, action], -1)), h)
+        return self.gru(self.step_input(torch.cat([code, action], -1)), h)
 
     def sample_code(self, h: Tensor) -> Tensor:
         """A code drawn from the prior given h: for discrete quantizers, indices sampled from
@@ -126,38 +130,39 @@ class WorldModel(nn.Module):
         return torch.sigmoid(self.cont(feat).squeeze(-1).float())
 
     # -- training ----------------------------------------------------------------------------
-    def observe(self, obs: Obs, action: Tensor, is_first: Tensor) -> Posterior:
+    def observe(self, obs: Obs, action: Tensor, is_first: Tensor) -> ObservedStates:
         """Encode all B*T observations at once; only the GRU runs step by step."""
-        post = self.encode(obs)
+        quantized = self.encode(obs)
         keep = (1.0 - is_first.float()).unsqueeze(-1)  # [B, T, 1]
         keep[:, 0] = 0.0  # a replayed sequence starts from a reset state
-        prev_code = torch.cat([torch.zeros_like(post.code[:, :1]), post.code[:, :-1]], 1)
+        code = quantized.code
+        prev_code = torch.cat([torch.zeros_like(code[:, :1]), code[:, :-1]], 1)
         prev_act = torch.cat([torch.zeros_like(action[:, :1]), action[:, :-1]], 1)
-        inputs = self.img_in(torch.cat([prev_code, prev_act], -1) * keep)  # [B, T, units]
+        inputs = self.step_input(torch.cat([prev_code, prev_act], -1) * keep)  # [B, T, units]
         h = inputs.new_zeros(action.shape[0], self.deter)
         hs = []
         for t in range(action.shape[1]):
             h = self.gru(inputs[:, t], h * keep[:, t])
             hs.append(h)
-        return Posterior(torch.stack(hs, 1), post)
+        return ObservedStates(torch.stack(hs, 1), quantized)
 
-    def dynamics_losses(self, post: QuantizerOutput, prior_params: Tensor
+    def dynamics_losses(self, posterior: QuantizerOutput, prior_params: Tensor
                         ) -> tuple[Tensor, Tensor]:
         """dyn = KL(sg(posterior) || prior) trains the prior toward the codes;
         rep = KL(posterior || sg(prior)) pulls stochastic posteriors toward what is
         predictable. Summed over groups, then free bits: no gradient below `free_bits` nats
         (for divergences only; see agent/model/priors.py)."""
-        dyn, rep = self.prior_dist.losses(post, prior_params)
-        if self.prior_dist.free_bits:
+        dyn, rep = self.prior_dist.losses(posterior, prior_params)
+        if self.prior_dist.is_divergence:
             dyn, rep = dyn.clamp(min=self.free_bits), rep.clamp(min=self.free_bits)
         return dyn.mean(), rep.mean()
 
-    def loss(self, batch: Batch) -> tuple[dict[str, Tensor], Posterior]:
+    def loss(self, batch: Batch) -> tuple[dict[str, Tensor], ObservedStates]:
         """The named loss terms (means over B, T) and the posterior states."""
         states = self.observe(batch.obs, batch.action, batch.is_first)
-        post = states.post
-        feat = self.feat(states.h, post.code)
-        dyn, rep = self.dynamics_losses(post, self.prior(states.h))
+        posterior = states.quantized
+        feat = self.feat(states.h, posterior.code)
+        dyn, rep = self.dynamics_losses(posterior, self.prior(states.h))
         recon = self.reconstruction_loss(feat, batch.obs)
         cont_logit = self.cont(feat).squeeze(-1)
         losses = {
@@ -168,5 +173,5 @@ class WorldModel(nn.Module):
             "dyn": dyn,
             "rep": rep,
         }
-        losses.update({f"quant_{k}": v for k, v in post.losses.items()})
+        losses.update({f"quant_{k}": v for k, v in posterior.losses.items()})
         return losses, states

@@ -1,0 +1,76 @@
+"""Adam with global-norm clipping per parameter group, and one update applied to every group
+or to none: a non-finite loss or gradient anywhere leaves every weight as it was."""
+
+import torch
+from torch import Tensor, nn
+
+from agent.config import OptimConfig
+
+
+class NonFiniteError(ArithmeticError):
+    """An update was skipped because a loss or its gradient was not finite."""
+
+    def __init__(self, terms: list[str]):
+        super().__init__(f"non-finite {', '.join(terms)}")
+        self.terms = terms
+
+
+class Optimizer:
+    """Adam with global-norm clipping over one group of modules."""
+
+    def __init__(self, modules: list[nn.Module], cfg: OptimConfig):
+        self.params = [p for m in modules for p in m.parameters() if p.requires_grad]
+        self.max_norm = cfg.clip
+        self.adam = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.eps, foreach=True)
+
+    def clip_gradients(self) -> Tensor:
+        """Clip the group's gradient to `max_norm`; returns its norm before clipping."""
+        return nn.utils.clip_grad_norm_(self.params, self.max_norm, foreach=True)
+
+    def state_dict(self) -> dict:
+        return self.adam.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.adam.load_state_dict(state)
+
+
+class Optimizers(nn.Module):
+    """Named optimizers held as a module, so that the owner's state_dict carries their state
+    (under `<name>._extra_state`) beside the weights they train."""
+
+    def __init__(self, optimizers: dict[str, Optimizer]):
+        super().__init__()
+        self.by_name = optimizers
+
+    def __getitem__(self, name: str) -> Optimizer:
+        return self.by_name[name]
+
+    def items(self):
+        return self.by_name.items()
+
+    def get_extra_state(self) -> dict:
+        return {name: opt.state_dict() for name, opt in self.by_name.items()}
+
+    def set_extra_state(self, state: dict) -> None:
+        for name, opt in self.by_name.items():
+            opt.load_state_dict(state[name])
+
+
+def apply_updates(optimizers: Optimizers, stages: list[dict[str, Tensor]]
+                  ) -> dict[str, Tensor]:
+    """Clip every group's gradient and step every optimizer, only if all gradient norms are
+    finite. Otherwise drop the gradients and raise NonFiniteError naming the non-finite
+    loss terms of the earliest stage that has any (`stages` in the order they were computed:
+    a bad world model makes imagination bad too), or else the groups whose gradient was.
+    Returns each group's gradient norm before clipping."""
+    norms = {name: opt.clip_gradients() for name, opt in optimizers.items()}
+    if not torch.isfinite(torch.stack(list(norms.values()))).all():  # the one host sync
+        for _, opt in optimizers.items():
+            opt.adam.zero_grad(set_to_none=True)
+        bad = [[name for name, value in losses.items() if not torch.isfinite(value)]
+               for losses in stages]
+        groups = [f"{name} gradient" for name, n in norms.items() if not torch.isfinite(n)]
+        raise NonFiniteError(next((terms for terms in bad if terms), groups))
+    for _, opt in optimizers.items():
+        opt.adam.step()
+    return norms

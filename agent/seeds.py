@@ -1,0 +1,36 @@
+"""Every random stream of a run, named in one place and derived from the run's seed.
+
+Training's own streams (env resets, replay sampling, prefill actions, torch) start from the
+seed itself. Evaluation, videos and diagnostics draw from streams of their own, so turning
+them on or off never changes what training sees, and two streams never share a seed.
+"""
+
+import numpy as np
+
+# Fixed ids of the side streams: changing one changes those streams' seeds.
+_EVALUATION, _VIDEO, _DIAGNOSTICS = 1, 2, 3
+
+
+class Seeds:
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    @property
+    def training(self) -> int:
+        """torch and Python, the training envs' first reset, replay sampling, prefill."""
+        return self.seed
+
+    def evaluation(self, run: int) -> int:
+        """The reset seed of the `run`-th evaluation's envs."""
+        return self._side_stream(_EVALUATION, run)
+
+    def video(self, run: int) -> int:
+        """The reset seed of the episode filmed after the `run`-th evaluation."""
+        return self._side_stream(_VIDEO, run)
+
+    def diagnostics(self) -> np.random.Generator:
+        """Replay windows for the open-loop diagnostics."""
+        return np.random.default_rng(self._side_stream(_DIAGNOSTICS, 0))
+
+    def _side_stream(self, stream: int, index: int) -> int:
+        return int(np.random.SeedSequence([self.seed, stream, index]).generate_state(1)[0])
