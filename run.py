@@ -4,6 +4,7 @@
 `python run.py report=SWEEP_DIR` summarises one; `resume=RUN_DIR` continues a run;
 `evaluate=RUN_DIR_OR_CHECKPOINT` evaluates one."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -41,29 +42,54 @@ def training_config(cfg: DictConfig):
     return config, resume
 
 
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}  # the shell's codes: 128 + signal number
+
+
 def train(cfg: DictConfig) -> None:
+    """One run, or one job of a multirun. A single run ends the process with the shell's
+    code: 0 finished, 130/143 stopped by SIGINT/SIGTERM (after its checkpoint), 1 with one
+    error line (a traceback only for bugs, or with HYDRA_FULL_ERROR=1). A job tells the
+    launching process how it ended instead, and the other jobs go on."""
     from agent.loop import sweep
+    from agent.loop.failures import explain_failure
     from agent.loop.run import NonFiniteStop, Run
 
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    job = hydra_cfg.sweep.subdir if multirun else ""
+    run_dir = None
     try:
         setup = training_config(cfg)
         if setup is None:
-            return
+            return sweep.record_outcome(job, "skipped")
         config, resume = setup
-        run = Run(config, resume=resume)
-    except UserError as err:
-        sys.exit(f"error: {explain(err)}")
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    try:
-        run.train()
+        run_dir = Path(config.run_dir)
+        stopped = Run(config, resume=resume).train()
+    except (*UserError, NonFiniteStop) as err:
+        outcome = "refused" if isinstance(err, UserError) else "crashed"
+        return end(job, outcome, explain(err) if outcome == "refused" else str(err))
     except Exception as err:
-        if not multirun:
-            if isinstance(err, NonFiniteStop):
-                sys.exit(f"error: {err}")
+        line = explain_failure(err, run_dir) if run_dir else None
+        if not multirun and (line is None or os.environ.get("HYDRA_FULL_ERROR") == "1"):
             raise
-        # One crashed job must not stop the others; the report lists it.
-        print(f"run {config.run_dir} crashed: {sweep.record_crash(Path(config.run_dir), err)}",
-              file=sys.stderr)
+        if run_dir is not None:
+            line = sweep.record_crash(run_dir, err, line)
+        return end(job, "crashed", line or f"{type(err).__name__}: {err}".splitlines()[0])
+    if stopped:
+        return end(job, "stopped", "", SIGNAL_EXIT.get(stopped, 1))
+    sweep.record_outcome(job, "finished")
+
+
+def end(job: str, outcome: str, line: str, code: int = 1) -> None:
+    """How a run that did not finish ends: the process's exit code for a single run, a
+    report to the launching process for a job of a multirun."""
+    from agent.loop import sweep
+
+    if not job:
+        sys.exit(f"error: {line}" if line else code)
+    if line:
+        print(f"run {job}: {line}", file=sys.stderr)
+    sweep.record_outcome(job, outcome, line)
 
 
 @hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="config")
@@ -86,9 +112,29 @@ def main(cfg: DictConfig) -> None:
         train(cfg)
 
 
+def launch() -> int:
+    """Run main(); for a multirun, the exit code says whether every job finished, and the
+    last line lists those that did not."""
+    from agent.loop import sweep
+
+    multirun = any(arg in ("-m", "--multirun") for arg in sys.argv[1:])
+    outcomes = sweep.start_outcomes(Path("sweeps")) if multirun else None
+    interrupted = False
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C reaches the launcher too; its jobs checkpoint
+        interrupted = True
+    if outcomes is None:
+        return 130 if interrupted else 0
+    total, unfinished = sweep.unfinished_jobs(outcomes)
+    if unfinished:
+        print(sweep.unfinished_line(total, unfinished), file=sys.stderr)
+    return 130 if interrupted else int(bool(unfinished))
+
+
 if __name__ == "__main__":
     try:
         check_overrides(CONFIG_DIR, sys.argv[1:])
     except UserError as err:
         sys.exit(f"error: {explain(err)}")
-    main()
+    sys.exit(launch())

@@ -116,8 +116,11 @@ class ActorCriticConfig:
 
 @dataclass
 class ReplayConfig:
-    capacity: int = 1_000_000
-    """Env steps kept; the oldest are overwritten."""
+    capacity: Any = "auto"
+    """Env steps kept (the oldest are overwritten), or `auto`: the most, up to 1M, whose
+    buffer and its copy in a checkpoint fit in half the memory available at start (the
+    choice and its reason are printed, and the number is what the run's config.yaml
+    keeps)."""
 
 
 @dataclass
@@ -151,6 +154,12 @@ class NanConfig:
 class WandbConfig:
     mode: str = "offline"
     """online | offline | disabled. Offline runs live in run_dir/wandb; `wandb sync` uploads."""
+    fallback: str = "offline"
+    """What an online run does when wandb cannot start (no API key, no connection):
+    `offline` logs offline with one warning line, `error` stops with one line. Either way
+    nothing of the run is left behind by the failed start."""
+    init_timeout: float = 60.0
+    """Seconds to wait for the wandb server when starting an online run."""
     project: str = "discrete-world-models"
     entity: str | None = None
     group: str | None = None

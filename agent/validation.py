@@ -41,8 +41,10 @@ def validate(cfg: Config) -> None:
     _require(0 <= ac.retnorm_low < ac.retnorm_high <= 100, "ac.retnorm_low/high",
              (ac.retnorm_low, ac.retnorm_high), "0 <= low < high <= 100")
     _require(ac.starts >= 0, "ac.starts", ac.starts, ">= 0 (0 uses every replayed state)")
-    _require(cfg.replay.capacity >= t.seq_len * cfg.env.num_envs, "replay.capacity",
-             cfg.replay.capacity, f">= train.seq_len * env.num_envs = "
+    capacity = cfg.replay.capacity
+    _require(capacity == "auto" or (isinstance(capacity, int) and not isinstance(capacity, bool)
+                                    and capacity >= t.seq_len * cfg.env.num_envs),
+             "replay.capacity", capacity, f"auto, or a number >= train.seq_len * env.num_envs = "
              f"{t.seq_len * cfg.env.num_envs}")
     for key in ("deter", "units", "reward_bins"):
         value = getattr(cfg.model, key)
@@ -61,6 +63,9 @@ def validate(cfg: Config) -> None:
     _require(cfg.checkpoint.keep >= 1, "checkpoint.keep", cfg.checkpoint.keep, ">= 1")
     _require(cfg.wandb.mode in ("online", "offline", "disabled"), "wandb.mode",
              cfg.wandb.mode, "online, offline or disabled")
+    _require(cfg.wandb.fallback in ("offline", "error"), "wandb.fallback", cfg.wandb.fallback,
+             "offline or error")
+    _require(cfg.wandb.init_timeout > 0, "wandb.init_timeout", cfg.wandb.init_timeout, "> 0")
     _require(cfg.precision in ("fp32", "bf16"), "precision", cfg.precision, "fp32 or bf16")
     _require(cfg.threads >= 0, "threads", cfg.threads, ">= 0 (0 uses every core)")
     _require(cfg.device == "auto" or cfg.device.split(":")[0] in ("cpu", "cuda", "mps"),

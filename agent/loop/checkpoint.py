@@ -10,13 +10,18 @@ moment leaves the previous one usable.
 
 import hashlib
 import json
-import os
 import pickle
+import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from agent.loop.files import write_atomically, write_text_atomically
+
+SLOW_SECONDS = 10.0
 
 
 class CheckpointError(ValueError):
@@ -31,31 +36,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, write) -> None:
-    """Write to a temporary file in the same folder, fsync it, rename it over `path`."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
 def save(folder: Path, step: int, state: dict[str, Any], keep: int = 3) -> Path:
     """Write `state` as the checkpoint of `step`; keep the newest `keep` checkpoints."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ckpt-{step:010d}.pt"
-    _write_atomically(path, lambda f: torch.save(state, f))
+    tic = time.perf_counter()
+    write_atomically(path, lambda f: torch.save(state, f))
     meta = {"step": step, "sha256": _sha256(path), "bytes": path.stat().st_size}
-    _write_atomically(path.with_suffix(".json"), lambda f: f.write(json.dumps(meta).encode()))
+    write_text_atomically(path.with_suffix(".json"), json.dumps(meta))
     for old in sorted(folder.glob("ckpt-*.json"))[:-keep]:
         old.unlink()
         old.with_suffix(".pt").unlink(missing_ok=True)
+    seconds = time.perf_counter() - tic
+    if seconds > SLOW_SECONDS:  # large replays make large checkpoints: say what they cost
+        print(f"checkpoint {path.name}: {meta['bytes'] / 1024**3:.2f} GiB written in "
+              f"{seconds:.0f} s", file=sys.stderr)
     return path
 
 

@@ -5,6 +5,7 @@ Every key is namespaced; NAMESPACES is the one list of them.
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from agent.config import WandbConfig
+from agent.errors import ConfigError
 
 NAMESPACES = ("train", "eval", "loss", "quant", "perf")
 
@@ -47,19 +49,65 @@ class MetricMeans:
         return means
 
 
-class Logger:
-    def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: WandbConfig,
-                 total_steps: int, progress: bool = True, resume_id: str | None = None):
-        self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        self.run = None
-        if wandb_cfg.mode != "disabled":
-            import wandb
+class WandbStartError(ConfigError):
+    """wandb could not start and wandb.fallback=error."""
 
-            self.run = wandb.init(
-                project=wandb_cfg.project, entity=wandb_cfg.entity, group=wandb_cfg.group,
-                tags=list(wandb_cfg.tags), config=config, dir=str(run_dir),
-                mode=wandb_cfg.mode, name=run_dir.name, reinit="finish_previous",
-                id=resume_id, resume="allow" if resume_id else None)
+
+def wandb_mode(cfg: WandbConfig) -> str:
+    """The mode a run can start wandb in, checked before anything is written: an online run
+    without an API key stops (fallback=error) or goes offline with one warning line."""
+    if cfg.mode != "online":
+        return cfg.mode
+    import wandb
+
+    if wandb.login(prompt=False, verify=False):  # a key from the env, settings or .netrc
+        return "online"
+    if cfg.fallback == "error":
+        raise WandbStartError("wandb.mode=online but no wandb API key is configured "
+                              "(WANDB_API_KEY or `wandb login`); log in, or pass "
+                              "wandb.mode=offline and upload later with `wandb sync`")
+    print("wandb: no API key configured; logging offline instead (wandb.fallback=offline; "
+          "`wandb sync` uploads it later)", file=sys.stderr)
+    return "offline"
+
+
+def start_wandb(run_dir: Path, config: dict[str, Any], cfg: WandbConfig, mode: str,
+                resume_id: str | None):
+    """wandb.init, waiting at most cfg.init_timeout for the server; an online start that
+    fails falls back to offline (one warning line) or raises WandbStartError."""
+    import wandb
+
+    def init(mode: str):
+        return wandb.init(
+            project=cfg.project, entity=cfg.entity, group=cfg.group, tags=list(cfg.tags),
+            config=config, dir=str(run_dir), mode=mode, name=run_dir.name,
+            reinit="finish_previous", id=resume_id, resume="allow" if resume_id else None,
+            settings=wandb.Settings(init_timeout=cfg.init_timeout))
+
+    try:
+        return init(mode)
+    except Exception as err:  # wandb's CommError, UsageError, timeouts, ...
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        if mode != "online" or cfg.fallback == "error":
+            raise WandbStartError(f"wandb could not start ({reason}); check the connection "
+                                  f"and key, or pass wandb.mode=offline") from None
+        print(f"wandb could not start online ({reason}); logging offline instead "
+              f"(`wandb sync` uploads it later)", file=sys.stderr)
+        return init("offline")
+
+
+class Logger:
+    """wandb starts first, so that a failed start leaves no metrics file; metrics.jsonl is
+    opened at the first event."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: WandbConfig,
+                 total_steps: int, progress: bool = True, resume_id: str | None = None,
+                 wandb_mode: str | None = None):
+        mode = wandb_mode or wandb_cfg.mode
+        self.run = (start_wandb(run_dir, config, wandb_cfg, mode, resume_id)
+                    if mode != "disabled" else None)
+        self.path = run_dir / "metrics.jsonl"
+        self.file = None
         self.bar = tqdm(total=total_steps, unit="step", disable=not progress,
                         dynamic_ncols=True, mininterval=1.0)
         self.last: dict[str, float] = {}
@@ -70,6 +118,8 @@ class Logger:
             if key.split("/", 1)[0] not in NAMESPACES or "/" not in key:
                 raise KeyError(f"metric {key!r} is outside the namespaces {NAMESPACES}")
         clean = {k: (float(v) if math.isfinite(v) else None) for k, v in metrics.items()}
+        if self.file is None:
+            self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         self.file.write(json.dumps({"step": step, **clean}) + "\n")
         self.file.flush()
         if self.run is not None:
@@ -112,6 +162,7 @@ class Logger:
 
     def close(self) -> None:
         self.bar.close()
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
         if self.run is not None:
             self.run.finish()

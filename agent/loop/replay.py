@@ -16,9 +16,9 @@ class Replay:
     FIELDS = ("action", "reward", "is_first", "cont")  # besides obs
 
     @staticmethod
-    def bytes_needed(capacity: int, spec: ObservationSpec, act_dim: int) -> int:
-        """Memory of the preallocated buffer: capacity x (obs + action + 3 scalars)."""
-        return capacity * (spec.bytes_per_step() + 4 * act_dim + 3 * 4)
+    def bytes_per_step(spec: ObservationSpec, act_dim: int) -> int:
+        """Memory of one stored step: observation, action and 3 scalars."""
+        return spec.bytes_per_step() + 4 * act_dim + 3 * 4
 
     def __init__(self, capacity: int, num_envs: int, spec: ObservationSpec, act_dim: int,
                  seed: int = 0):

@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from agent.config import Config, saved_config
 from agent.errors import ConfigError
+from agent.loop.files import write_text_atomically
 
 # Keys whose change would change the shapes of weights or replay, or the env whose
 # episodes a checkpoint continues: refused on resume.
@@ -49,6 +50,4 @@ def cut_metrics(path: Path, step: int) -> None:
         return
     lines = [line for line in path.read_text().splitlines()
              if line and json.loads(line)["step"] <= step]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(line + "\n" for line in lines))
-    tmp.replace(path)
+    write_text_atomically(path, "".join(line + "\n" for line in lines))

@@ -7,6 +7,7 @@
 import dataclasses
 import os
 import random
+import shutil
 import sys
 import time
 import warnings
@@ -24,14 +25,17 @@ from agent.loop.acting import ActingPolicy
 from agent.loop.counters import Counters
 from agent.loop.driver import Driver
 from agent.loop.evaluate import Evaluator
-from agent.loop.logger import Logger, MetricMeans
+from agent.loop.files import write_text_atomically
+from agent.loop.lock import RunDirLock, check_free
+from agent.loop.logger import Logger, MetricMeans, wandb_mode
+from agent.loop.memory import announce, replay_capacity
 from agent.loop.openloop import open_loop, plot_open_loop, write_open_loop_video
 from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
 from agent.loop.resume import cut_metrics
-from agent.loop.setup import check_memory, check_run_dir, resolve_device, seed_global_rngs
+from agent.loop.setup import check_empty, check_run_dir, resolve_device, seed_global_rngs
 from agent.loop.signals import StopSignal
-from agent.loop.sweep import write_summary
+from agent.loop.sweep import check_unfinished, set_summary_aside, write_summary
 from agent.loop.video import record_episode
 from agent.optim import NonFiniteError
 from agent.seeds import Seeds
@@ -50,10 +54,13 @@ class Run:
 
     def __init__(self, cfg: Config, resume: bool = False):
         validate(cfg)
-        self.cfg, self.resume = cfg, resume
+        self.resume = resume
         self.run_dir = Path(cfg.run_dir)
+        self.lock = RunDirLock(self.run_dir)
         if resume:
+            check_free(self.run_dir)
             self.resume_from = checkpoint.find(self.run_dir)
+            check_unfinished(self.run_dir, cfg.steps)
             if not exactly_restorable(cfg.env.id):
                 warnings.warn(f"{cfg.env.id}: the episodes in progress are rebuilt by replaying "
                               f"their actions, but this env's own random state (sticky "
@@ -61,6 +68,7 @@ class Run:
                               f"than without the interruption", stacklevel=2)
         else:
             check_run_dir(self.run_dir)
+        self.wandb_mode = wandb_mode(cfg.wandb)
         self.device = resolve_device(cfg.device)
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
         seeds = self.seeds = Seeds(cfg.seed)
@@ -71,9 +79,14 @@ class Run:
         self.codec = ActionCodec(self.envs.single_action_space)
         self.spec = ObservationSpec(self.envs.single_observation_space, env.image_size)
         self.agent = Agent(self.spec, self.codec, cfg, self.device)
-        check_memory(Replay.bytes_needed(cfg.replay.capacity, self.spec, self.codec.size),
-                     cfg.replay.capacity)
-        self.replay = Replay(cfg.replay.capacity, env.num_envs, self.spec, self.codec.size,
+        step_bytes = Replay.bytes_per_step(self.spec, self.codec.size)
+        capacity, why = replay_capacity(cfg.replay.capacity, step_bytes,
+                                        cfg.train.seq_len * env.num_envs)
+        announce(capacity, step_bytes, why)
+        # The resolved number is what the run keeps (config.yaml, resume).
+        self.cfg = cfg = dataclasses.replace(
+            cfg, replay=dataclasses.replace(cfg.replay, capacity=capacity))
+        self.replay = Replay(capacity, env.num_envs, self.spec, self.codec.size,
                              seed=seeds.training)
         self.evaluator = (Evaluator(env, cfg.eval.episodes, self.codec, self.spec, seeds)
                           if cfg.eval.every else None)
@@ -88,6 +101,16 @@ class Run:
         self.counters = Counters()
         self.faults = 0  # consecutive updates skipped for non-finite values
         self.diagnostic_rng = seeds.diagnostics()
+        self.wandb_id = None
+        if resume:  # loaded and checked before anything is written
+            state = checkpoint.load(self.resume_from)
+            try:
+                self.load_state_dict(state)
+            except (KeyError, RuntimeError, ValueError) as err:
+                raise checkpoint.CheckpointError(
+                    f"{self.resume_from} does not fit this run "
+                    f"({(str(err).splitlines() or [type(err).__name__])[0]})") from None
+            self.wandb_id = state["wandb_id"] or None
 
     def parts(self) -> dict[str, Any]:
         """What a checkpoint holds, each part with its state_dict: the one list of them."""
@@ -97,23 +120,39 @@ class Run:
         return parts | ({"evaluator": self.evaluator} if self.evaluator else {})
 
     def start(self) -> Logger:
-        """Create run_dir and write the resolved config; the first writes of the run. On
-        resume: restore the checkpoint and cut metrics.jsonl back to it."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        config = dataclasses.asdict(self.cfg)
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        wandb_id = None
+        """Take run_dir (an OS lock held for the run's life) and start the logger; only then
+        write: the resolved config, and on resume the metrics cut back to the checkpoint and
+        a finished run's summary set aside. A failure before those writes leaves the folder
+        as it was (a new folder is removed)."""
+        new_folder = not self.run_dir.exists()
+        wandb_before = set((self.run_dir / "wandb").glob("*"))
+        self.lock.acquire()
+        try:
+            if not self.resume:
+                check_empty(self.run_dir)  # again, now that no other run can start in it
+            config = dataclasses.asdict(self.cfg)
+            logger = Logger(self.run_dir, config, self.cfg.wandb, self.cfg.steps,
+                            self.cfg.log.progress, resume_id=self.wandb_id,
+                            wandb_mode=self.wandb_mode)
+        except BaseException:
+            if new_folder:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            else:
+                for made in set((self.run_dir / "wandb").glob("*")) - wandb_before:
+                    shutil.rmtree(made, ignore_errors=True)
+            self.lock.release()
+            raise
+        write_text_atomically(self.run_dir / "config.yaml",
+                              yaml.safe_dump(config, sort_keys=False))
         if self.resume:
-            state = checkpoint.load(self.resume_from)
-            self.load_state_dict(state)
+            set_summary_aside(self.run_dir)
             cut_metrics(self.run_dir / "metrics.jsonl", self.counters.steps)
-            wandb_id = state["wandb_id"] or None
-        logger = Logger(self.run_dir, config, self.cfg.wandb, self.cfg.steps,
-                        self.cfg.log.progress, resume_id=wandb_id)
         logger.progress(self.counters.steps)
         return logger
 
-    def train(self) -> None:
+    def train(self) -> str | None:
+        """Train to cfg.steps; returns the name of the signal that stopped it early (after a
+        checkpoint), or None when it finished."""
         cfg, counters = self.cfg, self.counters
         logger = self.start()
         stop = StopSignal()
@@ -125,16 +164,18 @@ class Run:
             if stop.received:
                 print(f"stopped by {stop.received} at env step {counters.steps}; checkpoint "
                       f"written to {self.run_dir / 'checkpoints'}", file=sys.stderr)
-                return
+                return stop.received
             write_summary(self.run_dir, {"steps": counters.steps, "updates": counters.updates,
                                          **counters.wall(), **{k: v for k, v in logger.last.items()
                                                                if k.startswith("eval/")}})
+            return None
         finally:
             stop.restore()
             logger.close()
             self.envs.close()
             if self.evaluator:
                 self.evaluator.close()
+            self.lock.release()
 
     def env_step(self, logger: Logger) -> None:
         """Act once in every env, store the step, and run the updates now due."""

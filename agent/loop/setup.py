@@ -1,14 +1,13 @@
-"""Checks and settings a run makes before it writes anything: device, seeding, memory for
-replay, and whether its folder is free."""
+"""Checks and settings a run makes before it writes anything: device, seeding, and whether
+its folder is free (replay's memory: memory.py)."""
 
-import os
 import random
-import sys
 from pathlib import Path
 
 import torch
 
 from agent.errors import ConfigError
+from agent.loop.lock import LOCK_FILE, check_free
 
 
 def resolve_device(name: str) -> torch.device:
@@ -27,33 +26,16 @@ def seed_global_rngs(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def available_memory() -> int:
-    """Bytes the OS reports as available (MemAvailable), or physical memory elsewhere."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def check_memory(replay_bytes: int, capacity: int) -> None:
-    available = available_memory()
-    gib = 1024**3
-    # Writing a checkpoint copies the replay's kept steps: count them twice.
-    if 2 * replay_bytes > available:
-        raise ConfigError(f"replay.capacity={capacity} needs {replay_bytes / gib:.1f} GiB of "
-                          f"replay memory, and as much again while a checkpoint is written, "
-                          f"but {available / gib:.1f} GiB is available; lower "
-                          f"replay.capacity")
-    print(f"replay: {capacity} steps preallocated, {replay_bytes / gib:.3f} GiB "
-          f"({available / gib:.1f} GiB available)", file=sys.stderr)
-
-
 def check_run_dir(run_dir: Path) -> None:
-    """A run folder may exist only if it is empty: nothing of an earlier run is overwritten."""
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    """A run folder may exist only if it is empty (but for a lock file left by a run that
+    could not start): nothing of an earlier run is overwritten. A folder a live run holds
+    is refused naming that run."""
+    check_free(run_dir)
+    check_empty(run_dir)
+
+
+def check_empty(run_dir: Path) -> None:
+    if run_dir.exists() and (not run_dir.is_dir() or
+                             any(p.name != LOCK_FILE for p in run_dir.iterdir())):
         raise ConfigError(f"run_dir={str(run_dir)!r} already exists and is not empty; "
                           f"pass a new run_dir")

@@ -1,20 +1,26 @@
-"""A run as one job of a multirun: where it lives, what it shares, and whether it is done.
+"""A run as one job of a multirun: where it lives, what it shares, whether it is done, and
+how it ended (told to the process that launched the multirun).
 
     sweeps/<sweep>/                       one ablation (hydra.sweep.dir)
         quantizer=fsq,seed=0/             one run (its overrides): config.yaml, metrics.jsonl,
         quantizer=vq,seed=0/              summary.json when finished, error.txt if it crashed
+        .outcomes/<launch>/               how each job of one launch ended (removed after)
 """
 
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
 from pathlib import Path
 
 from agent.config import Config
+from agent.errors import ConfigError
 from agent.loop import checkpoint
+from agent.loop.files import write_text_atomically
+from agent.loop.lock import check_free
 
 SUMMARY = "summary.json"
 ERROR = "error.txt"
@@ -37,7 +43,8 @@ def job_config(cfg: Config, sweep_dir: str, subdir: str, n_jobs: int | None) -> 
 def prepare(run_dir: Path) -> bool | None:
     """What a job does with its folder: None to skip a finished run, True to resume an
     interrupted one from its latest checkpoint, False to start (an unfinished run without a
-    checkpoint is set aside first)."""
+    checkpoint is set aside first). A folder another process is running in is refused."""
+    check_free(run_dir)
     if (run_dir / SUMMARY).exists():
         print(f"skipping finished run {run_dir}", file=sys.stderr)
         return None
@@ -59,13 +66,76 @@ def set_aside(run_dir: Path) -> Path | None:
     return target
 
 
+def finished_steps(run_dir: Path) -> int | None:
+    """The env steps a finished run reached, or None if it has not finished."""
+    path = run_dir / SUMMARY
+    return json.loads(path.read_text())["steps"] if path.exists() else None
+
+
+def check_unfinished(run_dir: Path, steps: int) -> None:
+    """Resuming a finished run is training it longer, or nothing at all."""
+    done = finished_steps(run_dir)
+    if done is not None and steps <= done:
+        raise ConfigError(f"resume={run_dir} already finished at {done} env steps; pass "
+                          f"steps=M with M > {done} to train longer")
+
+
+def set_summary_aside(run_dir: Path) -> None:
+    """A finished run that trains longer is unfinished again: its summary is kept as
+    summary-<steps>.json, and the next summary lists it under `earlier`."""
+    steps = finished_steps(run_dir)
+    if steps is not None:
+        (run_dir / SUMMARY).replace(run_dir / f"summary-{steps:010d}.json")
+
+
 def write_summary(run_dir: Path, summary: dict) -> None:
-    (run_dir / SUMMARY).write_text(json.dumps(summary, indent=1))
+    earlier = [json.loads(p.read_text()) for p in sorted(run_dir.glob("summary-*.json"))]
+    write_text_atomically(run_dir / SUMMARY,
+                          json.dumps(summary | ({"earlier": earlier} if earlier else {}),
+                                     indent=1))
 
 
-def record_crash(run_dir: Path, err: BaseException) -> str:
-    """Write the error and its traceback; returns the one-line description."""
-    line = f"{type(err).__name__}: {err}".splitlines()[0]
+def record_crash(run_dir: Path, err: BaseException, line: str | None = None) -> str:
+    """Write the error and its traceback; returns the one-line description (`line`, or
+    the error's own)."""
+    line = line or f"{type(err).__name__}: {err}".splitlines()[0]
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / ERROR).write_text(line + "\n\n" + "".join(traceback.format_exception(err)))
     return line
+
+
+# -- how the jobs of one launch ended ------------------------------------------------------
+OUTCOMES_ENV = "DWM_MULTIRUN_OUTCOMES"
+DONE = ("finished", "skipped")  # the outcomes that count as a finished run
+
+
+def start_outcomes(sweep_dir: Path) -> Path:
+    """In the launching process: where this launch's jobs report (they inherit the path
+    through the environment)."""
+    folder = sweep_dir / ".outcomes" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    os.environ[OUTCOMES_ENV] = str(folder)
+    return folder
+
+
+def record_outcome(job: str, outcome: str, detail: str = "") -> None:
+    """In a job: how it ended (finished, skipped, stopped, refused or crashed)."""
+    folder = os.environ.get(OUTCOMES_ENV)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"{job}.json").write_text(
+            json.dumps({"job": job, "outcome": outcome, "detail": detail}))
+
+
+def unfinished_jobs(folder: Path) -> tuple[int, list[dict]]:
+    """How many jobs reported, and those that did not finish; the folder is removed."""
+    reports = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    shutil.rmtree(folder, ignore_errors=True)
+    if folder.parent.is_dir() and not any(folder.parent.iterdir()):
+        folder.parent.rmdir()
+    return len(reports), [r for r in reports if r["outcome"] not in DONE]
+
+
+def unfinished_line(total: int, unfinished: list[dict]) -> str:
+    jobs = "; ".join(f"{r['job']} ({r['outcome']}{': ' + r['detail'] if r['detail'] else ''})"
+                     for r in unfinished)
+    return f"multirun: {len(unfinished)} of {total} runs did not finish: {jobs}"

@@ -1,0 +1,223 @@
+"""A run folder is never corrupted: one run at a time per folder, resumes that change
+nothing until they succeed, finished runs left as they are, one-line errors for known
+failures during a run (a full disk here: a file-size limit), and shell exit codes."""
+
+import hashlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.loop import checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false", "threads=1"]
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "run.py"), *args]
+
+
+def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command(*args), cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, **kwargs)
+
+
+def last_line(text: str) -> str:
+    return [line for line in text.splitlines() if line.strip()][-1]
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (wandb's aside) with the hash of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def start_long_run(run_dir: Path, *extra: str) -> subprocess.Popen:
+    proc = subprocess.Popen(command(*TINY, "steps=100000", "checkpoint.every=0",
+                                    f"run_dir={run_dir}", *extra),
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text()):
+        time.sleep(0.3)
+    assert metrics.exists(), "the first run did not start"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    result = run(*TINY, f"run_dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def test_a_second_run_in_a_busy_folder_is_refused_naming_the_holder(tmp_path):
+    run_dir = tmp_path / "run"
+    first = start_long_run(run_dir)
+    try:
+        before = fingerprint(run_dir / "checkpoints") if (run_dir / "checkpoints").exists() \
+            else {}
+        second = run(*TINY, f"run_dir={run_dir}", "seed=2")
+        resumed = run(f"resume={run_dir}")
+        for result in (second, resumed):
+            assert result.returncode != 0
+            assert f"in use by another run (pid {first.pid})" in last_line(result.stderr)
+            assert "Traceback" not in result.stderr
+        config = (run_dir / "config.yaml").read_text()
+        assert "seed: 0" in config  # the first run's, not the refused one's
+        assert (fingerprint(run_dir / "checkpoints") if (run_dir / "checkpoints").exists()
+                else {}) == before
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=120)
+    steps = [json.loads(line)["step"] for line in
+             (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps)  # one run's events only: never back in time
+
+
+def test_resuming_a_finished_run_changes_nothing_and_says_how_to_go_on(finished):
+    before = fingerprint(finished)
+    result = run(f"resume={finished}")
+    assert result.returncode != 0
+    assert last_line(result.stderr) == (
+        f"error: resume={finished} already finished at 400 env steps; pass steps=M with "
+        f"M > 400 to train longer")
+    assert fingerprint(finished) == before
+
+
+def test_training_a_finished_run_longer_keeps_its_summary(finished, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished, run_dir)
+    first = json.loads((run_dir / "summary.json").read_text())
+    result = run(f"resume={run_dir}", "steps=600")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 600 and "eval/return" in summary
+    assert summary["earlier"] == [first]
+
+
+def test_a_failed_resume_leaves_the_folder_as_it_was(finished, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished, run_dir)
+    latest = checkpoint.latest(run_dir / "checkpoints")
+    state = checkpoint.load(latest)
+    state["agent"].pop("world_model.gru.weight_hh")  # a checkpoint that does not fit
+    checkpoint.save(run_dir / "checkpoints", 500, state)
+    before = fingerprint(run_dir)
+    result = run(f"resume={run_dir}", "steps=800", "eval.every=100")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "ckpt-0000000500.pt does not fit this run" in last_line(result.stderr)
+    assert fingerprint(run_dir) == before
+
+
+def limit_file_size(limit: int):
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, do not kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_a_failed_checkpoint_write_is_one_line_and_leaves_no_debris(tmp_path):
+    run_dir = tmp_path / "run"
+    # Room for the config and the metrics, not for a checkpoint (over 100 kB here).
+    result = run(*TINY, f"run_dir={run_dir}", "checkpoint.every=200",
+                 preexec_fn=limit_file_size(60_000))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    line = last_line(result.stderr)
+    assert line.startswith(f"error: run in {run_dir} stopped: File too large")
+    assert "ckpt-0000000200.pt" in line and "no checkpoint was written" in line
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+def test_a_stopped_run_exits_with_the_shell_code_of_its_signal(tmp_path):
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        run_dir = tmp_path / sig.name
+        proc = start_long_run(run_dir)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == code, stderr
+        assert checkpoint.latest(run_dir / "checkpoints") is not None
+
+
+def test_a_multirun_with_a_crashed_job_exits_non_zero_and_names_it(tmp_path):
+    result = run("-m", *TINY, "env.id=CartPole-v1,tests.custom_env:Crashing-v0",
+                 "steps=200", "eval.every=0", "hydra.launcher.n_jobs=2",
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert result.returncode != 0
+    line = last_line(result.stderr)
+    assert "1 of 2 runs did not finish" in line and "Crashing-v0" in line
+    assert "env.id=CartPole-v1" not in line
+
+
+def wandb_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """No credentials anywhere: a HOME of its own, no key in the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    return env | {"HOME": str(tmp_path / "home"), "NETRC": str(tmp_path / "no-netrc")} | extra
+
+
+def test_online_wandb_without_a_key_stops_before_the_folder_exists(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run("preset=debug", "log.progress=false", "wandb.mode=online",
+                 "wandb.fallback=error", f"run_dir={run_dir}", env=wandb_env(tmp_path))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "no wandb API key" in last_line(result.stderr)
+    assert not run_dir.exists()
+
+
+def test_online_wandb_without_a_key_falls_back_to_offline(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run("preset=debug", "log.progress=false", "wandb.mode=online", "threads=1",
+                 f"run_dir={run_dir}", env=wandb_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "logging offline" in result.stderr
+    assert list((run_dir / "wandb").glob("offline-run-*"))
+    assert (run_dir / "summary.json").exists()
+
+
+def test_online_wandb_that_cannot_connect_leaves_no_half_made_folder(tmp_path):
+    run_dir = tmp_path / "run"
+    env = wandb_env(tmp_path, WANDB_API_KEY="x" * 40, WANDB_BASE_URL="http://127.0.0.1:9")
+    tic = time.time()
+    result = run("preset=debug", "log.progress=false", "wandb.mode=online",
+                 "wandb.fallback=error", "wandb.init_timeout=15", f"run_dir={run_dir}",
+                 env=env)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "wandb could not start" in last_line(result.stderr)
+    assert time.time() - tic < 120
+    assert not run_dir.exists()
+
+
+def test_auto_replay_capacity_fits_the_memory_and_the_observation():
+    from agent.loop.memory import GIB, MAX_AUTO_STEPS, replay_capacity
+
+    # A 64 x 64 x 3 image step: 1M steps would need 11.5 GiB, and the checkpoint as much.
+    image_step = 64 * 64 * 3 + 4 * 2 + 12
+    capacity, why = replay_capacity("auto", image_step, 64, available=int(22.1 * GIB))
+    assert 2 * capacity * image_step <= 0.5 * 22.1 * GIB < 2 * (capacity + 1) * image_step
+    assert "22.1 GiB available" in why
+    assert replay_capacity("auto", 36, 64, available=int(22.1 * GIB))[0] == MAX_AUTO_STEPS
+    with pytest.raises(ValueError, match="replay.capacity=1000000 needs 11.5 GiB"):
+        replay_capacity(1_000_000, image_step, 64, available=int(22.1 * GIB))
+
+
+def test_an_auto_capacity_is_saved_as_the_number_it_chose(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run(*TINY, "replay.capacity=auto", "steps=200", "eval.every=0",
+                 f"run_dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    assert "replay: 1000000 steps preallocated" in result.stderr
+    assert "capacity: 1000000" in (run_dir / "config.yaml").read_text()
