@@ -70,7 +70,7 @@ class ObservationSpec:
         binary = x.dtype == np.bool_
         if binary:
             x = x.astype(np.uint8) * 255
-        image = torch.as_tensor(x)
+        image = torch.as_tensor(np.ascontiguousarray(x))  # dm_control renders flipped views
         image = image.unsqueeze(1) if image.dim() == 3 else image.permute(0, 3, 1, 2)
         size = self.image_size
         if image.shape[-2:] != (size, size):

@@ -54,6 +54,14 @@ def test_images_are_resized_to_the_configured_size_and_stay_uint8():
                        torch.as_tensor(frames[:, :16, :16]).permute(0, 3, 1, 2))
 
 
+def test_a_flipped_view_of_an_image_converts():
+    # dm_control's renders are views with a negative row stride.
+    frames = np.random.default_rng(0).integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)
+    spec = ObservationSpec(gym.spaces.Box(0, 255, (16, 16, 3), np.uint8), image_size=16)
+    out = spec.to_tensors(frames[:, ::-1])["obs"]
+    assert torch.equal(out, torch.as_tensor(frames[:, ::-1].copy()).permute(0, 3, 1, 2))
+
+
 def test_binary_images_stay_black_and_white_when_enlarged():
     # MinAtar: 10 x 10 cells, enlarged to 16 x 16 by nearest neighbour.
     spec = ObservationSpec(gym.spaces.Box(0, 1, (10, 10, 2), np.bool_), image_size=16)
