@@ -27,8 +27,9 @@ class EnvConfig:
     image_size: int = 64
     """Image observations are resized to image_size x image_size (a multiple of 16)."""
     action_repeat: int = 1
-    """Env steps per agent step (rewards summed). `steps` and every other step count in the
-    config are agent steps."""
+    """Env steps (frames) per agent step (rewards summed). `steps` and every other step count
+    in the config are agent steps; metrics.jsonl also logs `frames` = agent steps x
+    action_repeat, the x axis of published DMC and Atari scores."""
     time_limit: int = 0
     """Episode limit in env steps; 0 keeps the env's registered limit."""
     max_pool: bool = False
@@ -182,7 +183,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     seed: int = 0
     steps: int = 10_000
-    """Total env steps."""
+    """Total env steps (agent steps: with env.action_repeat, each is that many frames)."""
     device: str = "cpu"
     """cpu | cuda | cuda:N | auto (a GPU if one is found)."""
     threads: int = 0
