@@ -7,6 +7,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from envs.suites import dmc_env_id
+
 
 @dataclass
 class EnvConfig:
@@ -16,6 +18,9 @@ class EnvConfig:
     """Any registered gymnasium id; `module:Name-vN` imports `module` first."""
     game: str = ""
     """The game of a suite (env=minatar, env=atari): their configs build env.id from it."""
+    task: str = ""
+    """The task of a suite (env=dmc: walker_walk; env=mujoco: HalfCheetah-v5): their configs
+    build env.id from it."""
     num_envs: int = 1
     """Parallel training envs (gymnasium vector env)."""
     vector: str = "sync"
@@ -216,4 +221,6 @@ class Config:
 # `${camel:space_invaders}` -> SpaceInvaders: suite configs build gymnasium ids from games.
 OmegaConf.register_new_resolver(
     "camel", lambda name: "".join(w.capitalize() for w in str(name).split("_")), replace=True)
+# `${dmc:walker_walk}` -> dm_control/walker-walk-v0 (env=dmc).
+OmegaConf.register_new_resolver("dmc", lambda task: dmc_env_id(str(task)), replace=True)
 ConfigStore.instance().store(name="schema", node=Config)
