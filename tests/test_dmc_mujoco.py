@@ -9,12 +9,14 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from envs import EnvError, make_env
 from envs.replayable import ReplayableEnv
 from envs.suites import dmc_env_id, exactly_restorable
 from tests.helpers import ROOT, smoke_run
+from tests.test_resume import TINY, final_weights, learning_events, run
 
 
 def _finite_losses(events: list[dict]) -> bool:
@@ -69,6 +71,22 @@ def test_replaying_the_actions_restores_a_dmc_episode_exactly(task):
         a, b = first.step(action), second.step(action)
         assert a[1] == b[1] and all(np.array_equal(a[0][k], b[0][k]) for k in a[0])
     assert exactly_restorable(task) and not exactly_restorable("MinAtar/Breakout-v1")
+
+
+def test_a_dmc_run_stopped_mid_episode_resumes_bitwise(tmp_path):
+    """Through a real checkpoint: the task's RandomState is stored as plain data and the
+    episode in progress (200 of its 500 agent steps) is replayed."""
+    pytest.importorskip("shimmy", reason="the dmc extra is not installed")
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    dmc = [*TINY, "env=dmc", "eval.every=0", "checkpoint.every=200"]
+    assert run(*dmc, "steps=400", f"run_dir={straight}", cwd=tmp_path).returncode == 0
+    assert run(*dmc, "steps=200", f"run_dir={split}", cwd=tmp_path).returncode == 0
+    result = run(f"resume={split}", "steps=400", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "cannot be restored" not in result.stderr
+    a, b = final_weights(straight), final_weights(split)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert learning_events(straight) == learning_events(split)
 
 
 def test_dreamer_task_names_map_to_shimmy_ids():
