@@ -104,7 +104,7 @@ def test_a_dict_with_a_scalar_entry_encodes_and_decodes_through_the_world_model(
     raw = {"height": np.linspace(0, 1, 6), "orientations": np.zeros((6, 14))}
     obs = {k: v.reshape(2, 3, *v.shape[1:]) for k, v in spec.to_tensors(raw).items()}
     states = wm.observe(obs, torch.zeros(2, 3, 6), torch.zeros(2, 3))
-    feat = wm.feat(states.h, states.post.code)
+    feat = wm.feat(states.h, states.quantized.code)
     decoded = wm.decode(feat)
     assert decoded["height"].shape == (2, 3, 1) and decoded["orientations"].shape == (2, 3, 14)
     loss = wm.reconstruction_loss(feat, obs)
