@@ -9,6 +9,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agent.quantizers import registry
+from envs.suites import dmc_env_id
 
 
 @dataclass
@@ -19,6 +20,9 @@ class EnvConfig:
     """Any registered gymnasium id; `module:Name-vN` imports `module` first."""
     game: str = ""
     """The game of a suite (env=minatar, env=atari): their configs build env.id from it."""
+    task: str = ""
+    """The task of a suite (env=dmc: walker_walk; env=mujoco: HalfCheetah-v5): their configs
+    build env.id from it."""
     num_envs: int = 1
     """Parallel training envs (gymnasium vector env)."""
     vector: str = "sync"
@@ -30,8 +34,9 @@ class EnvConfig:
     image_size: int = 64
     """Image observations are resized to image_size x image_size (a multiple of 16)."""
     action_repeat: int = 1
-    """Env steps per agent step (rewards summed). `steps` and every other step count in the
-    config are agent steps."""
+    """Env steps (frames) per agent step (rewards summed). `steps` and every other step count
+    in the config are agent steps; metrics.jsonl also logs `frames` = agent steps x
+    action_repeat, the x axis of published DMC and Atari scores."""
     time_limit: int = 0
     """Episode limit in env steps; 0 keeps the env's registered limit."""
     max_pool: bool = False
@@ -197,7 +202,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     seed: int = 0
     steps: int = 10_000
-    """Total env steps."""
+    """Total env steps (agent steps: with env.action_repeat, each is that many frames)."""
     device: str = "cpu"
     """cpu | cuda | cuda:N | auto (a GPU if one is found)."""
     threads: int = 0
@@ -236,6 +241,8 @@ def saved_config(text: str) -> DictConfig:
 # `${camel:space_invaders}` -> SpaceInvaders: suite configs build gymnasium ids from games.
 OmegaConf.register_new_resolver(
     "camel", lambda name: "".join(w.capitalize() for w in str(name).split("_")), replace=True)
+# `${dmc:walker_walk}` -> dm_control/walker-walk-v0 (env=dmc).
+OmegaConf.register_new_resolver("dmc", lambda task: dmc_env_id(str(task)), replace=True)
 ConfigStore.instance().store(name="schema", node=Config)
 # `quantizer=NAME` selects a registered quantizer's Options, whenever it registers.
 registry.on_register(lambda name, cls: ConfigStore.instance().store(

@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.errors import EnvError
+from envs.rendering import prepare_rendering
 from envs.replayable import ReplayableEnv
 from envs.suites import register_suite
 
@@ -42,6 +43,8 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: i
         extra["max_episode_steps"] = time_limit
     if pixels:
         extra["render_mode"] = "rgb_array"
+    if extra.get("render_mode"):
+        prepare_rendering(env_id)  # before the suite's package is imported
     register_suite(env_id)
     try:
         env = gym.make(env_id, **dict(kwargs or {}), **extra)
@@ -53,9 +56,14 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: i
         module = env_id.split(":")[0]
         raise EnvError(f"env.id={env_id!r}: module {module!r} cannot be imported; install it "
                        f"or fix the module part of the id") from None
-    if pixels:
+    # Render once per agent step, after its repeated frames; max-pooling needs every frame.
+    if pixels and max_pool:
         env = gym.wrappers.AddRenderObservation(env, render_only=True)
-    return ActionRepeat(env, action_repeat, max_pool) if action_repeat > 1 else env
+    if action_repeat > 1:
+        env = ActionRepeat(env, action_repeat, max_pool)
+    if pixels and not max_pool:
+        env = gym.wrappers.AddRenderObservation(env, render_only=True)
+    return env
 
 
 def make_vector_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None,

@@ -1,6 +1,6 @@
 """What the agent takes of gymnasium's observation spaces, and how observations become its
-dict of tensors: each key is a vector (float32 [d]) or an image (uint8 [C, S, S], resized to
-the configured S x S)."""
+dict of tensors: each key is a vector (float32 [d]; a scalar is a vector of size 1) or an
+image (uint8 [C, S, S], resized to the configured S x S)."""
 
 from dataclasses import dataclass
 
@@ -12,8 +12,9 @@ from torch.nn import functional as F
 
 from envs.spaces import SpaceError
 
-SUPPORTED = ("a 1-D Box (vector), a uint8 Box of shape (H, W), (H, W, C) (image) or a bool "
-             "Box of shape (H, W, C) (binary image, e.g. MinAtar), or a Dict of those")
+SUPPORTED = ("a scalar or 1-D Box of any dtype (vector, read as float32), a uint8 Box of "
+             "shape (H, W), (H, W, C) (image) or a bool Box of shape (H, W, C) (binary image, "
+             "e.g. MinAtar), or a Dict of those")
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,10 @@ class ObservationSpec:
 
     def _key(self, space: gym.Space, what: str) -> ObsKey:
         if isinstance(space, gym.spaces.Box):
-            if len(space.shape) == 1:  # any dtype, e.g. Atari RAM (128,) uint8
-                return ObsKey((int(space.shape[0]),), image=False)
+            # Any dtype, e.g. Atari RAM (128,) uint8, DMC's float64 vectors; a scalar (DMC
+            # walker's `height`) is a vector of one.
+            if len(space.shape) <= 1:
+                return ObsKey((int(np.prod(space.shape)),), image=False)
             image = (space.dtype == np.uint8 and len(space.shape) in (2, 3)) or (
                 space.dtype == np.bool_ and len(space.shape) == 3)
             if image:
@@ -62,12 +65,12 @@ class ObservationSpec:
         return {k: self._convert(np.asarray(raw[k]), spec) for k, spec in self.keys.items()}
 
     def _convert(self, x: np.ndarray, spec: ObsKey) -> Tensor:
-        if not spec.image:
-            return torch.as_tensor(x, dtype=torch.float32)
+        if not spec.image:  # [N] scalars -> [N, 1]; float64 -> float32
+            return torch.as_tensor(x.reshape(len(x), *spec.shape), dtype=torch.float32)
         binary = x.dtype == np.bool_
         if binary:
             x = x.astype(np.uint8) * 255
-        image = torch.as_tensor(x)
+        image = torch.as_tensor(np.ascontiguousarray(x))  # dm_control renders flipped views
         image = image.unsqueeze(1) if image.dim() == 3 else image.permute(0, 3, 1, 2)
         size = self.image_size
         if image.shape[-2:] != (size, size):

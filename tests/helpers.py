@@ -1,4 +1,10 @@
-"""Real CartPole data for tests: a random policy's steps, laid out as replay stores them."""
+"""Shared by tests: real CartPole data (a random policy's steps, laid out as replay stores
+them), and a short real training run of run.py."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,3 +42,18 @@ def cartpole_replay(steps: int = 200, num_envs: int = 2, seed: int = 0,
     if policy_log is not None:
         policy_log.extend(policy.seen)
     return replay
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def smoke_run(tmp_path: Path, *args: str) -> list[dict]:
+    """A 200-step debug run of run.py with `args`; returns its metrics.jsonl events."""
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "preset=debug", *args, "steps=200",
+         "env.image_size=32", "model.cnn_depth=4", "threads=1", "wandb.mode=disabled",
+         "log.progress=false", f"run_dir={run_dir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

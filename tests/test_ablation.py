@@ -83,7 +83,9 @@ def test_running_the_same_grid_again_skips_finished_runs(tiny_ablation):
 def test_report_lists_a_crashed_run_with_its_error(tmp_path):
     result = run("-m", *TINY, "env.id=tests.custom_env:Crashing-v0", "seed=0", "sweep=crash",
                  cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    # The grid went on past the crash, and says at the end that a run did not finish.
+    assert result.returncode == 1, result.stderr
+    assert "1 of 1 runs did not finish" in result.stderr.strip().splitlines()[-1]
     sweep_dir = tmp_path / "sweeps" / "crash"
     result = run(f"report={sweep_dir}", "wandb.mode=disabled", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -1,5 +1,5 @@
-"""The GPU benchmark script runs anywhere (on the CPU when no GPU is visible) and writes
-its table and JSON."""
+"""The benchmark scripts run end to end: the GPU script anywhere (on the CPU when no GPU is
+visible), the DMC script with tiny settings; each writes its table and JSON."""
 
 import json
 import math
@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,3 +31,30 @@ def test_gpu_script_measures_every_precision_and_compile_mode_and_pixels(tmp_pat
     assert pixels["world_model_flops"] > result["rows"][0]["world_model_flops"]  # the convnets
     table = (tmp_path / "gpu.md").read_text()
     assert table.count("| cpu (vector") == 4 and table.count("| cpu (pixels") == 1
+
+
+def test_dmc_benchmark_runs_end_to_end_and_shows_its_table(tmp_path):
+    pytest.importorskip("shimmy", reason="the dmc extra is not installed")
+    out = tmp_path / "dmc.json"
+    script = str(ROOT / "benchmarks/dmc.py")
+    subprocess.run([sys.executable, script, "--tasks", "walker_walk", "--seeds", "0",
+                    "--frames", "400", "--eval-every-frames", "200", "--out", str(out),
+                    "preset=debug", "threads=1"], check=True, timeout=600, cwd=tmp_path)
+    (run,) = json.loads(out.read_text())["runs"]
+    assert [frames for frames, _ in run["curve"]] == [200, 400]  # 100 agent steps = 200 frames
+    assert math.isfinite(run["final_return"])
+    shown = subprocess.run([sys.executable, script, "--show", str(out)], check=True,
+                           capture_output=True, text=True).stdout
+    assert "| walker_walk | 1 |" in shown and "400 env frames" in shown
+
+
+def test_dmc_benchmark_compares_with_dreamerv3_at_the_same_frames():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import dmc
+
+    summary = dmc.summarise([{"task": "walker_walk", "final_return": 600.0, "wall_s": 1.0}],
+                            ["walker_walk", "cheetah_run"], 100_000)
+    assert summary["walker_walk"]["dreamerv3"] == 518 and summary["walker_walk"]["mean"] == 600
+    assert summary["cheetah_run"]["dreamerv3"] == 317 and summary["cheetah_run"]["mean"] is None
+    assert dmc.mean_over(summary, "dreamerv3") == (518 + 317) / 2
+    assert dmc.mean_over(summary, "mean") is None  # a task without runs: no mean over tasks

@@ -54,6 +54,14 @@ def test_images_are_resized_to_the_configured_size_and_stay_uint8():
                        torch.as_tensor(frames[:, :16, :16]).permute(0, 3, 1, 2))
 
 
+def test_a_flipped_view_of_an_image_converts():
+    # dm_control's renders are views with a negative row stride.
+    frames = np.random.default_rng(0).integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)
+    spec = ObservationSpec(gym.spaces.Box(0, 255, (16, 16, 3), np.uint8), image_size=16)
+    out = spec.to_tensors(frames[:, ::-1])["obs"]
+    assert torch.equal(out, torch.as_tensor(frames[:, ::-1].copy()).permute(0, 3, 1, 2))
+
+
 def test_binary_images_stay_black_and_white_when_enlarged():
     # MinAtar: 10 x 10 cells, enlarged to 16 x 16 by nearest neighbour.
     spec = ObservationSpec(gym.spaces.Box(0, 1, (10, 10, 2), np.bool_), image_size=16)
@@ -74,6 +82,35 @@ def test_a_one_dimensional_box_of_any_dtype_is_a_vector():
     assert out.dtype == torch.float32 and out[0, 127] == 127
 
 
+def test_a_scalar_box_is_a_vector_of_one_and_float64_is_read_as_float32():
+    # DMC walker through shimmy: float64 entries, one of them of shape ().
+    space = gym.spaces.Dict({"height": gym.spaces.Box(-np.inf, np.inf, (), np.float64),
+                             "velocity": gym.spaces.Box(-np.inf, np.inf, (9,), np.float64)})
+    spec = ObservationSpec(space)
+    assert {k: v.shape for k, v in spec.keys.items()} == {"height": (1,), "velocity": (9,)}
+    obs = {"height": np.array([1.25, -0.5]), "velocity": np.full((2, 9), 1 / 3)}
+    out = spec.to_tensors(obs)
+    assert out["height"].shape == (2, 1) and out["height"].dtype == torch.float32
+    assert out["height"][:, 0].tolist() == [1.25, -0.5]
+    assert out["velocity"].dtype == torch.float32 and out["velocity"].shape == (2, 9)
+    assert spec.bytes_per_step() == 4 * (1 + 9)
+
+
+def test_a_dict_with_a_scalar_entry_encodes_and_decodes_through_the_world_model():
+    space = gym.spaces.Dict({"height": gym.spaces.Box(-np.inf, np.inf, (), np.float64),
+                             "orientations": gym.spaces.Box(-1, 1, (14,), np.float64)})
+    spec = ObservationSpec(space)
+    wm = Agent(spec, 6, small_config("fsq")).world_model
+    raw = {"height": np.linspace(0, 1, 6), "orientations": np.zeros((6, 14))}
+    obs = {k: v.reshape(2, 3, *v.shape[1:]) for k, v in spec.to_tensors(raw).items()}
+    states = wm.observe(obs, torch.zeros(2, 3, 6), torch.zeros(2, 3))
+    feat = wm.feat(states.h, states.post.code)
+    decoded = wm.decode(feat)
+    assert decoded["height"].shape == (2, 3, 1) and decoded["orientations"].shape == (2, 3, 14)
+    loss = wm.reconstruction_loss(feat, obs)
+    assert loss.shape == (2, 3) and torch.isfinite(loss).all()
+
+
 @pytest.mark.parametrize("space, named", [
     (gym.spaces.Text(8), "Text"),
     (gym.spaces.Box(-1, 1, (4, 4), np.float32), "Box"),
@@ -81,7 +118,8 @@ def test_a_one_dimensional_box_of_any_dtype_is_a_vector():
     (gym.spaces.Dict({"ok": IMAGE, "bad": gym.spaces.Discrete(2)}), "observation key 'bad'"),
 ])
 def test_unsupported_observations_are_named(space, named):
-    with pytest.raises(SpaceError, match=f"{named}.* is not supported; supported: a 1-D Box"):
+    with pytest.raises(SpaceError,
+                       match=f"{named}.* is not supported; supported: a scalar or 1-D Box"):
         ObservationSpec(space)
 
 

@@ -1,35 +1,20 @@
 """MinAtar and Atari through their optional extras: smoke runs where they are installed
 (CI installs both), and a message with the install command where they are not."""
 
-import json
 import math
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
 from envs import EnvError, make_env
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _smoke(tmp_path, *args: str) -> list[dict]:
-    run_dir = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), "preset=debug", *args, "steps=200",
-         "env.image_size=32", "model.cnn_depth=4", "threads=1", "wandb.mode=disabled",
-         "log.progress=false", f"run_dir={run_dir}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+from tests.helpers import smoke_run
 
 
 def test_minatar_breakout_trains(tmp_path):
     pytest.importorskip("minatar", reason="the minatar extra is not installed")
-    events = _smoke(tmp_path, "env=minatar", "env.game=breakout")
+    events = smoke_run(tmp_path, "env=minatar", "env.game=breakout")
     losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
     assert losses and all(math.isfinite(v) for v in losses)
     config = (tmp_path / "run" / "config.yaml").read_text()
@@ -38,8 +23,8 @@ def test_minatar_breakout_trains(tmp_path):
 
 def test_atari_pong_trains_with_dreamer_settings(tmp_path):
     pytest.importorskip("ale_py", reason="the atari extra is not installed")
-    events = _smoke(tmp_path, "env=atari", "env.game=pong", "eval.episodes=1",
-                    "env.time_limit=100")
+    events = smoke_run(tmp_path, "env=atari", "env.game=pong", "eval.episodes=1",
+                       "env.time_limit=100")
     losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
     assert losses and all(math.isfinite(v) for v in losses)
     env = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["env"]

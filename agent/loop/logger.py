@@ -111,19 +111,23 @@ class Logger:
         self.bar = tqdm(total=total_steps, unit="step", disable=not progress,
                         dynamic_ncols=True, mininterval=1.0)
         self.last: dict[str, float] = {}
+        # Published DMC and Atari scores count frames: agent steps x action repeat.
+        self.frames_per_step = int(config.get("env", {}).get("action_repeat", 1))
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
-        """One JSON line {"step": env_steps, namespace/key: value, ...}, and the same to wandb."""
+        """One JSON line {"step": env_steps, "frames": env_steps x env.action_repeat,
+        namespace/key: value, ...}, and the same to wandb."""
         for key in metrics:
             if key.split("/", 1)[0] not in NAMESPACES or "/" not in key:
                 raise KeyError(f"metric {key!r} is outside the namespaces {NAMESPACES}")
         clean = {k: (float(v) if math.isfinite(v) else None) for k, v in metrics.items()}
         if self.file is None:
             self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        self.file.write(json.dumps({"step": step, **clean}) + "\n")
+        frames = step * self.frames_per_step
+        self.file.write(json.dumps({"step": step, "frames": frames, **clean}) + "\n")
         self.file.flush()
         if self.run is not None:
-            self.run.log(metrics, step=step)
+            self.run.log({**metrics, "frames": frames}, step=step)
         self.last.update(metrics)
 
     def code_usage(self, step: int, counts: Tensor, max_groups: int = 8) -> None:

@@ -25,7 +25,7 @@ from agent.loop.acting import ActingPolicy
 from agent.loop.counters import Counters
 from agent.loop.driver import Driver
 from agent.loop.evaluate import Evaluator
-from agent.loop.files import write_text_atomically
+from agent.loop.files import remove_temporaries, write_text_atomically
 from agent.loop.lock import RunDirLock, check_free
 from agent.loop.logger import Logger, MetricMeans, wandb_mode
 from agent.loop.memory import announce, replay_capacity
@@ -146,6 +146,7 @@ class Run:
         write_text_atomically(self.run_dir / "config.yaml",
                               yaml.safe_dump(config, sort_keys=False))
         if self.resume:
+            remove_temporaries(self.run_dir)  # what a kill during a write left behind
             set_summary_aside(self.run_dir)
             cut_metrics(self.run_dir / "metrics.jsonl", self.counters.steps)
         logger.progress(self.counters.steps)

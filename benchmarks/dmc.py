@@ -1,0 +1,140 @@
+"""DeepMind Control from proprioception against DreamerV3, at the same budget in env frames.
+
+    python benchmarks/dmc.py [--tasks cartpole_swingup walker_walk ...] [--seeds 0 1 2]
+                             [--frames 100000] [--eval-every-frames 10000] [--jobs 2]
+                             [key=value ...]
+    python benchmarks/dmc.py --show benchmarks/results/dmc.json
+
+Each run is `env=dmc env.task=TASK` (pip install -e ".[dmc]"; DreamerV3's settings: action
+repeat 2, 1,000-frame episodes) for --frames env frames, with a greedy eval over 10 episodes
+(the config's eval.episodes) every --eval-every-frames. Budgets are stated in frames, as
+DreamerV3 reports DMC; the runs' `steps` and `eval.every` are agent steps (frames / action
+repeat). Extra key=value overrides go to every run (e.g. `train.train_ratio=512`,
+DreamerV3's ratio; `preset=debug` to try the script). With --jobs N, N runs train at a
+time with one torch thread each (their wall time then includes sharing the machine).
+
+Prints, per task, our final eval return (mean and std over seeds) next to DreamerV3's at the
+same budget (benchmarks/reference_scores.json; '-' where none is published), and the means
+over tasks; writes JSON with each run's folder and eval curve (in frames). --show prints the
+table of a saved result again, without training.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+from common import ROOT, fmt, load_config, read_metrics, train
+from reference import reference_value
+
+TASKS = ["cartpole_swingup", "reacher_easy", "walker_walk", "cheetah_run",
+         "cartpole_balance", "finger_spin"]
+
+
+def run_one(task: str, seed: int, run_dir: Path, overrides: list[str]) -> dict:
+    """Train one (task, seed); its final and best eval return and its eval curve."""
+    row = {"task": task, "seed": seed, "run_dir": str(run_dir), "overrides": overrides}
+    try:
+        wall = train(run_dir, overrides)
+    except subprocess.CalledProcessError as err:  # the other runs still count
+        print(f"{task} seed {seed}: crashed ({err})", flush=True)
+        return row | {"error": str(err), "final_return": None, "best_return": None,
+                      "wall_s": None, "curve": []}
+    evals = [e for e in read_metrics(run_dir) if e.get("eval/return") is not None]
+    curve = [(e["frames"], e["eval/return"]) for e in evals]
+    row |= {"wall_s": wall, "curve": curve, "final_frames": curve[-1][0] if curve else None,
+            "final_return": curve[-1][1] if curve else None,
+            "best_return": max(r for _, r in curve) if curve else None}
+    print(f"{task} seed {seed}: final {fmt(row['final_return'], 1)} at "
+          f"{row['final_frames']} frames, best {fmt(row['best_return'], 1)}, {wall:.0f} s",
+          flush=True)
+    return row
+
+
+def summarise(runs: list[dict], tasks: list[str], frames: int) -> dict:
+    """Per task: mean and std of the final eval return over seeds, and DreamerV3's."""
+    summary = {}
+    for task in tasks:
+        finals = [r["final_return"] for r in runs
+                  if r["task"] == task and r["final_return"] is not None]
+        summary[task] = {
+            "runs": len(finals),
+            "mean": statistics.mean(finals) if finals else None,
+            "std": statistics.pstdev(finals) if finals else None,
+            "dreamerv3": reference_value("dmc_proprio", task, frames),
+            "wall_s": statistics.mean(w) if (w := [r["wall_s"] for r in runs if
+                                                   r["task"] == task and r["wall_s"]]) else None}
+    return summary
+
+
+def mean_over(summary: dict, key: str) -> float | None:
+    """Mean over tasks, only where every task has the value (else it would mislead)."""
+    values = [s[key] for s in summary.values()]
+    return statistics.mean(values) if values and None not in values else None
+
+
+def print_table(report: dict) -> None:
+    frames, summary = report["frames"], report["summary"]
+    print(f"\nDMC proprio, {frames:,} env frames (action repeat {report['action_repeat']}), "
+          f"final greedy eval return over {report['eval_episodes']} episodes\n"
+          f"| task | seeds | ours (mean ± std) | DreamerV3 at {frames:,} frames | ours / "
+          f"DreamerV3 | wall s per run |\n|---|---|---|---|---|---|")
+    for task, s in summary.items():
+        ratio = s["mean"] / s["dreamerv3"] if s["mean"] is not None and s["dreamerv3"] else None
+        print(f"| {task} | {s['runs']} | {fmt(s['mean'], 1)} ± {fmt(s['std'], 1)} "
+              f"| {fmt(s['dreamerv3'])} | {fmt(ratio, 2)} | {fmt(s['wall_s'])} |")
+    ours, theirs = mean_over(summary, "mean"), mean_over(summary, "dreamerv3")
+    ratio = ours / theirs if ours is not None and theirs else None
+    print(f"| **mean over tasks** | | **{fmt(ours, 1)}** | **{fmt(theirs)}** "
+          f"| {fmt(ratio, 2)} | |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=TASKS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--eval-every-frames", type=int, default=10_000)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/dmc.json")
+    parser.add_argument("--show", type=Path, metavar="JSON", help="print a saved result")
+    parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
+    args = parser.parse_args()
+    if args.show:
+        print_table(json.loads(args.show.read_text()))
+        return
+
+    extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
+    cfg = load_config(["env=dmc", *extra])
+    repeat = cfg.env.action_repeat
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+
+    def one(job: tuple[str, int]) -> dict:
+        task, seed = job
+        overrides = ["env=dmc", f"env.task={task}", f"seed={seed}",
+                     f"steps={args.frames // repeat}",
+                     f"eval.every={args.eval_every_frames // repeat}", *extra]
+        return run_one(task, seed, args.out.parent / f"dmc-{task}-{stamp}-s{seed}", overrides)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        runs = list(pool.map(one, [(t, s) for t in args.tasks for s in args.seeds]))
+    report = {"date": date.today().isoformat(),
+              "machine": platform.processor() or platform.machine(),
+              "frames": args.frames, "eval_every_frames": args.eval_every_frames,
+              "action_repeat": repeat, "eval_episodes": cfg.eval.episodes,
+              "seeds": args.seeds, "jobs": args.jobs,
+              "overrides": args.overrides, "runs": runs,
+              "summary": summarise(runs, args.tasks, args.frames)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print_table(report)
+
+
+if __name__ == "__main__":
+    main()
