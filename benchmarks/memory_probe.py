@@ -3,6 +3,11 @@ cue-recall episodes and print the reward head's sign accuracy at held-out answer
 every --every updates (agent/analysis/memory_probe.py; results in docs/results/memory.md).
 
     python benchmarks/memory_probe.py --delay 2 --updates 2000 --lr 1e-3 --seq 16 [--size 32]
+                                      [--reward-init zeros|default]
+
+--reward-init default gives the reward head's output layer PyTorch's default (random)
+initialisation instead of the agent's zeros (DreamerV3's choice), to measure what the
+zeros cost on this task.
 """
 
 import argparse
@@ -34,12 +39,15 @@ def main() -> None:
     for name, kind, default in (("delay", int, 2), ("updates", int, 2000), ("every", int, 500),
                                 ("lr", float, 1e-3), ("seq", int, 16), ("size", int, 32),
                                 ("layers", int, 1), ("recon", float, 1.0), ("dyn", float, 0.5),
-                                ("seed", int, 0), ("quantizer", str, "fsq")):
+                                ("seed", int, 0), ("quantizer", str, "fsq"),
+                                ("reward-init", str, "zeros")):
         parser.add_argument(f"--{name}", type=kind, default=default)
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     agent = Agent(3, 2, config(args))
+    if args.reward_init == "default":
+        agent.world_model.reward[-1].reset_parameters()
     train = random_replay(1000, args.delay, seed=args.seed)
     held_out = random_replay(250, args.delay, seed=args.seed + 7)
     tic = time.perf_counter()
