@@ -180,6 +180,9 @@ class LogConfig:
     openloop_every: int = 5000
     """Env steps between open-loop prediction plots (run_dir/openloop/, and wandb): a
     replayed sequence observed for a few steps, then imagined; 0 disables."""
+    openloop_errors: bool = True
+    """At every log event, also log the open-loop prediction errors of reward and observation
+    at horizons 1, 5 and 15 (model/openloop_*; agent/loop/openloop_errors.py)."""
 
 
 @dataclass

@@ -8,7 +8,7 @@ them on or off never changes what training sees, and two streams never share a s
 import numpy as np
 
 # Fixed ids of the side streams: changing one changes those streams' seeds.
-_EVALUATION, _VIDEO, _DIAGNOSTICS = 1, 2, 3
+_EVALUATION, _VIDEO, _DIAGNOSTICS, _OPEN_LOOP_ERRORS = 1, 2, 3, 4
 
 
 class Seeds:
@@ -31,6 +31,11 @@ class Seeds:
     def diagnostics(self) -> np.random.Generator:
         """Replay windows for the open-loop diagnostics."""
         return np.random.default_rng(self._side_stream(_DIAGNOSTICS, 0))
+
+    def open_loop_errors(self, step: int) -> np.random.Generator:
+        """Replay windows for the open-loop errors logged at env step `step`: a fresh
+        generator per event, so a resumed run draws the same windows without saving it."""
+        return np.random.default_rng(self._side_stream(_OPEN_LOOP_ERRORS, step))
 
     def _side_stream(self, stream: int, index: int) -> int:
         return int(np.random.SeedSequence([self.seed, stream, index]).generate_state(1)[0])

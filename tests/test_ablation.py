@@ -57,8 +57,12 @@ def test_report_has_one_row_per_arm_finite_numbers_and_both_figures(tiny_ablatio
             assert r[key] is not None and r[key] == r[key], key  # present and not NaN
         low, high = r["final_iqm_ci"]
         assert low <= r["final_iqm"] <= high
+        for h in (1, 5, 15):  # the world model's open-loop errors, a second table
+            for key in (f"openloop_reward_mae_h{h}", f"openloop_obs_mse_h{h}"):
+                assert r[key] is not None and r[key] >= 0, key
     table = (sweep_dir / "report.md").read_text()
-    assert table.count("\n| fsq |") == 1 and table.count("\n| vq |") == 1
+    assert table.count("\n| fsq |") == 2 and table.count("\n| vq |") == 2
+    assert "## World model, open loop" in table and "| reward MAE h1 |" in table
     for name in ("curves.png", "codebook.png"):
         image = matplotlib.image.imread(sweep_dir / name)
         assert image.shape[0] > 100 and image.shape[1] > 100

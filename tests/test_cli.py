@@ -32,7 +32,7 @@ def test_debug_run_writes_config_metrics_and_an_offline_wandb_run(tmp_path):
     assert events[-1]["step"] == config["steps"]
     assert all(e["frames"] == e["step"] for e in events)  # CartPole: no action repeat
     namespaces = {k.split("/")[0] for e in events for k in e if k not in ("step", "frames")}
-    assert namespaces == {"train", "eval", "loss", "quant", "perf"}
+    assert namespaces == {"train", "eval", "loss", "quant", "model", "perf"}
     losses = {k for e in events for k in e if k.startswith("loss/")}
     assert {"loss/recon", "loss/reward", "loss/cont", "loss/dyn", "loss/rep", "loss/actor",
             "loss/critic"} <= losses

@@ -19,9 +19,13 @@ import yaml
 from agent.analysis.figures import write_figures
 from agent.config import Config
 from agent.errors import ConfigError
+from agent.loop.openloop_errors import HORIZONS
 from agent.loop.sweep import ERROR, SUMMARY
 from agent.quantizers import registry
 
+# The world model's open-loop errors (agent/loop/openloop_errors.py), last logged value.
+OPEN_LOOP = tuple(f"openloop_{name}_h{h}" for name in ("reward_mae", "obs_mse")
+                  for h in HORIZONS)
 # Settings that must match for a fair comparison unless they are what is being swept.
 FAIRNESS_KEYS = ("env.id", "steps", "model.deter", "model.units", "model.layers",
                  "train.train_ratio", "train.batch_size", "train.seq_len")
@@ -165,6 +169,7 @@ def arm_rows(arms: dict[str, list[RunRecord]], threshold: float | None) -> list[
             "perplexity_frac": _codebook_mean(rs, "quant/perplexity_frac"),
             "dead_codes": _codebook_mean(rs, "quant/dead_codes"),
             "wall_s": _mean([r.last("perf/wall_s") for r in rs]),
+            **{key: _mean([r.last(f"model/{key}") for r in rs]) for key in OPEN_LOOP},
         })
     return rows
 
@@ -203,11 +208,25 @@ def markdown(rows: list[dict], threshold: float | None, problems: list[str],
             f"| {_fmt(r['steps_to_threshold'], 0)} ({r['reached']}/{r['runs']}) "
             f"| {_fmt(r['auc'])} | {_fmt(r['perplexity_frac'], 3)} | {_fmt(r['dead_codes'])} "
             f"| {_fmt(r['wall_s'], 0)} |")
+    lines += open_loop_table(rows)
     if problems:
         lines += ["", "## Missing or crashed runs", ""] + [f"- {p}" for p in problems]
     if warnings:
         lines += ["", "## Fairness warnings", ""] + [f"- {w}" for w in warnings]
     return "\n".join(lines) + "\n"
+
+
+def open_loop_table(rows: list[dict]) -> list[str]:
+    """The second table: how well each arm's world model predicts open loop, h steps
+    after an observed context (the last value each run logged, mean over runs)."""
+    if all(r[key] is None for r in rows for key in OPEN_LOOP):
+        return []
+    heads = " | ".join(f"{what} h{h}" for what in ("reward MAE", "obs MSE") for h in HORIZONS)
+    lines = ["", "## World model, open loop (last logged, mean over runs)", "",
+             f"| arm | {heads} |", "|---|" + "---|" * len(OPEN_LOOP)]
+    for r in rows:
+        lines.append(f"| {r['arm']} | " + " | ".join(_fmt(r[k], 3) for k in OPEN_LOOP) + " |")
+    return lines
 
 
 def log_to_wandb(rows: list[dict], figures: list[Path], sweep_dir: Path, cfg: Config) -> None:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from agent.config import WandbConfig
 from agent.errors import ConfigError
 
-NAMESPACES = ("train", "eval", "loss", "quant", "perf")
+NAMESPACES = ("train", "eval", "loss", "quant", "model", "perf")
 
 
 class MetricMeans:

@@ -30,6 +30,7 @@ from agent.loop.lock import RunDirLock, check_free
 from agent.loop.logger import Logger, MetricMeans, wandb_mode
 from agent.loop.memory import announce, replay_capacity
 from agent.loop.openloop import open_loop, plot_open_loop, write_open_loop_video
+from agent.loop.openloop_errors import measure_open_loop
 from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
 from agent.loop.resume import cut_metrics
@@ -207,7 +208,7 @@ class Run:
         if every["openloop"](steps):
             self.plot_open_loop(logger)
         if every["log"](steps) or done:
-            logger.log(steps, self.means.pop() | self.counters.lap())
+            logger.log(steps, self.means.pop() | self.counters.lap() | self.open_loop_errors())
             logger.code_usage(steps, self.agent.world_model.quantizer.usage.last_counts)
         if every["checkpoint"](steps):
             self.save(logger)
@@ -231,6 +232,15 @@ class Run:
                 logger.media(step, f"openloop/{key}", write_open_loop_video(result, key, path))
             except Exception as err:  # a diagnostic must not end the run
                 print(f"no open-loop video: {type(err).__name__}: {err}", file=sys.stderr)
+
+    def open_loop_errors(self) -> dict[str, float]:
+        """model/openloop_* from windows of their own (a generator per env step), so they
+        change nothing about training and a resumed run measures the same."""
+        if not self.cfg.log.openloop_errors:
+            return {}
+        return measure_open_loop(self.agent.world_model, self.replay,
+                                 self.seeds.open_loop_errors(self.counters.steps),
+                                 max(1, self.cfg.train.seq_len // 4), self.device)
 
     def record_video(self, logger: Logger) -> None:
         folder = self.run_dir / "videos"

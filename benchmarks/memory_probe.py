@@ -1,0 +1,63 @@
+"""The memory probe from the command line: train the world model alone on random
+cue-recall episodes and print the reward head's sign accuracy at held-out answer steps
+every --every updates (agent/analysis/memory_probe.py; results in docs/results/memory.md).
+
+    python benchmarks/memory_probe.py --delay 2 --updates 2000 --lr 1e-3 --seq 16 [--size 32]
+                                      [--reward-init zeros|default]
+
+--reward-init default gives the reward head's output layer PyTorch's default (random)
+initialisation instead of the agent's zeros (DreamerV3's choice), to measure what the
+zeros cost on this task.
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import agent.quantizers  # noqa: F401  (registers every quantizer)
+from agent.agent import Agent
+from agent.analysis.memory_probe import random_replay, score, train_world_model
+from agent.config import Config
+
+
+def config(args: argparse.Namespace) -> Config:
+    cfg = Config()
+    cfg.quantizer = agent.quantizers.registry.quantizer_class(args.quantizer).Options()
+    cfg.model.deter = cfg.model.units = args.size
+    cfg.model.layers = args.layers
+    cfg.train.model_opt.lr = args.lr
+    cfg.train.batch_size, cfg.train.seq_len = 16, args.seq
+    cfg.loss_scales.recon, cfg.loss_scales.dyn = args.recon, args.dyn
+    return cfg
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, kind, default in (("delay", int, 2), ("updates", int, 2000), ("every", int, 500),
+                                ("lr", float, 1e-3), ("seq", int, 16), ("size", int, 32),
+                                ("layers", int, 1), ("recon", float, 1.0), ("dyn", float, 0.5),
+                                ("seed", int, 0), ("quantizer", str, "fsq"),
+                                ("reward-init", str, "zeros")):
+        parser.add_argument(f"--{name}", type=kind, default=default)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    agent = Agent(3, 2, config(args))
+    if args.reward_init == "default":
+        agent.world_model.reward[-1].reset_parameters()
+    train = random_replay(1000, args.delay, seed=args.seed)
+    held_out = random_replay(250, args.delay, seed=args.seed + 7)
+    tic = time.perf_counter()
+    print("| updates | reward loss (last 20) | accuracy | answer MAE | s |\n|---|---|---|---|---|")
+    for done in range(args.every, args.updates + 1, args.every):
+        losses = train_world_model(agent, train, args.every)
+        s = score(agent, held_out)
+        print(f"| {done} | {np.mean(losses[-20:]):.3f} | {s['accuracy']:.3f} "
+              f"| {s['answer_mae']:.3f} | {time.perf_counter() - tic:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

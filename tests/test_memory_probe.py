@@ -1,0 +1,29 @@
+"""Does the world model remember? Trained alone on a random policy's cue-recall episodes,
+its reward head must tell a right answer (+1) from a wrong one (-1) on held-out episodes,
+which it can only do by keeping the cue in h (agent/analysis/memory_probe.py).
+
+The test budget (a few seconds on one thread): the small model, short windows and a higher
+model learning rate than the default (1e-3), which shortens the plateau every delay starts
+with (docs/results/memory.md)."""
+
+import torch
+
+from agent.agent import Agent
+from agent.analysis.memory_probe import probe
+from tests.conftest import small_config
+
+
+def probe_agent() -> Agent:
+    cfg = small_config("fsq")
+    cfg.model.reward_bins = 255  # the default head: two-hot over 255 bins
+    cfg.train.model_opt.lr = 1e-3
+    cfg.train.batch_size, cfg.train.seq_len = 16, 16
+    return Agent(3, 2, cfg)
+
+
+def test_the_reward_head_learns_the_answer_when_the_cue_is_shown_with_it():
+    torch.manual_seed(0)
+    result = probe(probe_agent(), delay=0, updates=800)
+    assert result.answers > 200
+    assert result.accuracy >= 0.9, result
+    assert result.answer_mae < 0.5 and result.other_mae < 0.1, result
