@@ -1,5 +1,6 @@
 """Shared by the benchmark scripts: one training run in a subprocess, and reading its metrics."""
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -64,3 +65,18 @@ def median_unsolved_last(values: list) -> float | None:
 
 def fmt(value, digits: int = 0) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,
+                         print_table) -> argparse.Namespace | None:
+    """Add the options every learning benchmark shares (--jobs, --out, --show, and run.py
+    overrides) and parse; None when --show printed a saved result instead."""
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / default_out)
+    parser.add_argument("--show", type=Path, metavar="JSON", help="print a saved result")
+    parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
+    args = parser.parse_args()
+    if args.show:
+        print_table(json.loads(args.show.read_text()))
+        return None
+    return args

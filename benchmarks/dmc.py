@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from common import ROOT, fmt, load_config, read_metrics, train
+from common import fmt, load_config, parse_benchmark_args, read_metrics, train
 from reference import reference_value
 
 TASKS = ["cartpole_swingup", "reacher_easy", "walker_walk", "cheetah_run",
@@ -101,13 +101,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--eval-every-frames", type=int, default=10_000)
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/dmc.json")
-    parser.add_argument("--show", type=Path, metavar="JSON", help="print a saved result")
-    parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
-    args = parser.parse_args()
-    if args.show:
-        print_table(json.loads(args.show.read_text()))
+    args = parse_benchmark_args(parser, "benchmarks/results/dmc.json", print_table)
+    if args is None:
         return
 
     extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])

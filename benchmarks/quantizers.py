@@ -36,12 +36,12 @@ from datetime import date
 from pathlib import Path
 
 from common import (
-    ROOT,
     fmt,
     last_value,
     learning_summary,
     load_config,
     median_unsolved_last,
+    parse_benchmark_args,
     read_metrics,
     train,
 )
@@ -95,15 +95,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--threshold", type=float, default=475.0)
-    parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--extend", type=Path, metavar="SWEEP_DIR",
                         help="continue the runs of a shorter sweep instead of starting anew")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/quantizers.json")
-    parser.add_argument("--show", type=Path, metavar="JSON", help="print a saved result")
-    parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
-    args = parser.parse_args()
-    if args.show:
-        print_table(json.loads(args.show.read_text()))
+    args = parse_benchmark_args(parser, "benchmarks/results/quantizers.json", print_table)
+    if args is None:
         return
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
