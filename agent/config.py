@@ -230,6 +230,13 @@ class Config:
     print mean ± std and write eval.json into the run folder, instead of training."""
     report_threshold: float | None = None
     """Eval return that counts as solved in reports; None takes the env's reward_threshold."""
+    report_reference: float | None = None
+    """A published score to compare with in reports: drawn as a dashed line on the curves
+    and stated in report.md (e.g. DreamerV3's at the same budget, from
+    benchmarks/reference_scores.json)."""
+    report_reference_label: str = "reference"
+    """What report_reference is, for the legend and report.md (e.g. "DreamerV3, 100k
+    frames")."""
 
 
 def saved_config(text: str) -> DictConfig:

@@ -122,3 +122,13 @@ def test_the_continuous_arm_has_no_codebook_columns(tmp_path):
     rows = {r["arm"]: r for r in json.loads((sweep_dir / "report.json").read_text())}
     assert rows["none"]["perplexity_frac"] is None and rows["none"]["dead_codes"] is None
     assert 0 < rows["fsq"]["perplexity_frac"] <= 1 and rows["fsq"]["dead_codes"] >= 0
+
+
+def test_report_states_and_draws_a_published_reference(tiny_ablation):
+    cwd, sweep_dir, _ = tiny_ablation
+    result = run(f"report={sweep_dir}", "wandb.mode=disabled", "report_reference=450",
+                 "report_reference_label=DreamerV3 at 100k frames", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    report = (sweep_dir / "report.md").read_text()
+    assert "Reference (DreamerV3 at 100k frames): 450.0, the dashed line in curves.png." in report
+    assert matplotlib.image.imread(sweep_dir / "curves.png").shape[0] > 100

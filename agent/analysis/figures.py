@@ -28,7 +28,10 @@ def plot_curves(arms: dict[str, list], key: str, ax, seed: int = 0) -> None:
     ax.grid(alpha=0.3)
 
 
-def write_figures(arms: dict[str, list], sweep_dir: Path) -> list[Path]:
+def write_figures(arms: dict[str, list], sweep_dir: Path,
+                  reference: tuple[str, float] | None = None) -> list[Path]:
+    """curves.png (eval return per arm, with `reference` (label, value) as a dashed line)
+    and codebook.png."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,6 +39,8 @@ def write_figures(arms: dict[str, list], sweep_dir: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     plot_curves(arms, "eval/return", ax)
+    if reference is not None:
+        ax.axhline(reference[1], color="black", linestyle="--", linewidth=1, label=reference[0])
     ax.set_ylabel("eval return (mean, 95% CI)")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -258,9 +258,15 @@ def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
         arms.setdefault(label, []).append(run)
     threshold = threshold_for(runs, cfg)
     rows = arm_rows(arms, threshold)
-    figures = write_figures(arms, sweep_dir)
+    reference = ((cfg.report_reference_label, cfg.report_reference)
+                 if cfg is not None and cfg.report_reference is not None else None)
+    figures = write_figures(arms, sweep_dir, reference)
     report = sweep_dir / "report.md"
-    report.write_text(markdown(rows, threshold, problems, fairness_warnings(usable), sweep_dir))
+    text = markdown(rows, threshold, problems, fairness_warnings(usable), sweep_dir)
+    if reference is not None:
+        text += (f"\nReference ({reference[0]}): {_fmt(reference[1])}, the dashed line in "
+                 f"curves.png.\n")
+    report.write_text(text)
     (sweep_dir / "report.json").write_text(json.dumps(rows, indent=1, default=float))
     if cfg is not None and cfg.wandb.mode != "disabled" and rows:
         log_to_wandb(rows, figures, sweep_dir, cfg)
