@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agent.loop.openloop import OpenLoop, open_loop
+from agent.loop.openloop import OpenLoop, open_loop, own_randomness
 from agent.loop.replay import Replay
 from agent.model.world_model import WorldModel
 
@@ -63,8 +63,7 @@ def measure_open_loop(world_model: WorldModel, replay: Replay, rng: np.random.Ge
     length = context + max(HORIZONS)
     if not replay.can_sample(length):
         return {}
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with own_randomness(device):
         batch = replay.sample(STARTS, length, rng=rng).to(device)
         result = open_loop(world_model, batch, context)
     return open_loop_errors(result, batch.is_first)

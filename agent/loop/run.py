@@ -29,7 +29,12 @@ from agent.loop.files import remove_temporaries, write_text_atomically
 from agent.loop.lock import RunDirLock, check_free
 from agent.loop.logger import Logger, MetricMeans, wandb_mode
 from agent.loop.memory import announce, replay_capacity
-from agent.loop.openloop import open_loop, plot_open_loop, write_open_loop_video
+from agent.loop.openloop import (
+    open_loop,
+    own_randomness,
+    plot_open_loop,
+    write_open_loop_video,
+)
 from agent.loop.openloop_errors import measure_open_loop
 from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
@@ -219,8 +224,7 @@ class Run:
         seq_len = self.cfg.train.seq_len
         if not self.replay.can_sample(seq_len):
             return
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        with own_randomness(self.device):
             batch = self.replay.sample(3, seq_len, rng=self.diagnostic_rng).to(self.device)
             result = open_loop(self.agent.world_model, batch, context=max(1, seq_len // 4))
         folder, step = self.run_dir / "openloop", self.counters.steps
