@@ -63,6 +63,11 @@ class ModelConfig:
     """Two-hot bins of the reward and critic heads on the symlog scale."""
     prior_unimix: float = 0.01
     """Uniform mass mixed into the prior over codes."""
+    reward_outscale: float = 0.0
+    """The reward head's output layer starts at PyTorch's default initialisation times this
+    (0: zeros, DreamerV3's choice)."""
+    critic_outscale: float = 0.0
+    """The same for the critic's output layer."""
 
 
 @dataclass

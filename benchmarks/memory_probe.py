@@ -3,11 +3,10 @@ cue-recall episodes and print the reward head's sign accuracy at held-out answer
 every --every updates (agent/analysis/memory_probe.py; results in docs/results/memory.md).
 
     python benchmarks/memory_probe.py --delay 2 --updates 2000 --lr 1e-3 --seq 16 [--size 32]
-                                      [--reward-init zeros|default]
+                                      [--reward-outscale S]
 
---reward-init default gives the reward head's output layer PyTorch's default (random)
-initialisation instead of the agent's zeros (DreamerV3's choice), to measure what the
-zeros cost on this task.
+--reward-outscale 1 gives the reward head's output layer PyTorch's default (random)
+initialisation, 0 zeros (DreamerV3's choice): model.reward_outscale in a run.
 """
 
 import argparse
@@ -27,6 +26,7 @@ def config(args: argparse.Namespace) -> Config:
     cfg.quantizer = agent.quantizers.registry.quantizer_class(args.quantizer).Options()
     cfg.model.deter = cfg.model.units = args.size
     cfg.model.layers = args.layers
+    cfg.model.reward_outscale = args.reward_outscale
     cfg.train.model_opt.lr = args.lr
     cfg.train.batch_size, cfg.train.seq_len = 16, args.seq
     cfg.loss_scales.recon, cfg.loss_scales.dyn = args.recon, args.dyn
@@ -40,14 +40,12 @@ def main() -> None:
                                 ("lr", float, 1e-3), ("seq", int, 16), ("size", int, 32),
                                 ("layers", int, 1), ("recon", float, 1.0), ("dyn", float, 0.5),
                                 ("seed", int, 0), ("quantizer", str, "fsq"),
-                                ("reward-init", str, "zeros")):
+                                ("reward-outscale", float, 0.0)):
         parser.add_argument(f"--{name}", type=kind, default=default)
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     agent = Agent(3, 2, config(args))
-    if args.reward_init == "default":
-        agent.world_model.reward[-1].reset_parameters()
     train = random_replay(1000, args.delay, seed=args.seed)
     held_out = random_replay(250, args.delay, seed=args.seed + 7)
     tic = time.perf_counter()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from agent.agent import Agent
+from agent.model.networks import mlp
 from agent.quantizers import QuantizerOutput, available
 from tests.conftest import small_config
 from tests.helpers import cartpole_replay
@@ -198,3 +199,30 @@ def test_a_loss_term_without_a_scale_stops_the_agent_being_built(monkeypatch):
     monkeypatch.setattr(WorldModel, "LOSSES", (*WorldModel.LOSSES, "sharpness"))
     with pytest.raises(ConfigError, match="loss term 'sharpness' has no scale"):
         Agent(4, 2, small_config("fsq"))
+
+
+def test_outscale_multiplies_the_default_initialisation_of_the_output_layer():
+    layers = {}
+    for scale in (1.0, 0.25, 0.0):
+        torch.manual_seed(3)
+        layers[scale] = mlp(8, 16, 2, out=5, outscale=scale)[-1]
+    for scale in (0.25, 0.0):
+        assert torch.equal(layers[scale].weight, scale * layers[1.0].weight)
+        assert torch.equal(layers[scale].bias, scale * layers[1.0].bias)
+    assert layers[1.0].weight.abs().min() > 0
+
+
+@pytest.mark.parametrize("outscale", [0.0, 1.0])
+def test_a_zero_reward_output_layer_passes_no_gradient_to_the_encoder_at_first(outscale, replay):
+    """Why `model.reward_outscale` exists: from zeros the reward loss reaches nothing below
+    the head's output layer until that layer has moved; from a random start it does at once."""
+    cfg = small_config("fsq")
+    cfg.model.reward_outscale = outscale
+    wm = Agent(4, 2, cfg).world_model
+    losses, _ = wm.loss(replay.sample(4, 16))
+    grads = torch.autograd.grad(losses["reward"], list(wm.encoder.parameters()))
+    reaches = max(g.abs().max().item() for g in grads) > 0
+    assert reaches == (outscale > 0)
+    feat = torch.randn(3, wm.feat_dim)
+    start = wm.reward_mean(feat).abs().max().item()  # uniform over symmetric bins: 0
+    assert start < 1e-6 if outscale == 0 else start > 1e-3

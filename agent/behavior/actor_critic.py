@@ -24,7 +24,8 @@ class ActorCritic(nn.Module):
         m, self.cfg = cfg.model, cfg.ac
         self.policy = make_policy(codec, self.cfg.unimix)
         self.actor = mlp(feat_dim, m.units, m.layers, out=self.policy.size)
-        self.critic = mlp(feat_dim, m.units, m.layers, out=m.reward_bins, zero_init_output=True)
+        self.critic = mlp(feat_dim, m.units, m.layers, out=m.reward_bins,
+                          outscale=m.critic_outscale)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.twohot = TwoHot(m.reward_bins)
         self.retnorm = ReturnNormalizer(self.cfg.retnorm_decay, self.cfg.retnorm_low,

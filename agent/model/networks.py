@@ -1,11 +1,13 @@
 """Small building blocks shared by the world model and the actor-critic."""
 
+import torch
 from torch import nn
 
 
 def mlp(inp: int, units: int, layers: int, out: int | None = None,
-        zero_init_output: bool = False) -> nn.Sequential:
-    """`layers` hidden blocks of Linear -> LayerNorm -> SiLU, then an optional linear output."""
+        outscale: float = 1.0) -> nn.Sequential:
+    """`layers` hidden blocks of Linear -> LayerNorm -> SiLU, then an optional linear output
+    whose PyTorch-default initial weights and bias are multiplied by `outscale` (0: zeros)."""
     blocks: list[nn.Module] = []
     width = inp
     for _ in range(layers):
@@ -13,8 +15,8 @@ def mlp(inp: int, units: int, layers: int, out: int | None = None,
         width = units
     if out is not None:
         head = nn.Linear(width, out)
-        if zero_init_output:
-            nn.init.zeros_(head.weight)
-            nn.init.zeros_(head.bias)
+        with torch.no_grad():
+            head.weight.mul_(outscale)
+            head.bias.mul_(outscale)
         blocks.append(head)
     return nn.Sequential(*blocks)

@@ -68,7 +68,7 @@ class WorldModel(nn.Module):
             k: ConvDecoder(self.feat_dim, spec.keys[k].shape, m.cnn_depth)
             for k in self.image_keys})
         self.reward = mlp(self.feat_dim, m.units, m.layers, out=m.reward_bins,
-                          zero_init_output=True)
+                          outscale=m.reward_outscale)
         self.cont = mlp(self.feat_dim, m.units, m.layers, out=1)
         self.twohot = TwoHot(m.reward_bins)
 
