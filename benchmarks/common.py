@@ -68,15 +68,20 @@ def fmt(value, digits: int = 0) -> str:
 
 
 def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,
-                         print_table) -> argparse.Namespace | None:
+                         print_table, merge=None) -> argparse.Namespace | None:
     """Add the options every learning benchmark shares (--jobs, --out, --show, and run.py
-    overrides) and parse; None when --show printed a saved result instead."""
+    overrides) and parse; None when --show printed a saved result instead. With `merge`
+    (saved results -> one), --show takes several files and prints them as one table."""
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / default_out)
-    parser.add_argument("--show", type=Path, metavar="JSON", help="print a saved result")
+    parser.add_argument("--show", type=Path, nargs="+" if merge else None, metavar="JSON",
+                        help="print a saved result" + (" (several: one table)" if merge else ""))
     parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
     args = parser.parse_args()
     if args.show:
-        print_table(json.loads(args.show.read_text()))
+        if merge:
+            print_table(merge([json.loads(path.read_text()) for path in args.show]))
+        else:
+            print_table(json.loads(args.show.read_text()))
         return None
     return args

@@ -3,7 +3,7 @@
     python benchmarks/dmc.py [--tasks cartpole_swingup walker_walk ...] [--seeds 0 1 2]
                              [--frames 100000] [--eval-every-frames 10000] [--jobs 2]
                              [key=value ...]
-    python benchmarks/dmc.py --show benchmarks/results/dmc.json
+    python benchmarks/dmc.py --show benchmarks/results/dmc.json [more.json ...]
 
 Each run is `env=dmc env.task=TASK` (pip install -e ".[dmc]"; DreamerV3's settings: action
 repeat 2, 1,000-frame episodes) for --frames env frames, with a greedy eval over 10 episodes
@@ -16,7 +16,8 @@ time with one torch thread each (their wall time then includes sharing the machi
 Prints, per task, our final eval return (mean and std over seeds) next to DreamerV3's at the
 same budget (benchmarks/reference_scores.json; '-' where none is published), and the means
 over tasks; writes JSON with each run's folder and eval curve (in frames). --show prints the
-table of a saved result again, without training.
+table of a saved result again, without training; given several, one table over all their
+runs (results made one task at a time).
 """
 
 import argparse
@@ -78,6 +79,19 @@ def mean_over(summary: dict, key: str) -> float | None:
     return statistics.mean(values) if values and None not in values else None
 
 
+def merge(reports: list[dict]) -> dict:
+    """Saved results of separate invocations (e.g. one task each) as one report, the tasks
+    in the benchmark's order. They must share the budget, or the table would mix them."""
+    budgets = {(r["frames"], r["action_repeat"], r["eval_episodes"]) for r in reports}
+    if len(budgets) > 1:
+        raise SystemExit(f"error: these results have different budgets "
+                         f"(frames, action repeat, eval episodes): {sorted(budgets)}")
+    runs = [run for r in reports for run in r["runs"]]
+    present = {run["task"] for run in runs}
+    tasks = [t for t in TASKS if t in present] + sorted(present - set(TASKS))
+    return reports[0] | {"runs": runs, "summary": summarise(runs, tasks, reports[0]["frames"])}
+
+
 def print_table(report: dict) -> None:
     frames, summary = report["frames"], report["summary"]
     print(f"\nDMC proprio, {frames:,} env frames (action repeat {report['action_repeat']}), "
@@ -101,7 +115,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--eval-every-frames", type=int, default=10_000)
-    args = parse_benchmark_args(parser, "benchmarks/results/dmc.json", print_table)
+    args = parse_benchmark_args(parser, "benchmarks/results/dmc.json", print_table, merge)
     if args is None:
         return
 

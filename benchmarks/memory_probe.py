@@ -3,10 +3,14 @@ cue-recall episodes and print the reward head's sign accuracy at held-out answer
 every --every updates (agent/analysis/memory_probe.py; results in docs/results/memory.md).
 
     python benchmarks/memory_probe.py --delay 2 --updates 2000 --lr 1e-3 --seq 16 [--size 32]
-                                      [--reward-outscale S]
+                                      [--reward-outscale S] [--head twohot|mse] [--align]
+                                      [--cell gru|normalised] [--free-bits F]
+                                      [--recon/--dyn/--rep/--cont/--reward SCALE]
 
 --reward-outscale 1 gives the reward head's output layer PyTorch's default (random)
-initialisation, 0 zeros (DreamerV3's choice): model.reward_outscale in a run.
+initialisation, 0 zeros (DreamerV3's choice): model.reward_outscale in a run. --head mse,
+--cell normalised and --align patch the model and replay for the run
+(benchmarks/memory_variants.py).
 """
 
 import argparse
@@ -14,6 +18,11 @@ import time
 
 import numpy as np
 import torch
+from memory_variants import (
+    sample_from_episode_starts,
+    use_normalised_gru,
+    use_symlog_mse_reward_head,
+)
 
 import agent.quantizers  # noqa: F401  (registers every quantizer)
 from agent.agent import Agent
@@ -29,7 +38,9 @@ def config(args: argparse.Namespace) -> Config:
     cfg.model.reward_outscale = args.reward_outscale
     cfg.train.model_opt.lr = args.lr
     cfg.train.batch_size, cfg.train.seq_len = 16, args.seq
-    cfg.loss_scales.recon, cfg.loss_scales.dyn = args.recon, args.dyn
+    cfg.train.free_bits = args.free_bits
+    for term in ("recon", "dyn", "rep", "cont", "reward"):
+        setattr(cfg.loss_scales, term, getattr(args, term))
     return cfg
 
 
@@ -39,22 +50,39 @@ def main() -> None:
     for name, kind, default in (("delay", int, 2), ("updates", int, 2000), ("every", int, 500),
                                 ("lr", float, 1e-3), ("seq", int, 16), ("size", int, 32),
                                 ("layers", int, 1), ("recon", float, 1.0), ("dyn", float, 0.5),
+                                ("rep", float, 0.1), ("cont", float, 1.0), ("reward", float, 1.0),
                                 ("seed", int, 0), ("quantizer", str, "fsq"),
                                 ("reward-outscale", float, 0.0)):
         parser.add_argument(f"--{name}", type=kind, default=default)
+    parser.add_argument("--head", choices=["twohot", "mse"], default="twohot")
+    parser.add_argument("--cell", choices=["gru", "normalised"], default="gru")
+    parser.add_argument("--free-bits", type=float, default=1.0)
+    parser.add_argument("--align", action="store_true",
+                        help="start every replayed window at an episode's first step")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     agent = Agent(3, 2, config(args))
     train = random_replay(1000, args.delay, seed=args.seed)
     held_out = random_replay(250, args.delay, seed=args.seed + 7)
+    if args.head == "mse":
+        use_symlog_mse_reward_head(agent)
+    if args.cell == "normalised":
+        use_normalised_gru(agent)
+    if args.align:
+        sample_from_episode_starts(train)
     tic = time.perf_counter()
-    print("| updates | reward loss (last 20) | accuracy | answer MAE | s |\n|---|---|---|---|---|")
+    print("| updates | reward loss (last 20) | accuracy | answer MAE | dyn loss | mean ‖h‖ | s |\n"
+          "|---|---|---|---|---|---|---|")
     for done in range(args.every, args.updates + 1, args.every):
         losses = train_world_model(agent, train, args.every)
         s = score(agent, held_out)
+        with torch.no_grad():
+            terms, states = agent.world_model.loss(train.sample(16, args.seq))
         print(f"| {done} | {np.mean(losses[-20:]):.3f} | {s['accuracy']:.3f} "
-              f"| {s['answer_mae']:.3f} | {time.perf_counter() - tic:.0f} |", flush=True)
+              f"| {s['answer_mae']:.3f} | {terms['dyn'].item():.2f} "
+              f"| {states.h.norm(dim=-1).mean().item():.2f} | {time.perf_counter() - tic:.0f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -58,3 +58,25 @@ def test_dmc_benchmark_compares_with_dreamerv3_at_the_same_frames():
     assert summary["cheetah_run"]["dreamerv3"] == 317 and summary["cheetah_run"]["mean"] is None
     assert dmc.mean_over(summary, "dreamerv3") == (518 + 317) / 2
     assert dmc.mean_over(summary, "mean") is None  # a task without runs: no mean over tasks
+
+
+def test_dmc_results_made_one_task_at_a_time_show_as_one_table(tmp_path):
+    def saved(task: str, final: float, frames: int = 100_000) -> Path:
+        path = tmp_path / f"{task}-{frames}.json"
+        run = {"task": task, "seed": 0, "final_return": final, "wall_s": 10.0}
+        path.write_text(json.dumps({"frames": frames, "action_repeat": 2, "eval_episodes": 10,
+                                    "runs": [run], "summary": {}}))
+        return path
+
+    script = str(ROOT / "benchmarks/dmc.py")
+    shown = subprocess.run([sys.executable, script, "--show", str(saved("walker_walk", 300.0)),
+                            str(saved("cartpole_swingup", 100.0))],
+                           check=True, capture_output=True, text=True).stdout
+    rows = [line for line in shown.splitlines() if line.startswith("| ")]
+    assert rows[1].startswith("| cartpole_swingup | 1 | 100.0")  # the benchmark's task order
+    assert rows[2].startswith("| walker_walk | 1 | 300.0")
+    assert "**200.0**" in rows[3] and "**509**" in rows[3]  # means over both: ours, DreamerV3
+    mixed = subprocess.run([sys.executable, script, "--show", str(saved("walker_walk", 1.0)),
+                            str(saved("cartpole_swingup", 1.0, frames=50_000))],
+                           capture_output=True, text=True)
+    assert mixed.returncode != 0 and "different budgets" in mixed.stderr

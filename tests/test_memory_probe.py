@@ -6,10 +6,13 @@ The test budget (a few seconds on one thread): the small model, short windows an
 model learning rate than the default (1e-3), which shortens the plateau every delay starts
 with (docs/results/memory.md)."""
 
+import sys
+from pathlib import Path
+
 import torch
 
 from agent.agent import Agent
-from agent.analysis.memory_probe import probe
+from agent.analysis.memory_probe import probe, random_replay
 from tests.conftest import small_config
 
 
@@ -27,3 +30,15 @@ def test_the_reward_head_learns_the_answer_when_the_cue_is_shown_with_it():
     assert result.answers > 200
     assert result.accuracy >= 0.9, result
     assert result.answer_mae < 0.5 and result.other_mae < 0.1, result
+
+
+def test_the_probes_episode_aligned_sampling_starts_every_window_at_an_episode_start():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from memory_variants import sample_from_episode_starts
+
+    replay = random_replay(60, delay=3)
+    sample_from_episode_starts(replay)
+    batch = replay.sample(32, 10)
+    assert batch.is_first[:, 0].all()
+    assert batch.obs["obs"][:, 0, :2].sum(-1).eq(1).all()  # the cue is shown at every start
+    assert batch.is_first[:, 5].all()  # delay + 2 stored steps (the last one terminal) later
