@@ -31,8 +31,10 @@ class EnvConfig:
     """Extra keyword arguments for gymnasium.make."""
     obs: str = "default"
     """`default`: the env's observations; `pixels`: its rgb_array renders instead."""
-    image_size: int = 64
-    """Image observations are resized to image_size x image_size (a multiple of 16)."""
+    image_size: Any = "auto"
+    """Image observations are resized to image_size x image_size (a multiple of 16, at
+    least 16), or `auto`: an image that is already square with a side that is a multiple
+    of 16 and at most 64 keeps its size, any other is resized to 64 x 64."""
     action_repeat: int = 1
     """Env steps (frames) per agent step (rewards summed). `steps` and every other step count
     in the config are agent steps; metrics.jsonl also logs `frames` = agent steps x

@@ -1,6 +1,7 @@
 """What the agent takes of gymnasium's observation spaces, and how observations become its
 dict of tensors: each key is a vector (float32 [d]; a scalar is a vector of size 1) or an
-image (uint8 [C, S, S], resized to the configured S x S)."""
+image (uint8 [C, S, S], resized to the configured S x S, or kept at its own size where
+`auto` allows)."""
 
 from dataclasses import dataclass
 
@@ -11,6 +12,10 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from envs.spaces import SpaceError
+
+AUTO_LARGEST = 64
+"""With image_size="auto": the largest native side kept, and the size any other image is
+resized to."""
 
 SUPPORTED = ("a scalar or 1-D Box of any dtype (vector, read as float32), a uint8 Box of "
              "shape (H, W), (H, W, C) (image) or a bool Box of shape (H, W, C) (binary image, "
@@ -27,7 +32,7 @@ class ObservationSpec:
     """The agent's view of an observation space. A plain (non-Dict) space becomes the one
     key `obs`."""
 
-    def __init__(self, space: gym.Space, image_size: int = 64):
+    def __init__(self, space: gym.Space, image_size: int | str = "auto"):
         self.image_size = image_size
         if isinstance(space, gym.spaces.Dict):
             self.keys = {name: self._key(sub, f"observation key {name!r}")
@@ -47,8 +52,18 @@ class ObservationSpec:
                 space.dtype == np.bool_ and len(space.shape) == 3)
             if image:
                 channels = space.shape[2] if len(space.shape) == 3 else 1
-                return ObsKey((channels, self.image_size, self.image_size), image=True)
+                side = self._side(space.shape[:2])
+                return ObsKey((channels, side, side), image=True)
         raise SpaceError(f"{what} {space} is not supported; supported: {SUPPORTED}")
+
+    def _side(self, native: tuple[int, ...]) -> int:
+        """The side an image of `native` (H, W) is stored and encoded at. `auto` keeps a
+        small image's own size: enlarging a 16 x 16 image to 64 x 64 costs the CNN 16x."""
+        if self.image_size != "auto":
+            return int(self.image_size)
+        height, width = native
+        keep = height == width and height % 16 == 0 and height <= AUTO_LARGEST
+        return height if keep else AUTO_LARGEST
 
     @property
     def vector_keys(self) -> list[str]:
@@ -72,7 +87,7 @@ class ObservationSpec:
             x = x.astype(np.uint8) * 255
         image = torch.as_tensor(np.ascontiguousarray(x))  # dm_control renders flipped views
         image = image.unsqueeze(1) if image.dim() == 3 else image.permute(0, 3, 1, 2)
-        size = self.image_size
+        size = spec.shape[-1]
         if image.shape[-2:] != (size, size):
             # Binary images stay binary (nearest); others average when shrinking and
             # interpolate when growing. Back to uint8 for replay.

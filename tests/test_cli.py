@@ -80,6 +80,8 @@ def test_module_ids_register_on_import(tmp_path):
     (["quantizer.levels=[1,5]"], "quantizer.levels"),
     (["quantizer=vq", "quantizer.codebook_size=0"], "codebook_size"),
     (["replay.capacity=100000000000"], "replay.capacity"),
+    (["env.image_size=20"], "env.image_size"),
+    (["env.image_size=big"], "env.image_size"),
     (["quantizer=vq", "quantizer.estimator=magic"], "quantizer.estimator"),
 ])
 def test_bad_input_fails_with_one_line_before_run_dir_exists(tmp_path, args, names):

@@ -54,6 +54,31 @@ def test_images_are_resized_to_the_configured_size_and_stay_uint8():
                        torch.as_tensor(frames[:, :16, :16]).permute(0, 3, 1, 2))
 
 
+@pytest.mark.parametrize("native, side", [((16, 16), 16), ((32, 32), 32), ((64, 64), 64),
+                                          ((128, 128), 64), ((10, 10), 64), ((48, 32), 64),
+                                          ((400, 600), 64)])
+def test_auto_keeps_a_small_square_image_at_its_own_size_and_resizes_the_rest_to_64(
+        native, side):
+    space = gym.spaces.Box(0, 255, (*native, 3), np.uint8)
+    spec = ObservationSpec(space, image_size="auto")
+    assert spec.keys["obs"].shape == (3, side, side)
+    frames = np.random.default_rng(0).integers(0, 256, (2, *native, 3), dtype=np.uint8)
+    out = spec.to_tensors(frames)["obs"]
+    assert out.shape == (2, 3, side, side)
+    if native == (side, side):  # kept: the very pixels, not a resampling of them
+        assert torch.equal(out, torch.as_tensor(frames).permute(0, 3, 1, 2))
+
+
+def test_auto_sizes_each_image_of_a_dict_on_its_own_and_a_number_sizes_them_all():
+    space = gym.spaces.Dict({"small": gym.spaces.Box(0, 255, (16, 16, 1), np.uint8),
+                             "camera": gym.spaces.Box(0, 255, (84, 84, 3), np.uint8),
+                             "velocity": gym.spaces.Box(-1, 1, (2,), np.float32)})
+    auto = ObservationSpec(space)
+    assert auto.keys["small"].shape == (1, 16, 16) and auto.keys["camera"].shape == (3, 64, 64)
+    fixed = ObservationSpec(space, image_size=32)
+    assert fixed.keys["small"].shape == (1, 32, 32) and fixed.keys["camera"].shape == (3, 32, 32)
+
+
 def test_a_flipped_view_of_an_image_converts():
     # dm_control's renders are views with a negative row stride.
     frames = np.random.default_rng(0).integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)

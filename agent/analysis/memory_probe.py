@@ -18,10 +18,9 @@ import numpy as np
 import torch
 
 from agent.agent import Agent
+from agent.analysis.random_data import random_policy_replay, train_world_model
 from agent.data import Batch
-from agent.loop.driver import Driver
 from agent.loop.replay import Replay
-from envs import ActionCodec, ObservationSpec, make_vector_env
 
 ENV_ID = "CueRecall-v0"
 
@@ -36,35 +35,9 @@ class ProbeResult:
     seconds: float            # training wall time
 
 
-def random_replay(steps: int, delay: int, num_envs: int = 4, seed: int = 0,
-                  env_id: str = ENV_ID) -> Replay:
-    """`steps` vector steps of uniform random actions, stored as training stores them."""
-    envs = make_vector_env(env_id, num_envs, {"delay": delay})
-    codec = ActionCodec(envs.single_action_space)
-    spec = ObservationSpec(envs.single_observation_space)
-    replay = Replay(steps * num_envs, num_envs, spec, codec.size, seed=seed)
-    driver = Driver(envs, codec, spec, seed)
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        step, _ = driver.step(lambda obs, is_first: codec.random(is_first.shape[0], rng))
-        replay.add(*step)
-    envs.close()
-    return replay
-
-
-def train_world_model(agent: Agent, replay: Replay, updates: int) -> list[float]:
-    """`updates` steps of the world model alone (the agent's loss scales and model
-    optimizer, batches of the config's shape); returns the reward loss of each."""
-    t = agent.cfg.train
-    optimizer = agent.optimizers["model"]
-    rewards = []
-    for _ in range(updates):
-        optimizer.adam.zero_grad(set_to_none=True)
-        losses, _ = agent.world_model_gradients(replay.sample(t.batch_size, t.seq_len))
-        optimizer.clip_gradients()
-        optimizer.adam.step()
-        rewards.append(losses["reward"].item())
-    return rewards
+def random_replay(steps: int, delay: int, num_envs: int = 4, seed: int = 0) -> Replay:
+    """`steps` vector steps of uniform random actions on CueRecall(delay)."""
+    return random_policy_replay(ENV_ID, steps, {"delay": delay}, num_envs, seed)
 
 
 def whole_streams(replay: Replay) -> Batch:

@@ -1,0 +1,40 @@
+"""A world model trained alone on a random policy's data: the probes' common ground (what
+the model can learn from the data, with the behaviour taken out)."""
+
+import numpy as np
+
+from agent.agent import Agent
+from agent.loop.driver import Driver
+from agent.loop.replay import Replay
+from envs import ActionCodec, ObservationSpec, make_vector_env
+
+
+def random_policy_replay(env_id: str, steps: int, kwargs: dict | None = None,
+                         num_envs: int = 4, seed: int = 0) -> Replay:
+    """`steps` vector steps of uniform random actions, stored as training stores them."""
+    envs = make_vector_env(env_id, num_envs, kwargs or {})
+    codec = ActionCodec(envs.single_action_space)
+    spec = ObservationSpec(envs.single_observation_space)
+    replay = Replay(steps * num_envs, num_envs, spec, codec.size, seed=seed)
+    driver = Driver(envs, codec, spec, seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        step, _ = driver.step(lambda obs, is_first: codec.random(is_first.shape[0], rng))
+        replay.add(*step)
+    envs.close()
+    return replay
+
+
+def train_world_model(agent: Agent, replay: Replay, updates: int) -> list[float]:
+    """`updates` steps of the world model alone (the agent's loss scales and model
+    optimizer, batches of the config's shape); returns the reward loss of each."""
+    t = agent.cfg.train
+    optimizer = agent.optimizers["model"]
+    rewards = []
+    for _ in range(updates):
+        optimizer.adam.zero_grad(set_to_none=True)
+        losses, _ = agent.world_model_gradients(replay.sample(t.batch_size, t.seq_len))
+        optimizer.clip_gradients()
+        optimizer.adam.step()
+        rewards.append(losses["reward"].item())
+    return rewards

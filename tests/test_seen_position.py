@@ -1,0 +1,35 @@
+"""The seen-position task (envs/seen_position.py): the position only in the image."""
+
+import gymnasium as gym
+import numpy as np
+
+import envs  # noqa: F401  (registers SeenPosition-v0)
+from envs import ObservationSpec
+
+
+def test_the_image_shows_the_position_and_the_reward_is_minus_its_distance():
+    env = gym.make("SeenPosition-v0")
+    obs, _ = env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for t in range(1, 51):
+        obs, reward, terminated, truncated, info = env.step(rng.uniform(-1, 1, 2))
+        rows, cols = np.nonzero(obs["image"][..., 0])
+        assert len(rows) == 4 and set(np.unique(obs["image"])) == {0, 255}
+        centre = (np.array([rows.mean(), cols.mean()]) - 0.5) / 14 * 2 - 1
+        assert np.abs(centre - info["position"]).max() <= 1 / 14 + 1e-9  # to a grid cell
+        assert reward == -np.linalg.norm(info["position"])
+        assert np.array_equal(obs["velocity"], env.unwrapped.velocity.astype(np.float32))
+        assert not terminated and truncated == (t == 50)
+
+
+def test_a_wall_stops_the_point():
+    env = gym.make("SeenPosition-v0").unwrapped
+    env.reset(seed=0)
+    for _ in range(60):
+        _, _, _, _, info = env.step(np.array([1.0, 0.0]))
+    assert info["position"][0] == 1.0 and env.velocity[0] == 0.0
+
+
+def test_the_image_keeps_its_own_size():
+    spec = ObservationSpec(gym.make("SeenPosition-v0").observation_space)
+    assert spec.keys["image"].shape == (1, 16, 16) and spec.keys["velocity"].shape == (2,)
