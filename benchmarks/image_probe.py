@@ -15,7 +15,7 @@ import torch
 import agent.quantizers  # noqa: F401  (registers every quantizer)
 from agent.agent import Agent
 from agent.analysis.image_probe import ENV_ID, held_out, image_dependence, observation_spec
-from agent.analysis.random_data import random_policy_replay, train_world_model
+from agent.analysis.random_data import random_policy_replay, train_in_chunks
 from agent.config import Config
 
 
@@ -44,8 +44,7 @@ def main() -> None:
     tic = time.perf_counter()
     print("| updates | reward loss (last 20) | corr(pred, truth) | swapped: corr with the "
           "image's reward | swapped: corr with the truth | s |\n|---|---|---|---|---|---|")
-    for done in range(args.every, args.updates + 1, args.every):
-        losses = train_world_model(model, train, args.every)
+    for done, losses in train_in_chunks(model, train, args.updates, args.every):
         c = image_dependence(model, test)
         print(f"| {done} | {np.mean(losses[-20:]):.3f} | {c['own']:.2f} "
               f"| {c['swapped_other']:.2f} | {c['swapped_own']:.2f} "

@@ -26,7 +26,8 @@ from memory_variants import (
 
 import agent.quantizers  # noqa: F401  (registers every quantizer)
 from agent.agent import Agent
-from agent.analysis.memory_probe import random_replay, score, train_world_model
+from agent.analysis.memory_probe import random_replay, score
+from agent.analysis.random_data import train_in_chunks
 from agent.config import Config
 
 
@@ -74,8 +75,7 @@ def main() -> None:
     tic = time.perf_counter()
     print("| updates | reward loss (last 20) | accuracy | answer MAE | dyn loss | mean ‖h‖ | s |\n"
           "|---|---|---|---|---|---|---|")
-    for done in range(args.every, args.updates + 1, args.every):
-        losses = train_world_model(agent, train, args.every)
+    for done, losses in train_in_chunks(agent, train, args.updates, args.every):
         s = score(agent, held_out)
         with torch.no_grad():
             terms, states = agent.world_model.loss(train.sample(16, args.seq))

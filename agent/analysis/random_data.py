@@ -38,3 +38,10 @@ def train_world_model(agent: Agent, replay: Replay, updates: int) -> list[float]
         optimizer.adam.step()
         rewards.append(losses["reward"].item())
     return rewards
+
+
+def train_in_chunks(agent: Agent, replay: Replay, updates: int, every: int):
+    """Train the world model alone for `updates` in chunks of `every`; yields after each
+    chunk (updates done so far, the chunk's reward losses), for a probe to score it."""
+    for done in range(every, updates + 1, every):
+        yield done, train_world_model(agent, replay, every)
