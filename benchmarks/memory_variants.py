@@ -38,10 +38,12 @@ def use_symlog_mse_reward_head(agent: Agent) -> None:
 def sample_from_episode_starts(replay: Replay) -> None:
     """Make `replay.sample` start every window at an episode's first step, so that h never
     starts from zeros in the middle of an episode (what replay context would give)."""
+    firsts = [np.nonzero(replay.is_first[e, :replay.written].numpy())[0]
+              for e in range(replay.num_envs)]  # the replay no longer grows
+
     def sample(self: Replay, batch_size: int, seq_len: int, rng=None) -> Batch:
         rng = rng or self.rng
-        starts = [np.nonzero(self.is_first[e, :self.written - seq_len + 1].numpy())[0]
-                  for e in range(self.num_envs)]
+        starts = [f[f <= self.written - seq_len] for f in firsts]
         env = rng.integers(self.num_envs, size=batch_size)
         start = np.array([rng.choice(starts[e]) for e in env])
         env_t = torch.from_numpy(env[:, None])
