@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from agent.agent import Agent
-from agent.analysis.random_data import random_policy_replay
+from agent.analysis.random_data import observed_rewards, random_policy_replay
 from agent.loop.replay import Replay
 from envs import ObservationSpec
 
@@ -36,19 +36,12 @@ def image_dependence(agent: Agent, replay: Replay, windows: int = 32,
     (`swapped_own`). A model that reads the image: own and swapped_other high, swapped_own
     near 0."""
     batch = replay.sample(windows, length, rng=np.random.default_rng(0))
-    wm = agent.world_model
-    was_training = wm.training
-    wm.eval()
 
     def predicted(obs) -> torch.Tensor:
-        states = wm.observe(obs, batch.action, batch.is_first)
-        return wm.reward_mean(wm.feat(states.h, states.quantized.code))[:, 1:].flatten()
+        return observed_rewards(agent, obs, batch.action, batch.is_first)[:, 1:].flatten()
 
-    try:
-        own = predicted(batch.obs)
-        swapped = predicted(batch.obs | {"image": batch.obs["image"].roll(1, 0)})
-    finally:
-        wm.train(was_training)
+    own = predicted(batch.obs)
+    swapped = predicted(batch.obs | {"image": batch.obs["image"].roll(1, 0)})
     truth = batch.reward[:, 1:].flatten()
     other = batch.reward.roll(1, 0)[:, 1:].flatten()
     return {"own": correlation(own, truth), "swapped_other": correlation(swapped, other),

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from agent.agent import Agent
-from agent.analysis.random_data import random_policy_replay, train_world_model
+from agent.analysis.random_data import observed_rewards, random_policy_replay, train_world_model
 from agent.data import Batch
 from agent.loop.replay import Replay
 
@@ -51,15 +51,8 @@ def whole_streams(replay: Replay) -> Batch:
 @torch.no_grad()
 def score(agent: Agent, held_out: Replay) -> dict[str, float]:
     """The reward head on held-out episodes, observed step by step from their start."""
-    wm = agent.world_model
     batch = whole_streams(held_out)
-    was_training = wm.training
-    wm.eval()
-    try:
-        states = wm.observe(batch.obs, batch.action, batch.is_first)
-        pred = wm.reward_mean(wm.feat(states.h, states.quantized.code))
-    finally:
-        wm.train(was_training)
+    pred = observed_rewards(agent, batch.obs, batch.action, batch.is_first)
     answer = batch.reward != 0
     answer[:, 0] = False  # h starts from zeros there (a window's first step), never in play
     return {"accuracy": (pred[answer].sign() == batch.reward[answer]).float().mean().item(),

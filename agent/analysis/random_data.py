@@ -2,6 +2,7 @@
 the model can learn from the data, with the behaviour taken out)."""
 
 import numpy as np
+import torch
 
 from agent.agent import Agent
 from agent.loop.driver import Driver
@@ -45,3 +46,16 @@ def train_in_chunks(agent: Agent, replay: Replay, updates: int, every: int):
     chunk (updates done so far, the chunk's reward losses), for a probe to score it."""
     for done in range(every, updates + 1, every):
         yield done, train_world_model(agent, replay, every)
+
+
+@torch.no_grad()
+def observed_rewards(agent: Agent, obs, action, is_first) -> torch.Tensor:
+    """The reward head's prediction [B, T] at every observed step, in eval mode."""
+    wm = agent.world_model
+    was_training = wm.training
+    wm.eval()
+    try:
+        states = wm.observe(obs, action, is_first)
+        return wm.reward_mean(wm.feat(states.h, states.quantized.code))
+    finally:
+        wm.train(was_training)
