@@ -6,11 +6,13 @@ every --every updates (agent/analysis/memory_probe.py; results in docs/results/m
                                       [--reward-outscale S] [--head twohot|mse] [--align]
                                       [--cell gru|normalised] [--free-bits F]
                                       [--recon/--dyn/--rep/--cont/--reward SCALE]
+                                      [--prior/--decoder/--cont-grad-into-h SHARE]
 
 --reward-outscale 1 gives the reward head's output layer PyTorch's default (random)
 initialisation, 0 zeros (DreamerV3's choice): model.reward_outscale in a run. --head mse,
 --cell normalised and --align patch the model and replay for the run
-(benchmarks/memory_variants.py).
+(benchmarks/memory_variants.py); so does --prior-grad-into-h 0.1 (and --decoder-, --cont-):
+that head then passes only that share of its gradient into h (0: none).
 """
 
 import argparse
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from memory_variants import (
     sample_from_episode_starts,
+    scale_gradient_into_h,
     use_normalised_gru,
     use_symlog_mse_reward_head,
 )
@@ -60,6 +63,9 @@ def main() -> None:
     parser.add_argument("--free-bits", type=float, default=1.0)
     parser.add_argument("--align", action="store_true",
                         help="start every replayed window at an episode's first step")
+    for head in ("prior", "decoder", "cont"):
+        parser.add_argument(f"--{head}-grad-into-h", type=float, default=1.0,
+                            help=f"the share of the {head}'s gradient that reaches h")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
@@ -72,6 +78,9 @@ def main() -> None:
         use_normalised_gru(agent)
     if args.align:
         sample_from_episode_starts(train)
+    for head in ("prior", "decoder", "cont"):
+        if getattr(args, f"{head}_grad_into_h") != 1.0:
+            scale_gradient_into_h(agent, head, getattr(args, f"{head}_grad_into_h"))
     tic = time.perf_counter()
     print("| updates | reward loss (last 20) | accuracy | answer MAE | dyn loss | mean ‖h‖ | s |\n"
           "|---|---|---|---|---|---|---|")

@@ -77,3 +77,24 @@ def use_normalised_gru(agent: Agent) -> None:
     wm = agent.world_model
     wm.gru = NormalisedGRUCell(wm.gru.input_size, wm.gru.hidden_size)
     agent.optimizers.by_name["model"] = Optimizer([wm], agent.cfg.train.model_opt)
+
+
+class GradientIntoH(nn.Module):
+    """A head on [h, ...] whose gradient into h is multiplied by `scale` (0: h is detached
+    for this head; 1: as trained). Its forward value and its own gradients are unchanged."""
+
+    def __init__(self, head: nn.Module, deter: int, scale: float):
+        super().__init__()
+        self.head, self.deter, self.scale = head, deter, scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        h, rest = x[..., :self.deter], x[..., self.deter:]
+        h = h * self.scale + (h * (1 - self.scale)).detach()
+        return self.head(torch.cat([h, rest], -1))
+
+
+def scale_gradient_into_h(agent: Agent, head: str, scale: float) -> None:
+    """Let the world model's `head` ('prior', 'decoder' or 'cont') pass only `scale` of its
+    gradient into h: what each head's pressure on h does to a cue only the reward needs."""
+    wm = agent.world_model
+    setattr(wm, head, GradientIntoH(getattr(wm, head), wm.deter, scale))

@@ -42,3 +42,22 @@ def test_the_probes_episode_aligned_sampling_starts_every_window_at_an_episode_s
     assert batch.is_first[:, 0].all()
     assert batch.obs["obs"][:, 0, :2].sum(-1).eq(1).all()  # the cue is shown at every start
     assert batch.is_first[:, 5].all()  # delay + 2 stored steps (the last one terminal) later
+
+
+def test_a_head_passes_only_its_share_of_gradient_into_h():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from memory_variants import GradientIntoH
+
+    torch.manual_seed(0)
+    head = torch.nn.Linear(5, 2)
+    scaled = GradientIntoH(head, deter=3, scale=0.25)
+    x = torch.randn(4, 5, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    out = scaled(x)
+    torch.testing.assert_close(out, head(x_ref))  # the value is the head's own
+    weight_grad = torch.autograd.grad(head(x_ref).square().sum(), head.weight)[0]
+    out.square().sum().backward()
+    head(x_ref).square().sum().backward()
+    torch.testing.assert_close(x.grad[:, :3], 0.25 * x_ref.grad[:, :3])  # h: a quarter
+    torch.testing.assert_close(x.grad[:, 3:], x_ref.grad[:, 3:])  # the rest: all of it
+    torch.testing.assert_close(head.weight.grad, 2 * weight_grad)  # both passes, unscaled
