@@ -132,3 +132,18 @@ def test_report_states_and_draws_a_published_reference(tiny_ablation):
     report = (sweep_dir / "report.md").read_text()
     assert "Reference (DreamerV3 at 100k frames): 450.0, the dashed line in curves.png." in report
     assert matplotlib.image.imread(sweep_dir / "curves.png").shape[0] > 100
+
+
+def test_with_repeated_actions_the_report_counts_env_frames(tmp_path):
+    result = run("-m", *TINY, "quantizer=fsq", "seed=0", "env.action_repeat=2",
+                 "sweep=frames", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sweep_dir = tmp_path / "sweeps" / "frames"
+    result = run(f"report={sweep_dir}", "wandb.mode=disabled", "report_threshold=-1000",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "| env frames to -1000 (median; reached) |" in result.stdout
+    # Every return passes -1000, so the threshold is met at the first eval: step 150, the
+    # 300th frame.
+    (row,) = json.loads((sweep_dir / "report.json").read_text())
+    assert row["steps_to_threshold"] == 300 and row["reached"] == 1

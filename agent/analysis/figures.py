@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 
-def plot_curves(arms: dict[str, list], key: str, ax, seed: int = 0) -> None:
+def plot_curves(arms: dict[str, list], key: str, ax, seed: int = 0,
+                xlabel: str = "env steps") -> None:
     """Mean over runs at each step, with a 95% bootstrap CI of the mean (scipy)."""
     from scipy import stats
 
@@ -24,12 +25,13 @@ def plot_curves(arms: dict[str, list], key: str, ax, seed: int = 0) -> None:
                 low.append(values.mean()), high.append(values.mean())
         ax.plot(steps, mean, label=arm)
         ax.fill_between(steps, low, high, alpha=0.2)
-    ax.set_xlabel("env steps")
+    ax.set_xlabel(xlabel)
     ax.grid(alpha=0.3)
 
 
 def write_figures(arms: dict[str, list], sweep_dir: Path,
-                  reference: tuple[str, float] | None = None) -> list[Path]:
+                  reference: tuple[str, float] | None = None,
+                  xlabel: str = "env steps") -> list[Path]:
     """curves.png (eval return per arm, with `reference` (label, value) as a dashed line)
     and codebook.png."""
     import matplotlib
@@ -38,7 +40,7 @@ def write_figures(arms: dict[str, list], sweep_dir: Path,
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    plot_curves(arms, "eval/return", ax)
+    plot_curves(arms, "eval/return", ax, xlabel=xlabel)
     if reference is not None:
         ax.axhline(reference[1], color="black", linestyle="--", linewidth=1, label=reference[0])
     ax.set_ylabel("eval return (mean, 95% CI)")
@@ -51,7 +53,7 @@ def write_figures(arms: dict[str, list], sweep_dir: Path,
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, label in ((axes[0], "quant/perplexity_frac", "perplexity / K"),
                            (axes[1], "quant/utilisation", "utilisation (window)")):
-        plot_curves(arms, key, ax)
+        plot_curves(arms, key, ax, xlabel=xlabel)
         ax.set_ylabel(label)
     axes[1].legend(fontsize=8)
     fig.tight_layout()

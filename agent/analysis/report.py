@@ -27,7 +27,7 @@ from agent.quantizers import registry
 OPEN_LOOP = tuple(f"openloop_{name}_h{h}" for name in ("reward_mae", "obs_mse")
                   for h in HORIZONS)
 # Settings that must match for a fair comparison unless they are what is being swept.
-FAIRNESS_KEYS = ("env.id", "steps", "model.deter", "model.units", "model.layers",
+FAIRNESS_KEYS = ("env.id", "env.action_repeat", "steps", "model.deter", "model.units", "model.layers",
                  "train.train_ratio", "train.batch_size", "train.seq_len")
 # Settings that differ between runs of one arm without making it another arm.
 NOT_ARM_KEYS = ("seed", "run_dir", "threads", "device", "wandb.", "log.", "report")
@@ -41,8 +41,14 @@ class RunRecord:
     finished: bool
     error: str | None
 
+    @property
+    def x_key(self) -> str:
+        """Curves and thresholds count env frames where actions repeat (as published DMC
+        and Atari scores do; metrics.jsonl logs both), agent steps otherwise."""
+        return "frames" if int(self.config.get("env.action_repeat") or 1) > 1 else "step"
+
     def series(self, key: str) -> list[tuple[int, float]]:
-        return [(e["step"], e[key]) for e in self.events if e.get(key) is not None]
+        return [(e[self.x_key], e[key]) for e in self.events if e.get(key) is not None]
 
     def last(self, key: str) -> float | None:
         values = self.series(key)
@@ -107,7 +113,7 @@ def steps_to_threshold(run: RunRecord, threshold: float) -> int | None:
 
 
 def area_under_curve(run: RunRecord) -> float | None:
-    """Mean eval return over env steps (trapezoid area / steps covered)."""
+    """Mean eval return over the x axis (env steps or frames): trapezoid area / span."""
     curve = run.series("eval/return")
     if len(curve) < 2:
         return curve[0][1] if curve else None
@@ -189,14 +195,18 @@ def _mean(values: list) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def x_label(runs: list[RunRecord]) -> str:
+    return "env frames" if any(r.x_key == "frames" for r in runs) else "env steps"
+
+
 def markdown(rows: list[dict], threshold: float | None, problems: list[str],
-             warnings: list[str], sweep_dir: Path) -> str:
+             warnings: list[str], sweep_dir: Path, x: str = "env steps") -> str:
     t = _fmt(threshold, 0) if threshold is not None else "(none)"
     lines = [f"# Ablation report: {sweep_dir.name}", "",
              f"Final eval return = the last evaluation of each run; CIs are 95% stratified "
              f"bootstrap (rliable, 2000 resamples). Threshold: {t}.", "",
              f"| arm | runs | final return mean [95% CI] | final return IQM [95% CI] "
-             f"| env steps to {t} (median; reached) | AUC (mean return over steps) "
+             f"| {x} to {t} (median; reached) | AUC (mean return over {x.split()[1]}) "
              f"| perplexity / K | dead codes | wall s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -260,9 +270,10 @@ def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
     rows = arm_rows(arms, threshold)
     reference = ((cfg.report_reference_label, cfg.report_reference)
                  if cfg is not None and cfg.report_reference is not None else None)
-    figures = write_figures(arms, sweep_dir, reference)
+    figures = write_figures(arms, sweep_dir, reference, x_label(usable))
     report = sweep_dir / "report.md"
-    text = markdown(rows, threshold, problems, fairness_warnings(usable), sweep_dir)
+    text = markdown(rows, threshold, problems, fairness_warnings(usable), sweep_dir,
+                    x_label(usable))
     if reference is not None:
         text += (f"\nReference ({reference[0]}): {_fmt(reference[1])}, the dashed line in "
                  f"curves.png.\n")
