@@ -27,8 +27,8 @@ from agent.quantizers import registry
 OPEN_LOOP = tuple(f"openloop_{name}_h{h}" for name in ("reward_mae", "obs_mse")
                   for h in HORIZONS)
 # Settings that must match for a fair comparison unless they are what is being swept.
-FAIRNESS_KEYS = ("env.id", "env.action_repeat", "steps", "model.deter", "model.units", "model.layers",
-                 "train.train_ratio", "train.batch_size", "train.seq_len")
+FAIRNESS_KEYS = ("env.id", "env.action_repeat", "steps", "model.deter", "model.units",
+                 "model.layers", "train.train_ratio", "train.batch_size", "train.seq_len")
 # Settings that differ between runs of one arm without making it another arm.
 NOT_ARM_KEYS = ("seed", "run_dir", "threads", "device", "wandb.", "log.", "report")
 
