@@ -1,6 +1,8 @@
 """The cue-recall task (envs/memory.py): the cue only at t = 0, the answer flag only at the
 answer step, +1 / -1 for a right / wrong answer there, nothing before, delay + 1 steps."""
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -68,3 +70,20 @@ def test_both_cues_are_drawn_and_seeding_repeats_them():
 def test_a_negative_delay_is_refused():
     with pytest.raises(ValueError, match="delay"):
         gym.make("CueRecall-v0", delay=-1)
+
+
+def test_the_memory_config_weights_the_reward_and_starts_its_head_random():
+    from hydra import compose, initialize_config_dir
+
+    import agent.config  # noqa: F401  (registers the schema)
+
+    configs = str(Path(__file__).resolve().parents[1] / "configs")
+    with initialize_config_dir(config_dir=configs, version_base=None):
+        memory = compose(config_name="config", overrides=["env=memory"])
+        undone = compose(config_name="config", overrides=[
+            "env=memory", "loss_scales.reward=1", "model.reward_outscale=0"])
+        default = compose(config_name="config")
+    assert memory.env.id == "CueRecall-v0" and memory.env.kwargs.delay == 6
+    assert memory.loss_scales.reward == 100 and memory.model.reward_outscale == 1
+    assert undone.loss_scales.reward == 1 and undone.model.reward_outscale == 0
+    assert default.loss_scales.reward == 1 and default.model.reward_outscale == 0
