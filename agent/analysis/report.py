@@ -206,7 +206,7 @@ def markdown(rows: list[dict], threshold: float | None, problems: list[str],
              f"Final eval return = the last evaluation of each run; CIs are 95% stratified "
              f"bootstrap (rliable, 2000 resamples). Threshold: {t}.", "",
              f"| arm | runs | final return mean [95% CI] | final return IQM [95% CI] "
-             f"| {x} to {t} (median; reached) | AUC (mean return over {x.split()[1]}) "
+             f"| {x} to {t} (median; reached) | AUC (mean return over {x.removeprefix('env ')}) "
              f"| perplexity / K | dead codes | wall s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -270,10 +270,10 @@ def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
     rows = arm_rows(arms, threshold)
     reference = ((cfg.report_reference_label, cfg.report_reference)
                  if cfg is not None and cfg.report_reference is not None else None)
-    figures = write_figures(arms, sweep_dir, reference, x_label(usable))
+    x = x_label(usable)
+    figures = write_figures(arms, sweep_dir, reference, x)
     report = sweep_dir / "report.md"
-    text = markdown(rows, threshold, problems, fairness_warnings(usable), sweep_dir,
-                    x_label(usable))
+    text = markdown(rows, threshold, problems, fairness_warnings(usable), sweep_dir, x)
     if reference is not None:
         text += (f"\nReference ({reference[0]}): {_fmt(reference[1])}, the dashed line in "
                  f"curves.png.\n")
