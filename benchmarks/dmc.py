@@ -23,73 +23,28 @@ runs (results made one task at a time).
 import argparse
 import json
 import platform
-import statistics
-import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from pathlib import Path
 
-from common import fmt, load_config, parse_benchmark_args, read_metrics, train
+import suite_runs
+from common import fmt, load_config, parse_benchmark_args
 from reference import reference_value
+from suite_runs import mean_over, run_grid, run_one, task_stats
 
 TASKS = ["cartpole_swingup", "reacher_easy", "walker_walk", "cheetah_run",
          "cartpole_balance", "finger_spin"]
 
 
-def run_one(task: str, seed: int, run_dir: Path, overrides: list[str]) -> dict:
-    """Train one (task, seed); its final and best eval return and its eval curve."""
-    row = {"task": task, "seed": seed, "run_dir": str(run_dir), "overrides": overrides}
-    try:
-        wall = train(run_dir, overrides)
-    except subprocess.CalledProcessError as err:  # the other runs still count
-        print(f"{task} seed {seed}: crashed ({err})", flush=True)
-        return row | {"error": str(err), "final_return": None, "best_return": None,
-                      "wall_s": None, "curve": []}
-    evals = [e for e in read_metrics(run_dir) if e.get("eval/return") is not None]
-    curve = [(e["frames"], e["eval/return"]) for e in evals]
-    row |= {"wall_s": wall, "curve": curve, "final_frames": curve[-1][0] if curve else None,
-            "final_return": curve[-1][1] if curve else None,
-            "best_return": max(r for _, r in curve) if curve else None}
-    print(f"{task} seed {seed}: final {fmt(row['final_return'], 1)} at "
-          f"{row['final_frames']} frames, best {fmt(row['best_return'], 1)}, {wall:.0f} s",
-          flush=True)
-    return row
-
-
 def summarise(runs: list[dict], tasks: list[str], frames: int) -> dict:
     """Per task: mean and std of the final eval return over seeds, and DreamerV3's."""
-    summary = {}
-    for task in tasks:
-        finals = [r["final_return"] for r in runs
-                  if r["task"] == task and r["final_return"] is not None]
-        summary[task] = {
-            "runs": len(finals),
-            "mean": statistics.mean(finals) if finals else None,
-            "std": statistics.pstdev(finals) if finals else None,
-            "dreamerv3": reference_value("dmc_proprio", task, frames),
-            "wall_s": statistics.mean(w) if (w := [r["wall_s"] for r in runs if
-                                                   r["task"] == task and r["wall_s"]]) else None}
-    return summary
-
-
-def mean_over(summary: dict, key: str) -> float | None:
-    """Mean over tasks, only where every task has the value (else it would mislead)."""
-    values = [s[key] for s in summary.values()]
-    return statistics.mean(values) if values and None not in values else None
+    return {task: task_stats(runs, task)
+            | {"dreamerv3": reference_value("dmc_proprio", task, frames)} for task in tasks}
 
 
 def merge(reports: list[dict]) -> dict:
-    """Saved results of separate invocations (e.g. one task each) as one report, the tasks
-    in the benchmark's order. They must share the budget, or the table would mix them."""
-    budgets = {(r["frames"], r["action_repeat"], r["eval_episodes"]) for r in reports}
-    if len(budgets) > 1:
-        raise SystemExit(f"error: these results have different budgets "
-                         f"(frames, action repeat, eval episodes): {sorted(budgets)}")
-    runs = [run for r in reports for run in r["runs"]]
-    present = {run["task"] for run in runs}
-    tasks = [t for t in TASKS if t in present] + sorted(present - set(TASKS))
-    return reports[0] | {"runs": runs, "summary": summarise(runs, tasks, reports[0]["frames"])}
+    """Saved results made one task at a time, as one table."""
+    return suite_runs.merge(reports, TASKS, ("frames", "action_repeat", "eval_episodes"),
+                            summarise)
 
 
 def print_table(report: dict) -> None:
@@ -124,15 +79,13 @@ def main() -> None:
     repeat = cfg.env.action_repeat
     stamp = time.strftime("%Y%m%d-%H%M%S")
 
-    def one(job: tuple[str, int]) -> dict:
-        task, seed = job
+    def one(task: str, seed: int) -> dict:
         overrides = ["env=dmc", f"env.task={task}", f"seed={seed}",
                      f"steps={args.frames // repeat}",
                      f"eval.every={args.eval_every_frames // repeat}", *extra]
         return run_one(task, seed, args.out.parent / f"dmc-{task}-{stamp}-s{seed}", overrides)
 
-    with ThreadPoolExecutor(args.jobs) as pool:
-        runs = list(pool.map(one, [(t, s) for t in args.tasks for s in args.seeds]))
+    runs = run_grid(args.jobs, args.tasks, args.seeds, one)
     report = {"date": date.today().isoformat(),
               "machine": platform.processor() or platform.machine(),
               "frames": args.frames, "eval_every_frames": args.eval_every_frames,

@@ -1,5 +1,5 @@
 """Shared by tests: real CartPole data (a random policy's steps, laid out as replay stores
-them), and a short real training run of run.py."""
+them), a short real training run of run.py, and the config a command line composes."""
 
 import json
 import subprocess
@@ -8,10 +8,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from agent.loop.driver import Driver
 from agent.loop.replay import Replay
 from envs import ActionCodec, ObservationSpec, make_vector_env
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose_config(*overrides: str):
+    """The typed Config that `python run.py OVERRIDES` trains with."""
+    import agent.config  # noqa: F401  (registers the schema)
+    import agent.quantizers  # noqa: F401  (registers every quantizer's config)
+
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base=None):
+        cfg = compose(config_name="config", overrides=["run_dir=unused", *overrides])
+    return OmegaConf.to_object(cfg)
 
 
 class RecordingPolicy:
@@ -42,9 +56,6 @@ def cartpole_replay(steps: int = 200, num_envs: int = 2, seed: int = 0,
     if policy_log is not None:
         policy_log.extend(policy.seen)
     return replay
-
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def smoke_run(tmp_path: Path, *args: str) -> list[dict]:

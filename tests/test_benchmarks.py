@@ -80,3 +80,40 @@ def test_dmc_results_made_one_task_at_a_time_show_as_one_table(tmp_path):
                             str(saved("cartpole_swingup", 1.0, frames=50_000))],
                            capture_output=True, text=True)
     assert mixed.returncode != 0 and "different budgets" in mixed.stderr
+
+
+def test_minatar_benchmark_runs_end_to_end_beside_dqn(tmp_path):
+    pytest.importorskip("minatar", reason="the minatar extra is not installed")
+    out = tmp_path / "minatar.json"
+    script = str(ROOT / "benchmarks/minatar.py")
+    subprocess.run([sys.executable, script, "--games", "breakout", "--steps", "200",
+                    "--eval-every", "100", "--out", str(out), "preset=debug", "threads=1"],
+                   check=True, timeout=600, cwd=tmp_path)
+    report = json.loads(out.read_text())
+    (run,) = report["runs"]
+    assert [frames for frames, _ in run["curve"]] == [100, 200]
+    assert math.isfinite(run["final_return"]) and math.isfinite(run["final_train_return"])
+    assert report["summary"]["breakout"]["dqn"] == {"100000": 4, "1000000": 9}
+    shown = subprocess.run([sys.executable, script, "--show", str(out)], check=True,
+                           capture_output=True, text=True).stdout
+    assert "| breakout | 1 |" in shown and "| 4.0 | 9.0 |" in shown
+
+
+def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
+    def saved(game: str, final: float) -> Path:
+        path = tmp_path / f"{game}.json"
+        run = {"task": game, "seed": 0, "final_return": final, "final_train_return": 0.0,
+               "wall_s": 1.0}
+        path.write_text(json.dumps({"frames": 100_000, "eval_episodes": 10, "runs": [run],
+                                    "summary": {}}))
+        return path
+
+    # DQN: breakout 4 (100k) and 9 (1M); seaquest 0.5 and 1; asterix 0.7 and 12
+    shown = subprocess.run([sys.executable, str(ROOT / "benchmarks/minatar.py"), "--show",
+                            str(saved("seaquest", 1.0)), str(saved("breakout", 5.0)),
+                            str(saved("asterix", 0.5))],
+                           check=True, capture_output=True, text=True).stdout
+    rows = [line for line in shown.splitlines() if line.startswith("| ")][1:]
+    assert [row.split(" | ")[0] for row in rows] == ["| breakout", "| asterix", "| seaquest"]
+    assert "| yes | no |" in rows[0] and "| no | no |" in rows[1] and "| yes | yes |" in rows[2]
+    assert "at least DQN's 100k figure on 2 of 3 games, at least its 1M figure on 1" in shown

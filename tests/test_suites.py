@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from envs import EnvError, make_env
-from tests.helpers import smoke_run
+from tests.helpers import compose_config, smoke_run
 
 
 def test_minatar_breakout_trains(tmp_path):
@@ -19,6 +19,19 @@ def test_minatar_breakout_trains(tmp_path):
     assert losses and all(math.isfinite(v) for v in losses)
     config = (tmp_path / "run" / "config.yaml").read_text()
     assert "id: MinAtar/Breakout-v1" in config
+
+
+def test_minatar_episodes_end_even_where_the_game_never_ends(tmp_path):
+    """Seaquest's submarine waiting at the surface never dies; the config's limit ends it."""
+    pytest.importorskip("minatar", reason="the minatar extra is not installed")
+    cfg = compose_config("env=minatar", "env.game=seaquest")
+    env = make_env(cfg.env.id, **cfg.env.wrappers())
+    env.reset(seed=0)
+    steps, terminated, truncated = 0, False, False
+    while not (terminated or truncated) and steps <= cfg.env.time_limit:
+        _, _, terminated, truncated, _ = env.step(0)  # no-op: stay at the surface
+        steps += 1
+    assert (steps, terminated, truncated) == (cfg.env.time_limit, False, True)
 
 
 def test_atari_pong_trains_with_dreamer_settings(tmp_path):

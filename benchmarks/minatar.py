@@ -1,0 +1,114 @@
+"""MinAtar's five games against DQN at the same number of env steps.
+
+    python benchmarks/minatar.py [--games breakout asterix ...] [--seeds 0]
+                                 [--steps 100000] [--eval-every 10000] [--jobs 2]
+                                 [key=value ...]
+    python benchmarks/minatar.py --show benchmarks/results/minatar.json [more.json ...]
+
+Each run is `env=minatar env.game=GAME` (pip install -e ".[minatar]"; MinAtar has no frame
+skip, so env steps are frames) for --steps env steps, with a greedy eval over 10 episodes
+(the config's eval.episodes) every --eval-every steps. Extra key=value overrides go to every
+run (e.g. `train.train_ratio=64`; `preset=debug` to try the script). With --jobs N, N runs
+train at a time with one torch thread each.
+
+Prints, per game, our final greedy eval return and our last training return (mean over
+seeds) beside DQN's at 100k and 1M env steps (benchmarks/reference_scores.json: training
+returns read from the MinAtar paper's curves, about ±10%), and on how many games our eval
+return reaches each. --show prints saved results again, several as one table.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from datetime import date
+
+import suite_runs
+from common import fmt, load_config, parse_benchmark_args
+from reference import reference_value
+from suite_runs import run_grid, run_one, task_stats
+
+GAMES = ["breakout", "asterix", "freeway", "seaquest", "space_invaders"]
+DQN_BUDGETS = (100_000, 1_000_000)
+
+
+def summarise(runs: list[dict], games: list[str], frames: int) -> dict:
+    """Per game: our final eval and last training return over seeds, and DQN's figures."""
+    summary = {}
+    for game in games:
+        trains = [r["final_train_return"] for r in runs
+                  if r["task"] == game and r.get("final_train_return") is not None]
+        summary[game] = task_stats(runs, game) | {
+            "train_mean": statistics.mean(trains) if trains else None,
+            "dqn": {str(b): reference_value("minatar", game, b, agent="dqn")
+                    for b in DQN_BUDGETS}}
+    return summary
+
+
+def merge(reports: list[dict]) -> dict:
+    """Saved results made one game at a time, as one table."""
+    return suite_runs.merge(reports, GAMES, ("frames", "eval_episodes"), summarise)
+
+
+def reaches(ours: float | None, theirs: float | None) -> bool | None:
+    return None if ours is None or theirs is None else ours >= theirs
+
+
+def print_table(report: dict) -> None:
+    frames, summary = report["frames"], report["summary"]
+    print(f"\nMinAtar, {frames:,} env steps, greedy eval over {report['eval_episodes']} "
+          f"episodes and the last training return (DQN's figures are training returns)\n"
+          f"| game | seeds | ours: eval (mean ± std) | ours: training | DQN 100k | DQN 1M "
+          f"| ours ≥ DQN 100k | ours ≥ DQN 1M | wall s per run |\n"
+          f"|---|---|---|---|---|---|---|---|---|")
+    counts = dict.fromkeys(DQN_BUDGETS, 0)
+    for game, s in summary.items():
+        marks = []
+        for budget in DQN_BUDGETS:
+            hit = reaches(s["mean"], s["dqn"][str(budget)])
+            counts[budget] += bool(hit)
+            marks.append({True: "yes", False: "no", None: "-"}[hit])
+        print(f"| {game} | {s['runs']} | {fmt(s['mean'], 1)} ± {fmt(s['std'], 1)} "
+              f"| {fmt(s['train_mean'], 1)} | {fmt(s['dqn']['100000'], 1)} "
+              f"| {fmt(s['dqn']['1000000'], 1)} | {marks[0]} | {marks[1]} "
+              f"| {fmt(s['wall_s'])} |")
+    print(f"\nOur eval return at least DQN's 100k figure on {counts[100_000]} of "
+          f"{len(summary)} games, at least its 1M figure on {counts[1_000_000]}.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--games", nargs="+", default=GAMES, choices=GAMES)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--eval-every", type=int, default=10_000)
+    args = parse_benchmark_args(parser, "benchmarks/results/minatar.json", print_table, merge)
+    if args is None:
+        return
+
+    extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+
+    def one(game: str, seed: int) -> dict:
+        overrides = ["env=minatar", f"env.game={game}", f"seed={seed}",
+                     f"steps={args.steps}", f"eval.every={args.eval_every}", *extra]
+        return run_one(game, seed, args.out.parent / f"minatar-{game}-{stamp}-s{seed}",
+                       overrides)
+
+    runs = run_grid(args.jobs, args.games, args.seeds, one)
+    report = {"date": date.today().isoformat(),
+              "machine": platform.processor() or platform.machine(),
+              "frames": args.steps, "eval_every": args.eval_every,
+              "eval_episodes": load_config(["env=minatar", *extra]).eval.episodes,
+              "seeds": args.seeds, "jobs": args.jobs,
+              "overrides": args.overrides, "runs": runs,
+              "summary": summarise(runs, args.games, args.steps)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print_table(report)
+
+
+if __name__ == "__main__":
+    main()

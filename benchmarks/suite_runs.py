@@ -1,0 +1,70 @@
+"""Shared by the suite benchmarks (dmc.py, minatar.py): one run per (task, seed), its eval
+curve in env frames, the per-task statistics over seeds, and saved results merged into one."""
+
+import statistics
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from common import fmt, read_metrics, train
+
+
+def run_one(task: str, seed: int, run_dir: Path, overrides: list[str]) -> dict:
+    """Train one (task, seed); its final and best eval return and its eval curve."""
+    row = {"task": task, "seed": seed, "run_dir": str(run_dir), "overrides": overrides}
+    try:
+        wall = train(run_dir, overrides)
+    except subprocess.CalledProcessError as err:  # the other runs still count
+        print(f"{task} seed {seed}: crashed ({err})", flush=True)
+        return row | {"error": str(err), "final_return": None, "best_return": None,
+                      "wall_s": None, "curve": []}
+    events = read_metrics(run_dir)
+    curve = [(e["frames"], e["eval/return"]) for e in events if e.get("eval/return") is not None]
+    trains = [e["train/return"] for e in events if e.get("train/return") is not None]
+    row |= {"wall_s": wall, "curve": curve, "final_frames": curve[-1][0] if curve else None,
+            "final_return": curve[-1][1] if curve else None,
+            "best_return": max(r for _, r in curve) if curve else None,
+            # the mean return of the episodes that ended in the last log window
+            "final_train_return": trains[-1] if trains else None}
+    print(f"{task} seed {seed}: final {fmt(row['final_return'], 1)} at "
+          f"{row['final_frames']} frames, best {fmt(row['best_return'], 1)}, {wall:.0f} s",
+          flush=True)
+    return row
+
+
+def run_grid(jobs: int, tasks: list[str], seeds: list[int], one) -> list[dict]:
+    """`one(task, seed)` for every pair, `jobs` at a time; the rows in task-major order."""
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(lambda job: one(*job), [(t, s) for t in tasks for s in seeds]))
+
+
+def task_stats(runs: list[dict], task: str) -> dict:
+    """One task's final eval return over its seeds (mean, population std) and wall s per run."""
+    finals = [r["final_return"] for r in runs
+              if r["task"] == task and r["final_return"] is not None]
+    walls = [r["wall_s"] for r in runs if r["task"] == task and r["wall_s"]]
+    return {"runs": len(finals),
+            "mean": statistics.mean(finals) if finals else None,
+            "std": statistics.pstdev(finals) if finals else None,
+            "wall_s": statistics.mean(walls) if walls else None}
+
+
+def mean_over(summary: dict, key: str) -> float | None:
+    """Mean over tasks, only where every task has the value (else it would mislead)."""
+    values = [s[key] for s in summary.values()]
+    return statistics.mean(values) if values and None not in values else None
+
+
+def merge(reports: list[dict], order: list[str], budget_keys: tuple[str, ...],
+          summarise) -> dict:
+    """Saved results of separate invocations (e.g. one task each) as one report, the tasks
+    in `order` first; `summarise(runs, tasks, frames)` makes the report's summary. They must
+    share the budget, or the table would mix them."""
+    budgets = {tuple(r[key] for key in budget_keys) for r in reports}
+    if len(budgets) > 1:
+        raise SystemExit(f"error: these results have different budgets "
+                         f"({', '.join(budget_keys)}): {sorted(budgets)}")
+    runs = [run for r in reports for run in r["runs"]]
+    present = {run["task"] for run in runs}
+    tasks = [t for t in order if t in present] + sorted(present - set(order))
+    return reports[0] | {"runs": runs, "summary": summarise(runs, tasks, reports[0]["frames"])}
