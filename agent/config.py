@@ -70,6 +70,9 @@ class ModelConfig:
     (0: zeros, DreamerV3's choice)."""
     critic_outscale: float = 0.0
     """The same for the critic's output layer."""
+    actor_outscale: float = 1.0
+    """The same for the actor's output layer (DreamerV3: 0.01, a policy that starts near
+    uniform, or with its mean near zero for continuous actions, in every state)."""
 
 
 @dataclass

@@ -128,3 +128,23 @@ def test_actor_and_critic_losses_reach_only_their_own_network():
     losses["critic"].backward()
     assert all(g is None for g in grads(model.actor))
     assert any(g is not None and g.abs().sum() > 0 for g in grads(model.critic))
+
+
+@pytest.mark.parametrize("outscale", [0.01, 1.0])
+def test_actor_outscale_sets_how_far_the_first_policy_is_from_centred(outscale):
+    """A continuous policy's initial mean is its output layer's: near zero in every state
+    at DreamerV3's 0.01, spread over states at PyTorch's default scale."""
+    from gymnasium.spaces import Box
+
+    torch.manual_seed(0)
+    cfg = small_config()
+    cfg.model.actor_outscale = outscale
+    model = ActorCritic(FEAT, ActionCodec(Box(-1.0, 1.0, (2,))), cfg)
+    feat = torch.randn(256, FEAT)
+    mean = model.act(feat, greedy=True)
+    bound = 1 / math.sqrt(cfg.model.units)  # PyTorch's default: uniform within ±bound
+    assert 0.5 * outscale * bound < model.actor[-1].weight.abs().max() <= outscale * bound
+    if outscale < 0.1:
+        assert mean.abs().max() < 0.05
+    else:
+        assert mean.std(0).min() > 0.05  # a different push in different states

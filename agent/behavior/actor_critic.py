@@ -23,7 +23,8 @@ class ActorCritic(nn.Module):
         super().__init__()
         m, self.cfg = cfg.model, cfg.ac
         self.policy = make_policy(codec, self.cfg.unimix)
-        self.actor = mlp(feat_dim, m.units, m.layers, out=self.policy.size)
+        self.actor = mlp(feat_dim, m.units, m.layers, out=self.policy.size,
+                         outscale=m.actor_outscale)
         self.critic = mlp(feat_dim, m.units, m.layers, out=m.reward_bins,
                           outscale=m.critic_outscale)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
