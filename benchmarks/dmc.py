@@ -21,15 +21,12 @@ runs (results made one task at a time).
 """
 
 import argparse
-import json
-import platform
 import time
-from datetime import date
 
 import suite_runs
 from common import fmt, load_config, parse_benchmark_args
 from reference import reference_value
-from suite_runs import mean_over, run_grid, run_one, task_stats
+from suite_runs import mean_over, run_grid, run_one, save_report, task_stats
 
 TASKS = ["cartpole_swingup", "reacher_easy", "walker_walk", "cheetah_run",
          "cartpole_balance", "finger_spin"]
@@ -86,16 +83,9 @@ def main() -> None:
         return run_one(task, seed, args.out.parent / f"dmc-{task}-{stamp}-s{seed}", overrides)
 
     runs = run_grid(args.jobs, args.tasks, args.seeds, one)
-    report = {"date": date.today().isoformat(),
-              "machine": platform.processor() or platform.machine(),
-              "frames": args.frames, "eval_every_frames": args.eval_every_frames,
-              "action_repeat": repeat, "eval_episodes": cfg.eval.episodes,
-              "seeds": args.seeds, "jobs": args.jobs,
-              "overrides": args.overrides, "runs": runs,
-              "summary": summarise(runs, args.tasks, args.frames)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
-    print_table(report)
+    save_report(args, {"frames": args.frames, "eval_every_frames": args.eval_every_frames,
+                       "action_repeat": repeat, "eval_episodes": cfg.eval.episodes},
+                runs, summarise(runs, args.tasks, args.frames), print_table)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,13 @@ return reaches each. --show prints saved results again, several as one table.
 """
 
 import argparse
-import json
-import platform
 import statistics
 import time
-from datetime import date
 
 import suite_runs
 from common import fmt, load_config, parse_benchmark_args
 from reference import reference_value
-from suite_runs import run_grid, run_one, task_stats
+from suite_runs import run_grid, run_one, save_report, task_stats
 
 GAMES = ["breakout", "asterix", "freeway", "seaquest", "space_invaders"]
 DQN_BUDGETS = (100_000, 1_000_000)
@@ -98,16 +95,9 @@ def main() -> None:
                        overrides)
 
     runs = run_grid(args.jobs, args.games, args.seeds, one)
-    report = {"date": date.today().isoformat(),
-              "machine": platform.processor() or platform.machine(),
-              "frames": args.steps, "eval_every": args.eval_every,
-              "eval_episodes": load_config(["env=minatar", *extra]).eval.episodes,
-              "seeds": args.seeds, "jobs": args.jobs,
-              "overrides": args.overrides, "runs": runs,
-              "summary": summarise(runs, args.games, args.steps)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
-    print_table(report)
+    save_report(args, {"frames": args.steps, "eval_every": args.eval_every,
+                       "eval_episodes": load_config(["env=minatar", *extra]).eval.episodes},
+                runs, summarise(runs, args.games, args.steps), print_table)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """Shared by the suite benchmarks (dmc.py, minatar.py): one run per (task, seed), its eval
 curve in env frames, the per-task statistics over seeds, and saved results merged into one."""
 
+import argparse
+import json
+import platform
 import statistics
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 from common import fmt, read_metrics, train
@@ -68,3 +72,16 @@ def merge(reports: list[dict], order: list[str], budget_keys: tuple[str, ...],
     present = {run["task"] for run in runs}
     tasks = [t for t in order if t in present] + sorted(present - set(order))
     return reports[0] | {"runs": runs, "summary": summarise(runs, tasks, reports[0]["frames"])}
+
+
+def save_report(args: argparse.Namespace, budget: dict, runs: list[dict], summary: dict,
+                print_table) -> None:
+    """Write the runs, their summary and the budget they share to --out, and print the
+    table."""
+    report = {"date": date.today().isoformat(),
+              "machine": platform.processor() or platform.machine(), **budget,
+              "seeds": args.seeds, "jobs": args.jobs, "overrides": args.overrides,
+              "runs": runs, "summary": summary}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print_table(report)
