@@ -33,3 +33,32 @@ def test_a_wall_stops_the_point():
 def test_the_image_keeps_its_own_size():
     spec = ObservationSpec(gym.make("SeenPosition-v0").observation_space)
     assert spec.keys["image"].shape == (1, 16, 16) and spec.keys["velocity"].shape == (2,)
+
+
+def test_the_world_model_reads_the_reward_from_the_image_part():
+    """Trained alone on a random policy's steps, the reward head follows the image: with
+    each window's images swapped for another window's (velocities and actions kept), its
+    prediction follows the reward those images show, not the window's own."""
+    import torch
+
+    import agent.quantizers  # noqa: F401  (registers every quantizer)
+    from agent.agent import Agent
+    from agent.analysis.image_probe import (ENV_ID, held_out, image_dependence,
+                                            observation_spec)
+    from agent.analysis.random_data import random_policy_replay, train_world_model
+    from agent.config import Config
+
+    torch.manual_seed(0)
+    cfg = Config()  # small and fast: a continuous code, 32 units (docs/results/images.md)
+    cfg.quantizer = agent.quantizers.registry.quantizer_class("none").Options()
+    cfg.model.deter = cfg.model.units = 32
+    cfg.model.layers, cfg.model.cnn_depth, cfg.model.reward_outscale = 1, 8, 1.0
+    cfg.train.model_opt.lr = 1e-3
+    cfg.train.batch_size, cfg.train.seq_len = 16, 16
+    model = Agent(observation_spec(), 2, cfg)
+    test = held_out(seed=1)
+    before = image_dependence(model, test)
+    train_world_model(model, random_policy_replay(ENV_ID, 400, seed=0), 900)
+    after = image_dependence(model, test)
+    assert after["own"] > 0.8 and after["swapped_other"] > 0.6 and after["swapped_own"] < 0.3
+    assert before["swapped_other"] < 0.3  # untrained, it did not
