@@ -2,8 +2,14 @@
 
 import gymnasium as gym
 import numpy as np
+import torch
 
+import agent.quantizers  # noqa: F401  (registers every quantizer)
 import envs  # noqa: F401  (registers SeenPosition-v0)
+from agent.agent import Agent
+from agent.analysis.image_probe import ENV_ID, held_out, image_dependence, observation_spec
+from agent.analysis.random_data import random_policy_replay, train_world_model
+from agent.config import Config
 from envs import ObservationSpec
 
 
@@ -39,15 +45,6 @@ def test_the_world_model_reads_the_reward_from_the_image_part():
     """Trained alone on a random policy's steps, the reward head follows the image: with
     each window's images swapped for another window's (velocities and actions kept), its
     prediction follows the reward those images show, not the window's own."""
-    import torch
-
-    import agent.quantizers  # noqa: F401  (registers every quantizer)
-    from agent.agent import Agent
-    from agent.analysis.image_probe import (ENV_ID, held_out, image_dependence,
-                                            observation_spec)
-    from agent.analysis.random_data import random_policy_replay, train_world_model
-    from agent.config import Config
-
     torch.manual_seed(0)
     cfg = Config()  # small and fast: a continuous code, 32 units (docs/results/images.md)
     cfg.quantizer = agent.quantizers.registry.quantizer_class("none").Options()
