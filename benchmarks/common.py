@@ -8,20 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from agent.loop.cli import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_config(overrides: list[str]):
     """The config a run with these overrides gets (as a typed Config)."""
-    import agent.config  # noqa: F401  (registers the schema)
-    import agent.quantizers  # noqa: F401  (registers every quantizer's config)
-
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base=None):
-        cfg = compose(config_name="config", overrides=["run_dir=unused", *overrides])
-    return OmegaConf.to_object(cfg)
+    return compose_config(str(ROOT / "configs"), ["run_dir=unused", *overrides])
 
 
 def train(run_dir: Path, overrides: list[str]) -> float:

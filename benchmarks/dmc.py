@@ -23,10 +23,9 @@ runs (results made one task at a time).
 import argparse
 import time
 
-import suite_runs
 from common import fmt, load_config, parse_benchmark_args
 from reference import reference_value
-from suite_runs import mean_over, run_grid, run_one, save_report, task_stats
+from suite_runs import mean_over, merge_reports, run_grid, run_one, save_report, task_stats
 
 TASKS = ["cartpole_swingup", "reacher_easy", "walker_walk", "cheetah_run",
          "cartpole_balance", "finger_spin"]
@@ -40,8 +39,8 @@ def summarise(runs: list[dict], tasks: list[str], frames: int) -> dict:
 
 def merge(reports: list[dict]) -> dict:
     """Saved results made one task at a time, as one table."""
-    return suite_runs.merge(reports, TASKS, ("frames", "action_repeat", "eval_episodes"),
-                            summarise)
+    return merge_reports(reports, TASKS, ("frames", "action_repeat", "eval_episodes"),
+                         summarise)
 
 
 def print_table(report: dict) -> None:

@@ -6,6 +6,7 @@ import json
 import platform
 import statistics
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -24,16 +25,28 @@ def run_one(task: str, seed: int, run_dir: Path, overrides: list[str]) -> dict:
                       "wall_s": None, "curve": []}
     events = read_metrics(run_dir)
     curve = [(e["frames"], e["eval/return"]) for e in events if e.get("eval/return") is not None]
-    trains = [e["train/return"] for e in events if e.get("train/return") is not None]
     row |= {"wall_s": wall, "curve": curve, "final_frames": curve[-1][0] if curve else None,
             "final_return": curve[-1][1] if curve else None,
             "best_return": max(r for _, r in curve) if curve else None,
-            # the mean return of the episodes that ended in the last log window
-            "final_train_return": trains[-1] if trains else None}
+            "final_train_return": late_training_return(events)}
     print(f"{task} seed {seed}: final {fmt(row['final_return'], 1)} at "
           f"{row['final_frames']} frames, best {fmt(row['best_return'], 1)}, {wall:.0f} s",
           flush=True)
     return row
+
+
+def late_training_return(events: list[dict], share: float = 0.1) -> float | None:
+    """The mean return of the training episodes that ended in the last `share` of the run
+    (each log window's mean weighted by its episodes); None if none ended there."""
+    windows = [e for e in events if e.get("train/return") is not None
+               and e.get("train/episodes_finished")]
+    if not windows:
+        return None
+    start = (1 - share) * max(e["step"] for e in events)
+    late = [e for e in windows if e["step"] > start]
+    episodes = sum(e["train/episodes_finished"] for e in late)
+    return sum(e["train/return"] * e["train/episodes_finished"] for e in late) / episodes \
+        if episodes else None
 
 
 def run_grid(jobs: int, tasks: list[str], seeds: list[int], one) -> list[dict]:
@@ -59,8 +72,8 @@ def mean_over(summary: dict, key: str) -> float | None:
     return statistics.mean(values) if values and None not in values else None
 
 
-def merge(reports: list[dict], order: list[str], budget_keys: tuple[str, ...],
-          summarise) -> dict:
+def merge_reports(reports: list[dict], order: list[str], budget_keys: tuple[str, ...],
+                  summarise) -> dict:
     """Saved results of separate invocations (e.g. one task each) as one report, the tasks
     in `order` first; `summarise(runs, tasks, frames)` makes the report's summary. They must
     share the budget, or the table would mix them."""
@@ -68,10 +81,16 @@ def merge(reports: list[dict], order: list[str], budget_keys: tuple[str, ...],
     if len(budgets) > 1:
         raise SystemExit(f"error: these results have different budgets "
                          f"({', '.join(budget_keys)}): {sorted(budgets)}")
+    overrides = {" ".join(sorted(r.get("overrides", []))) for r in reports}
+    if len(overrides) > 1:  # e.g. threads=1 in one of them: often harmless, so say it
+        print(f"warning: these results were made with different overrides: "
+              f"{sorted(overrides)}", file=sys.stderr)
     runs = [run for r in reports for run in r["runs"]]
     present = {run["task"] for run in runs}
     tasks = [t for t in order if t in present] + sorted(present - set(order))
-    return reports[0] | {"runs": runs, "summary": summarise(runs, tasks, reports[0]["frames"])}
+    seeds = sorted({run["seed"] for run in runs})
+    return reports[0] | {"runs": runs, "seeds": seeds,
+                         "summary": summarise(runs, tasks, reports[0]["frames"])}
 
 
 def save_report(args: argparse.Namespace, budget: dict, runs: list[dict], summary: dict,

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
+from agent.loop import cli
 from agent.loop.driver import Driver
 from agent.loop.replay import Replay
 from envs import ActionCodec, ObservationSpec, make_vector_env
@@ -20,12 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def compose_config(*overrides: str):
     """The typed Config that `python run.py OVERRIDES` trains with."""
-    import agent.config  # noqa: F401  (registers the schema)
-    import agent.quantizers  # noqa: F401  (registers every quantizer's config)
-
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base=None):
-        cfg = compose(config_name="config", overrides=["run_dir=unused", *overrides])
-    return OmegaConf.to_object(cfg)
+    return cli.compose_config(str(ROOT / "configs"), ["run_dir=unused", *overrides])
 
 
 class RecordingPolicy:

@@ -11,6 +11,7 @@ from agent.analysis.image_probe import ENV_ID, held_out, image_dependence, obser
 from agent.analysis.random_data import random_policy_replay, train_world_model
 from agent.config import Config
 from envs import ObservationSpec
+from tests.helpers import compose_config
 
 
 def test_the_image_shows_the_position_and_the_reward_is_minus_its_distance():
@@ -59,3 +60,12 @@ def test_the_world_model_reads_the_reward_from_the_image_part():
     after = image_dependence(model, test)
     assert after["own"] > 0.8 and after["swapped_other"] > 0.6 and after["swapped_own"] < 0.3
     assert before["swapped_other"] < 0.3  # untrained, it did not
+
+
+def test_the_task_config_sets_what_made_the_agent_learn_it_and_nothing_global():
+    tuned, default = compose_config("env=seen_position"), compose_config()
+    assert tuned.env.id == "SeenPosition-v0"
+    assert (tuned.model.actor_outscale, tuned.train.model_opt.lr, tuned.train.train_ratio) \
+        == (0.01, 1e-3, 512)
+    assert (default.model.actor_outscale, default.train.model_opt.lr,
+            default.train.train_ratio) == (1.0, 3e-4, 256)

@@ -25,7 +25,7 @@ def test_minatar_episodes_end_even_where_the_game_never_ends(tmp_path):
     """Seaquest's submarine waiting at the surface never dies; the config's limit ends it."""
     pytest.importorskip("minatar", reason="the minatar extra is not installed")
     cfg = compose_config("env=minatar", "env.game=seaquest")
-    env = make_env(cfg.env.id, **cfg.env.wrappers())
+    env = make_env(cfg.env.id, cfg.env.kwargs, **cfg.env.wrappers())
     env.reset(seed=0)
     steps, terminated, truncated = 0, False, False
     while not (terminated or truncated) and steps <= cfg.env.time_limit:

@@ -39,6 +39,14 @@ def check_overrides(config_dir: str, args: list[str]) -> None:
     (see `explain`). Hydra's flags (--help, -m, --cfg, ...) are left to Hydra itself."""
     if any(arg.startswith("-") for arg in args):
         return
-    overrides = [arg for arg in args if not arg.lstrip("+~").startswith("hydra")]
+    compose_config(config_dir, [arg for arg in args
+                                if not arg.lstrip("+~").startswith("hydra")])
+
+
+def compose_config(config_dir: str, overrides: list[str]):
+    """The typed Config that `python run.py OVERRIDES` trains with."""
+    import agent.config  # noqa: F401  (registers the schema)
+    import agent.quantizers  # noqa: F401  (registers every quantizer's config)
+
     with initialize_config_dir(config_dir=config_dir, version_base=None):
-        OmegaConf.to_object(compose(config_name="config", overrides=overrides))
+        return OmegaConf.to_object(compose(config_name="config", overrides=overrides))
