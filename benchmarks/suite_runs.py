@@ -1,5 +1,5 @@
-"""Shared by the suite benchmarks (dmc.py, minatar.py): one run per (task, seed), its eval
-curve in env frames, the per-task statistics over seeds, and saved results merged into one."""
+"""Shared by the suite benchmarks (dmc.py, minatar_suite.py): one run per (task, seed), its
+eval curve in env frames, the per-task statistics over seeds, and saved results merged into one."""
 
 import argparse
 import json

@@ -85,7 +85,7 @@ def test_dmc_results_made_one_task_at_a_time_show_as_one_table(tmp_path):
 def test_minatar_benchmark_runs_end_to_end_beside_dqn(tmp_path):
     pytest.importorskip("minatar", reason="the minatar extra is not installed")
     out = tmp_path / "minatar.json"
-    script = str(ROOT / "benchmarks/minatar.py")
+    script = str(ROOT / "benchmarks/minatar_suite.py")
     subprocess.run([sys.executable, script, "--games", "breakout", "--steps", "200",
                     "--eval-every", "100", "--out", str(out), "preset=debug", "threads=1"],
                    check=True, timeout=600, cwd=tmp_path)
@@ -109,9 +109,9 @@ def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
         return path
 
     # DQN: breakout 4 (100k) and 9 (1M); seaquest 0.5 and 1; asterix 0.7 and 12
-    shown = subprocess.run([sys.executable, str(ROOT / "benchmarks/minatar.py"), "--show",
-                            str(saved("seaquest", 1.0)), str(saved("breakout", 5.0)),
-                            str(saved("asterix", 0.5))],
+    script = str(ROOT / "benchmarks/minatar_suite.py")
+    shown = subprocess.run([sys.executable, script, "--show", str(saved("seaquest", 1.0)),
+                            str(saved("breakout", 5.0)), str(saved("asterix", 0.5))],
                            check=True, capture_output=True, text=True).stdout
     rows = [line for line in shown.splitlines() if line.startswith("| ")][1:]
     assert [row.split(" | ")[0] for row in rows] == ["| breakout", "| asterix", "| seaquest"]

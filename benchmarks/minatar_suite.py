@@ -1,9 +1,10 @@
-"""MinAtar's five games against DQN's figures at 100k and 1M env steps.
+"""MinAtar's five games against DQN's figures at 100k and 1M env steps. (Not named
+minatar.py: on the benchmarks' path that would hide the minatar package.)
 
-    python benchmarks/minatar.py [--games breakout asterix ...] [--seeds 0]
-                                 [--steps 100000] [--eval-every 10000] [--jobs 2]
-                                 [key=value ...]
-    python benchmarks/minatar.py --show benchmarks/results/minatar.json [more.json ...]
+    python benchmarks/minatar_suite.py [--games breakout asterix ...] [--seeds 0]
+                                       [--steps 100000] [--eval-every 10000] [--jobs 2]
+                                       [key=value ...]
+    python benchmarks/minatar_suite.py --show benchmarks/results/minatar.json [more.json ...]
 
 Each run is `env=minatar env.game=GAME` (pip install -e ".[minatar]"; MinAtar has no frame
 skip, so env steps are frames) for --steps env steps, with a greedy eval over 10 episodes
