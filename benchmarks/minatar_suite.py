@@ -29,6 +29,7 @@ from suite_runs import merge_reports, run_grid, run_one, save_report, task_stats
 
 GAMES = ["breakout", "asterix", "freeway", "seaquest", "space_invaders"]
 DQN_BUDGETS = (100_000, 1_000_000)
+OURS = (("mean", "eval"), ("train_mean", "training"))  # summary key, name
 
 
 def summarise(runs: list[dict], games: list[str], frames: int) -> dict:
@@ -61,22 +62,22 @@ def print_table(report: dict) -> None:
           f"| game | seeds | ours: eval (mean ± std) | ours: training | DQN 100k | DQN 1M "
           f"| ≥ DQN 100k (eval / training) | ≥ DQN 1M (eval / training) | wall s per run |\n"
           f"|---|---|---|---|---|---|---|---|---|")
-    counts = {(budget, kind): 0 for budget in DQN_BUDGETS for kind in ("mean", "train_mean")}
+    counts = {(budget, key): 0 for budget in DQN_BUDGETS for key, _ in OURS}
     word = {True: "yes", False: "no", None: "-"}
     for game, s in summary.items():
         marks = []
         for budget in DQN_BUDGETS:
-            hits = [reaches(s[kind], s["dqn"][str(budget)]) for kind in ("mean", "train_mean")]
-            for kind, hit in zip(("mean", "train_mean"), hits, strict=True):
-                counts[budget, kind] += bool(hit)
-            marks.append(" / ".join(word[hit] for hit in hits))
+            hits = {key: reaches(s[key], s["dqn"][str(budget)]) for key, _ in OURS}
+            for key, hit in hits.items():
+                counts[budget, key] += bool(hit)
+            marks.append(" / ".join(word[hit] for hit in hits.values()))
         print(f"| {game} | {s['runs']} | {fmt(s['mean'], 1)} ± {fmt(s['std'], 1)} "
               f"| {fmt(s['train_mean'], 1)} | {fmt(s['dqn']['100000'], 1)} "
               f"| {fmt(s['dqn']['1000000'], 1)} | {marks[0]} | {marks[1]} "
               f"| {fmt(s['wall_s'])} |")
-    for kind, name in (("mean", "eval"), ("train_mean", "training")):
-        print(f"Our {name} return at least DQN's 100k figure on {counts[100_000, kind]} of "
-              f"{len(summary)} games, at least its 1M figure on {counts[1_000_000, kind]}.")
+    for key, name in OURS:
+        print(f"Our {name} return at least DQN's 100k figure on {counts[100_000, key]} of "
+              f"{len(summary)} games, at least its 1M figure on {counts[1_000_000, key]}.")
 
 
 def main() -> None:

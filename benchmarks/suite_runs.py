@@ -38,15 +38,12 @@ def run_one(task: str, seed: int, run_dir: Path, overrides: list[str]) -> dict:
 def late_training_return(events: list[dict], share: float = 0.1) -> float | None:
     """The mean return of the training episodes that ended in the last `share` of the run
     (each log window's mean weighted by its episodes); None if none ended there."""
-    windows = [e for e in events if e.get("train/return") is not None
-               and e.get("train/episodes_finished")]
-    if not windows:
+    start = (1 - share) * max((e["step"] for e in events), default=0)
+    late = [e for e in events if e["step"] > start and e.get("train/return") is not None]
+    episodes = sum(e.get("train/episodes_finished", 0) for e in late)
+    if not episodes:
         return None
-    start = (1 - share) * max(e["step"] for e in events)
-    late = [e for e in windows if e["step"] > start]
-    episodes = sum(e["train/episodes_finished"] for e in late)
-    return sum(e["train/return"] * e["train/episodes_finished"] for e in late) / episodes \
-        if episodes else None
+    return sum(e["train/return"] * e["train/episodes_finished"] for e in late) / episodes
 
 
 def run_grid(jobs: int, tasks: list[str], seeds: list[int], one) -> list[dict]:
