@@ -14,7 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import ROOT, fmt, learning_summary, median_unsolved_last, read_metrics, train
+from common import ROOT, fmt, learning_summary, median_unsolved_last, percent, read_metrics, train
 
 
 def main() -> None:
@@ -38,8 +38,8 @@ def main() -> None:
                "overrides": overrides} | learning_summary(read_metrics(run_dir), args.threshold)
         rows.append(row)
         print(f"seed {seed}: reached {args.threshold:g} at {row['solve_step']} env steps / "
-              f"{fmt(row['solve_wall_s'])} s; final {fmt(row['final_return'], 1)}; "
-              f"run {wall:.0f} s", flush=True)
+              f"{fmt(row['solve_wall_s'])} s; held in {percent(row['held_fraction'])} of the "
+              f"evals after; final {fmt(row['final_return'], 1)}; run {wall:.0f} s", flush=True)
 
     report = {
         "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
@@ -49,13 +49,14 @@ def main() -> None:
         "runs": rows,
     }
     t = f"{args.threshold:g}"
-    print(f"\n| seed | env steps to eval ≥ {t} | wall s to eval ≥ {t} | final eval return "
-          f"| wall s (whole run) |\n|---|---|---|---|---|")
+    print(f"\n| seed | env steps to eval ≥ {t} | wall s to eval ≥ {t} | later evals ≥ {t} "
+          f"| final eval return | wall s (whole run) |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['seed']} | {r['solve_step'] or 'not reached'} | {fmt(r['solve_wall_s'])} "
-              f"| {fmt(r['final_return'], 1)} | {r['wall_s']:.0f} |")
+              f"| {percent(r['held_fraction'])} | {fmt(r['final_return'], 1)} "
+              f"| {r['wall_s']:.0f} |")
     print(f"| median | {fmt(report['median_solve_step'])} | "
-          f"{fmt(report['median_solve_wall_s'])} | | |")
+          f"{fmt(report['median_solve_wall_s'])} | | | |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
 

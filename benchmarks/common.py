@@ -33,12 +33,18 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 def learning_summary(events: list[dict], threshold: float) -> dict:
-    """When the eval return first reached the threshold, and where it ended."""
+    """When the eval return first reached the threshold, whether it stayed there, where it ended."""
     evals = [e for e in events if e.get("eval/return") is not None]
-    solved = next((e for e in evals if e["eval/return"] >= threshold), None)
+    first = next((i for i, e in enumerate(evals) if e["eval/return"] >= threshold), None)
+    solved = evals[first] if first is not None else None
+    later = evals[first + 1:] if first is not None else []
     return {
         "solve_step": solved["step"] if solved else None,
         "solve_wall_s": solved.get("perf/wall_s") if solved else None,
+        # Holding a solution: the share of the evaluations after the first success that
+        # also reach the threshold (None when there is none after it).
+        "held_fraction": (sum(e["eval/return"] >= threshold for e in later) / len(later)
+                          if later else None),
         "final_return": evals[-1]["eval/return"] if evals else None,
         "best_return": max(e["eval/return"] for e in evals) if evals else None,
         "curve": [(e["step"], e["eval/return"]) for e in evals],
@@ -59,6 +65,10 @@ def median_unsolved_last(values: list) -> float | None:
 
 def fmt(value, digits: int = 0) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def percent(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{100 * fraction:.0f}%"
 
 
 def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,

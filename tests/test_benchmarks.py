@@ -121,3 +121,19 @@ def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
     assert ("eval return at least DQN's 100k figure on 2 of 3 games, at least its 1M figure "
             "on 1") in shown
     assert "training return at least DQN's 100k figure on 0 of 3 games" in shown
+
+
+def test_learning_summary_says_how_often_a_solution_held_after_the_first_success():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from common import learning_summary
+
+    returns = [20.0, 480.0, 500.0, 300.0, 475.0, 490.0]
+    events = [{"step": 500 * (i + 1), "eval/return": r} for i, r in enumerate(returns)]
+    events.insert(2, {"step": 1_100, "train/return": 9.0})  # not an evaluation: ignored
+    summary = learning_summary(events, threshold=475.0)
+    assert summary["solve_step"] == 1_000
+    assert summary["held_fraction"] == 3 / 4  # 500, 475, 490 of the four after
+    last_only = learning_summary(events, threshold=495.0)  # first reached at the 3rd eval
+    assert last_only["solve_step"] == 1_500 and last_only["held_fraction"] == 0.0
+    never = learning_summary(events, threshold=600.0)
+    assert never["solve_step"] is None and never["held_fraction"] is None
