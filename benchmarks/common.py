@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: one training run in a subprocess, and reading its metrics."""
+"""Shared by the benchmark scripts: one training run in a subprocess (or its resumption),
+and reading its metrics."""
 
 import argparse
 import json
@@ -8,7 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+from omegaconf import OmegaConf
+
+from agent.config import saved_config
 from agent.loop.cli import compose_config
+from agent.loop.resume import GROUPS
+from agent.loop.sweep import SUMMARY, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +32,40 @@ def train(run_dir: Path, overrides: list[str]) -> float:
     tic = time.perf_counter()
     subprocess.run(cmd, check=True)
     return time.perf_counter() - tic
+
+
+def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
+    """`train` unless run_dir already holds this run: a finished one (summary.json) is read
+    again and an interrupted one continues from its latest checkpoint, so a long benchmark
+    stopped midway loses at most a checkpoint interval. A folder holding a run with other
+    settings stops it. Returns the run's wall s over all its sessions."""
+    if (run_dir / "config.yaml").exists():
+        differ = overrides_not_held(run_dir, overrides)
+        if differ:
+            raise SystemExit(f"{run_dir} holds a run with other settings ({', '.join(differ)});"
+                             f" give this benchmark another --out, or move that folder away")
+    todo = prepare(run_dir)  # None: finished; True: resume; False: start
+    if todo is None:
+        pass
+    elif todo:
+        subprocess.run([sys.executable, str(ROOT / "run.py"), f"resume={run_dir}",
+                        "wandb.mode=disabled", "log.progress=false"], check=True)
+    else:
+        train(run_dir, overrides)
+    return json.loads((run_dir / SUMMARY).read_text())["perf/wall_s"]
+
+
+def overrides_not_held(run_dir: Path, overrides: list[str]) -> list[str]:
+    """The key=value overrides whose value the run's saved config does not hold (a config
+    group's choice is not checked: it shows only through the keys it sets)."""
+    saved = saved_config((run_dir / "config.yaml").read_text())
+    differ = []
+    for override in overrides:
+        key, _, value = override.partition("=")
+        held = OmegaConf.select(saved, key)
+        if key not in GROUPS and held != yaml.safe_load(value):
+            differ.append(f"{key}={held}, asked {value}")
+    return differ
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

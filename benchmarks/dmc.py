@@ -12,6 +12,8 @@ DreamerV3 reports DMC; the runs' `steps` and `eval.every` are agent steps (frame
 repeat). Extra key=value overrides go to every run (e.g. `train.train_ratio=512`,
 DreamerV3's ratio; `preset=debug` to try the script). With --jobs N, N runs train at a
 time with one torch thread each (their wall time then includes sharing the machine).
+Runs train in <out>-runs/TASK-sSEED/ beside the JSON: the same command again reuses
+finished runs and resumes interrupted ones from their latest checkpoint.
 
 Prints, per task, our final eval return (mean and std over seeds) next to DreamerV3's at the
 same budget (benchmarks/reference_scores.json; '-' where none is published), and the means
@@ -21,11 +23,18 @@ runs (results made one task at a time).
 """
 
 import argparse
-import time
 
 from common import fmt, load_config, parse_benchmark_args
 from reference import reference_value
-from suite_runs import mean_over, merge_reports, run_grid, run_one, save_report, task_stats
+from suite_runs import (
+    mean_over,
+    merge_reports,
+    run_folder,
+    run_grid,
+    run_one,
+    save_report,
+    task_stats,
+)
 
 TASKS = ["cartpole_swingup", "reacher_easy", "walker_walk", "cheetah_run",
          "cartpole_balance", "finger_spin"]
@@ -73,13 +82,12 @@ def main() -> None:
     extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
     cfg = load_config(["env=dmc", *extra])
     repeat = cfg.env.action_repeat
-    stamp = time.strftime("%Y%m%d-%H%M%S")
 
     def one(task: str, seed: int) -> dict:
         overrides = ["env=dmc", f"env.task={task}", f"seed={seed}",
                      f"steps={args.frames // repeat}",
                      f"eval.every={args.eval_every_frames // repeat}", *extra]
-        return run_one(task, seed, args.out.parent / f"dmc-{task}-{stamp}-s{seed}", overrides)
+        return run_one(task, seed, run_folder(args.out, task, seed), overrides)
 
     runs = run_grid(args.jobs, args.tasks, args.seeds, one)
     save_report(args, {"frames": args.frames, "eval_every_frames": args.eval_every_frames,

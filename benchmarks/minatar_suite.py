@@ -10,7 +10,9 @@ Each run is `env=minatar env.game=GAME` (pip install -e ".[minatar]"; MinAtar ha
 skip, so env steps are frames) for --steps env steps, with a greedy eval over 10 episodes
 (the config's eval.episodes) every --eval-every steps. Extra key=value overrides go to every
 run (e.g. `train.train_ratio=64`; `preset=debug` to try the script). With --jobs N, N runs
-train at a time with one torch thread each.
+train at a time with one torch thread each. Runs train in <out>-runs/GAME-sSEED/ beside the
+JSON: the same command again reuses finished runs and resumes interrupted ones from their
+latest checkpoint.
 
 Prints, per game, our final greedy eval return and our training return (the episodes that
 ended in the last 10% of the run; means over seeds) beside DQN's at 100k and 1M env steps
@@ -21,11 +23,10 @@ saved results again, several as one table.
 
 import argparse
 import statistics
-import time
 
 from common import fmt, load_config, parse_benchmark_args
 from reference import reference_value
-from suite_runs import merge_reports, run_grid, run_one, save_report, task_stats
+from suite_runs import merge_reports, run_folder, run_grid, run_one, save_report, task_stats
 
 GAMES = ["breakout", "asterix", "freeway", "seaquest", "space_invaders"]
 DQN_BUDGETS = (100_000, 1_000_000)
@@ -92,12 +93,11 @@ def main() -> None:
         return
 
     extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
-    stamp = time.strftime("%Y%m%d-%H%M%S")
 
     def one(game: str, seed: int) -> dict:
         overrides = ["env=minatar", f"env.game={game}", f"seed={seed}",
                      f"steps={args.steps}", f"eval.every={args.eval_every}", *extra]
-        return run_one(game, seed, args.out.parent / f"minatar-{game}-{stamp}-s{seed}",
+        return run_one(game, seed, run_folder(args.out, game, seed),
                        overrides)
 
     runs = run_grid(args.jobs, args.games, args.seeds, one)

@@ -1,5 +1,6 @@
-"""Shared by the suite benchmarks (dmc.py, minatar_suite.py): one run per (task, seed), its
-eval curve in env frames, the per-task statistics over seeds, and saved results merged into one."""
+"""Shared by the suite benchmarks (dmc.py, minatar_suite.py): one run per (task, seed) in a
+folder named after the report, its eval curve in env frames, the per-task statistics over
+seeds, and saved results merged into one."""
 
 import argparse
 import json
@@ -11,14 +12,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from common import fmt, read_metrics, train
+from common import fmt, read_metrics, train_or_resume
+
+
+def run_folder(out: Path, task: str, seed: int) -> Path:
+    """Where a report's (task, seed) run trains: the same command again reuses a finished
+    run and resumes an interrupted one; another --out starts afresh."""
+    return out.parent / f"{out.stem}-runs" / f"{task}-s{seed}"
 
 
 def run_one(task: str, seed: int, run_dir: Path, overrides: list[str]) -> dict:
-    """Train one (task, seed); its final and best eval return and its eval curve."""
+    """Train one (task, seed), or resume or reread it; its final and best eval return and
+    its eval curve."""
     row = {"task": task, "seed": seed, "run_dir": str(run_dir), "overrides": overrides}
     try:
-        wall = train(run_dir, overrides)
+        wall = train_or_resume(run_dir, overrides)
     except subprocess.CalledProcessError as err:  # the other runs still count
         print(f"{task} seed {seed}: crashed ({err})", flush=True)
         return row | {"error": str(err), "final_return": None, "best_return": None,

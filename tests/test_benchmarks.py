@@ -99,6 +99,40 @@ def test_minatar_benchmark_runs_end_to_end_beside_dqn(tmp_path):
     assert "| breakout | 1 |" in shown and "| 4.0 | 9.0 |" in shown
 
 
+
+def test_a_suite_benchmark_again_rereads_finished_runs_and_resumes_interrupted_ones(tmp_path):
+    pytest.importorskip("minatar", reason="the minatar extra is not installed")
+    out = tmp_path / "minatar.json"
+    command = [sys.executable, str(ROOT / "benchmarks/minatar_suite.py"), "--games", "breakout",
+               "--steps", "200", "--eval-every", "100", "--out", str(out), "preset=debug",
+               "threads=1", "checkpoint.every=100"]
+    subprocess.run(command, check=True, timeout=600, cwd=tmp_path)
+    run_dir = tmp_path / "minatar-runs" / "breakout-s0"
+    (first,) = json.loads(out.read_text())["runs"]
+    assert first["run_dir"] == str(run_dir)
+    metrics = (run_dir / "metrics.jsonl").read_text()
+
+    reread = subprocess.run(command, check=True, timeout=600, cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert "skipping finished run" in reread.stderr
+    assert (run_dir / "metrics.jsonl").read_text() == metrics  # not trained again
+    assert json.loads(out.read_text())["runs"][0]["curve"] == first["curve"]
+
+    # Interrupted after the checkpoint at 100 env steps: it continues from there, exactly.
+    (run_dir / "summary.json").unlink()
+    for path in (run_dir / "checkpoints").glob("ckpt-0000000200.*"):
+        path.unlink()
+    resumed = subprocess.run(command, check=True, timeout=600, cwd=tmp_path,
+                             capture_output=True, text=True)
+    assert "resuming interrupted run" in resumed.stderr
+    assert json.loads(out.read_text())["runs"][0]["curve"] == first["curve"]
+
+    other = subprocess.run([*command, "train.train_ratio=32"], timeout=600, cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert other.returncode != 0
+    assert "holds a run with other settings (train.train_ratio=64.0, asked 32)" in other.stderr
+    assert "another --out" in other.stderr
+
 def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
     def saved(game: str, final: float) -> Path:
         path = tmp_path / f"{game}.json"
