@@ -1,13 +1,13 @@
 """The cue-recall task (envs/memory.py): the cue only at t = 0, the answer flag only at the
 answer step, +1 / -1 for a right / wrong answer there, nothing before, delay + 1 steps."""
 
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 import envs  # noqa: F401  (registers CueRecall-v0)
+from tests.helpers import compose_config
 
 
 def play(env: gym.Env, answer, seed: int) -> tuple[list, list, int]:
@@ -72,18 +72,14 @@ def test_a_negative_delay_is_refused():
         gym.make("CueRecall-v0", delay=-1)
 
 
-def test_the_memory_config_weights_the_reward_and_starts_its_head_random():
-    from hydra import compose, initialize_config_dir
-
-    import agent.config  # noqa: F401  (registers the schema)
-
-    configs = str(Path(__file__).resolve().parents[1] / "configs")
-    with initialize_config_dir(config_dir=configs, version_base=None):
-        memory = compose(config_name="config", overrides=["env=memory"])
-        undone = compose(config_name="config", overrides=[
-            "env=memory", "loss_scales.reward=1", "model.reward_outscale=0"])
-        default = compose(config_name="config")
-    assert memory.env.id == "CueRecall-v0" and memory.env.kwargs.delay == 6
+def test_the_memory_config_weights_the_reward_starts_its_head_random_and_trains_more():
+    memory = compose_config("env=memory")
+    undone = compose_config("env=memory", "loss_scales.reward=1", "model.reward_outscale=0",
+                            "train.train_ratio=256")
+    default = compose_config()
+    assert memory.env.id == "CueRecall-v0" and memory.env.kwargs["delay"] == 6
     assert memory.loss_scales.reward == 100 and memory.model.reward_outscale == 1
+    assert memory.train.train_ratio == 2 * default.train.train_ratio == 512
     assert undone.loss_scales.reward == 1 and undone.model.reward_outscale == 0
+    assert undone.train.train_ratio == 256
     assert default.loss_scales.reward == 1 and default.model.reward_outscale == 0
