@@ -12,19 +12,30 @@
   minatar   MinAtar Breakout (pip install -e ".[minatar]"): eval return at 100,000 env
             steps, and the wall time.
 Runs go one after another, or N at a time with --jobs N (each with one torch thread; its
-wall time then includes sharing the machine). Prints a table per task and writes JSON.
+wall time then includes sharing the machine). Each trains in <out>-runs/TASK-sSEED/ beside
+the JSON: the same command again rereads finished runs and resumes interrupted ones from
+their latest checkpoint. Prints a table per task (with the share of the evaluations after
+the first success that also reach the threshold) and writes JSON.
 """
 
 import argparse
 import json
 import platform
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from common import ROOT, fmt, learning_summary, median_unsolved_last, read_metrics, train
+from common import (
+    ROOT,
+    fmt,
+    learning_summary,
+    median_unsolved_last,
+    percent,
+    read_metrics,
+    train_or_resume,
+)
+from suite_runs import run_folder
 
 TASKS = {  # name: (overrides, env steps, threshold or None)
     "pendulum": (["env=pendulum"], 20_000, -250.0),
@@ -46,7 +57,6 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
     args = parser.parse_args()
 
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {"date": date.today().isoformat(),
               "machine": platform.processor() or platform.machine(), "tasks": {}}
     extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
@@ -54,16 +64,16 @@ def main() -> None:
     def one(job: tuple[str, int]) -> dict:
         task, seed = job
         task_overrides, steps, threshold = TASKS[task]
-        run_dir = args.out.parent / f"{task}-{stamp}-s{seed}"
+        run_dir = run_folder(args.out, task, seed)
         overrides = [*task_overrides, f"seed={seed}", f"steps={steps}",
                      f"eval.every={steps // 20}", "eval.episodes=10", *extra]
         try:
-            wall = train(run_dir, overrides)
+            wall = train_or_resume(run_dir, overrides)
         except subprocess.CalledProcessError as err:  # the other runs still count
             print(f"{task} seed {seed}: crashed ({err})", flush=True)
             return {"task": task, "seed": seed, "wall_s": None, "run_dir": str(run_dir),
                     "overrides": overrides, "error": str(err), "solve_step": None,
-                    "final_return": None, "best_return": None}
+                    "held_fraction": None, "final_return": None, "best_return": None}
         summary = learning_summary(read_metrics(run_dir), threshold or float("inf"))
         print(f"{task} seed {seed}: final {fmt(summary['final_return'], 1)}, best "
               f"{fmt(summary['best_return'], 1)}, first >= {threshold}: "
@@ -83,11 +93,12 @@ def main() -> None:
             "median_solve_step": median_unsolved_last([r["solve_step"] for r in rows])
             if threshold is not None else None}
         print(f"\n{task}: {steps} env steps, threshold {threshold}\n"
-              f"| seed | env steps to threshold | final eval return | best | wall s |\n"
-              f"|---|---|---|---|---|")
+              f"| seed | env steps to threshold | later evals at it | final eval return | best "
+              f"| wall s |\n|---|---|---|---|---|---|")
         for r in rows:
             reached = r["solve_step"] if threshold is not None else "-"
-            print(f"| {r['seed']} | {reached or 'not reached'} | {fmt(r['final_return'], 1)} "
+            print(f"| {r['seed']} | {reached or 'not reached'} | {percent(r['held_fraction'])} "
+                  f"| {fmt(r['final_return'], 1)} "
                   f"| {fmt(r['best_return'], 1)} | {fmt(r['wall_s'])} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))

@@ -171,3 +171,17 @@ def test_learning_summary_says_how_often_a_solution_held_after_the_first_success
     assert last_only["solve_step"] == 1_500 and last_only["held_fraction"] == 0.0
     never = learning_summary(events, threshold=600.0)
     assert never["solve_step"] is None and never["held_fraction"] is None
+
+
+def test_env_targets_trains_in_a_folder_per_task_and_seed_and_reports_the_threshold(tmp_path):
+    out = tmp_path / "targets.json"
+    shown = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/env_targets.py"), "--tasks", "memory",
+         "--seeds", "0", "--out", str(out), "preset=debug", "steps=200", "eval.every=100",
+         "threads=1"], check=True, timeout=600, cwd=tmp_path, capture_output=True,
+        text=True).stdout
+    (run,) = json.loads(out.read_text())["tasks"]["memory"]["runs"]
+    assert run["run_dir"] == str(tmp_path / "targets-runs" / "memory-s0")
+    assert [step for step, _ in run["curve"]] == [100, 200]
+    assert run["final_return"] == run["curve"][-1][1]
+    assert "| seed | env steps to threshold | later evals at it |" in shown
