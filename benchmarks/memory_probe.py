@@ -5,11 +5,14 @@ every --every updates (agent/analysis/memory_probe.py; results in docs/results/m
     python benchmarks/memory_probe.py --delay 2 --updates 2000 --lr 1e-3 --seq 16 [--size 32]
                                       [--reward-outscale S] [--head twohot|mse] [--align]
                                       [--cell gru|normalised] [--free-bits F]
+                                      [--quantizer Q] [--rep-temperature T]
                                       [--recon/--dyn/--rep/--cont/--reward SCALE]
                                       [--prior/--decoder/--cont-grad-into-h SHARE]
 
 --reward-outscale 1 gives the reward head's output layer PyTorch's default (random)
-initialisation, 0 zeros (DreamerV3's choice): model.reward_outscale in a run. --head mse,
+initialisation, 0 zeros (DreamerV3's choice): model.reward_outscale in a run.
+--rep-temperature T > 0 gives fsq's representation loss a gradient into the encoder
+(quantizer.rep_temperature in a run). --head mse,
 --cell normalised and --align patch the model and replay for the run
 (benchmarks/memory_variants.py); so does --prior-grad-into-h 0.1 (and --decoder-, --cont-):
 that head then passes only that share of its gradient into h (0: none).
@@ -37,6 +40,8 @@ from agent.config import Config
 def config(args: argparse.Namespace) -> Config:
     cfg = Config()
     cfg.quantizer = agent.quantizers.registry.quantizer_class(args.quantizer).Options()
+    if args.rep_temperature:
+        cfg.quantizer.rep_temperature = args.rep_temperature
     cfg.model.deter = cfg.model.units = args.size
     cfg.model.layers = args.layers
     cfg.model.reward_outscale = args.reward_outscale
@@ -56,7 +61,8 @@ def main() -> None:
                                 ("layers", int, 1), ("recon", float, 1.0), ("dyn", float, 0.5),
                                 ("rep", float, 0.1), ("cont", float, 1.0), ("reward", float, 1.0),
                                 ("seed", int, 0), ("quantizer", str, "fsq"),
-                                ("reward-outscale", float, 0.0)):
+                                ("reward-outscale", float, 0.0),
+                                ("rep-temperature", float, 0.0)):
         parser.add_argument(f"--{name}", type=kind, default=default)
     parser.add_argument("--head", choices=["twohot", "mse"], default="twohot")
     parser.add_argument("--cell", choices=["gru", "normalised"], default="gru")

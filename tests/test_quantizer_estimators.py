@@ -237,3 +237,54 @@ def test_none_passes_the_continuous_code_with_exact_gradient():
     out.code.sum().backward()
     torch.testing.assert_close(z.grad, 1 - torch.tanh(z.detach()) ** 2)
     assert q.bits == 0 and q.prior == "mse"
+
+
+@pytest.mark.parametrize("levels", [[5, 5, 5], [4, 3]])
+def test_fsq_rep_temperature_leaves_the_forward_pass_as_it_was(levels):
+    torch.manual_seed(0)
+    plain = build(FSQOptions(levels=levels, groups=2), EMBED)
+    soft = build(FSQOptions(levels=levels, groups=2, rep_temperature=0.5), EMBED)
+    soft.load_state_dict(plain.state_dict())
+    e = torch.randn(256, EMBED) * 2
+    a, b = plain(e), soft(e)
+    assert torch.equal(a.code, b.code) and torch.equal(a.indices, b.indices)
+    assert torch.equal(a.probs, b.probs)  # one-hot, at the index
+    assert a.probs.grad_fn is None and b.probs.grad_fn is not None
+
+
+def test_fsq_soft_assignment_is_a_product_over_dims_of_softmaxes_over_levels():
+    q = build(FSQOptions(levels=[4, 3], groups=1, rep_temperature=0.7), EMBED)
+    bounded = torch.tensor([[[0.3, -0.8]]])  # one group; dim 0 grid -2..1, dim 1 grid -1..1
+    probs = q.soft_assignment(bounded)[0, 0]  # [K = 12]
+    dim0 = torch.softmax(-(0.3 - torch.tensor([-2.0, -1, 0, 1])) ** 2 / 0.7, 0)
+    dim1 = torch.softmax(-(-0.8 - torch.tensor([-1.0, 0, 1])) ** 2 / 0.7, 0)
+    expected = (dim1[:, None] * dim0[None, :]).flatten()  # class = digit0 + 4 * digit1
+    torch.testing.assert_close(probs, expected)
+    assert probs.argmax().item() == 2 + 4 * 0  # rounds to (0, -1): digits (2, 0)
+
+
+def test_fsq_rep_gradient_is_that_of_the_prior_cross_entropy_of_the_soft_assignment():
+    """rep = -sum_k probs_k log q_k: forward -log q at the code; backward through the soft
+    assignment, so the encoder moves toward the codes the prior finds likely."""
+    q = build(FSQOptions(levels=[5], groups=1, rep_temperature=0.5), EMBED)
+    q.proj = torch.nn.Identity()
+    log_q = torch.log_softmax(torch.tensor([[0.0, 0.0, 0.0, 3.0, 0.0]]), -1)  # level +1
+    z = torch.tensor([[0.2]], requires_grad=True)  # rounds to level 0
+    out = q(z)
+    rep = -(out.probs * log_q).sum()
+    assert rep.item() == pytest.approx(-log_q[0, 2].item())
+    (grad,) = torch.autograd.grad(rep, z)
+
+    def surrogate(zz: torch.Tensor) -> torch.Tensor:
+        return -(q.soft_assignment(q.bound(zz).unsqueeze(-1))[0, 0] * log_q[0]).sum()
+
+    eps = 1e-3
+    numeric = (surrogate(torch.tensor([[0.2 + eps]])) -
+               surrogate(torch.tensor([[0.2 - eps]]))) / (2 * eps)
+    assert grad.item() == pytest.approx(numeric.item(), rel=1e-3)
+    assert grad.item() < 0  # a larger z, toward the predicted level, lowers the loss
+
+
+def test_fsq_rep_temperature_must_not_be_negative():
+    with pytest.raises(Exception, match="rep_temperature must be >= 0"):
+        build(FSQOptions(rep_temperature=-1.0), EMBED)

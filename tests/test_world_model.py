@@ -81,6 +81,22 @@ def test_representation_loss_reaches_the_encoder_for_stochastic_posteriors(repla
     assert all(g is not None and g.abs().sum() > 0 for g in grads.values())
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.5])
+def test_fsq_representation_loss_reaches_the_encoder_only_with_a_rep_temperature(
+        temperature, replay):
+    cfg = small_config("fsq")
+    cfg.quantizer.rep_temperature = temperature
+    agent = Agent(4, 2, cfg)
+    agent.world_model.free_bits = 0.0
+    losses, _ = agent.world_model.loss(replay.sample(4, 16))
+    assert torch.isfinite(losses["rep"]) and losses["rep"] > 0
+    if temperature:
+        grads = encoder_grads(agent, losses["rep"])
+        assert all(g is not None and g.abs().sum() > 0 for g in grads.values())
+    else:  # a one-hot posterior: nothing for the representation loss to train
+        assert not losses["rep"].requires_grad
+
+
 @pytest.mark.parametrize("name", available())
 def test_shapes_at_every_boundary(name, replay):
     cfg = small_config(name)

@@ -34,7 +34,10 @@ class DiscretePrior:
     def losses(self, post: QuantizerOutput, params: Tensor) -> tuple[Tensor, Tensor]:
         prior = self.logprobs(params)
         dyn = categorical_kl(post.probs.detach(), prior).sum(-1)
-        rep = categorical_kl(post.probs, prior.detach()).sum(-1)
+        if self.quantizer.one_hot_posterior:  # the same value, and a finite gradient
+            rep = -(post.probs * prior.detach()).sum((-2, -1))
+        else:
+            rep = categorical_kl(post.probs, prior.detach()).sum(-1)
         return dyn, rep
 
     def sample(self, params: Tensor) -> Tensor:

@@ -74,6 +74,10 @@ class Quantizer(nn.Module):
     bounded: bool = False
     """True when every code lies in [-1, 1]; a continuous prior then squashes its
     prediction into that range too."""
+    one_hot_posterior: bool = False
+    """True where `probs` is one-hot in the forward pass (a deterministic quantizer): the
+    representation loss is then the cross-entropy of the prior at the code (equal to the KL
+    divergence, whose entropy term would have an infinite gradient at the zeros)."""
     has_codebook: bool = True
     """False where perplexity, utilisation and dead codes mean nothing (a continuous code):
     reports leave those columns empty."""

@@ -27,6 +27,7 @@ class Binary(Quantizer):
     gated by |z| <= 1 when `gate`."""
 
     Options = BinaryOptions
+    one_hot_posterior = True
     bounded = True
 
     def __init__(self, embed_dim: int, options: BinaryOptions):

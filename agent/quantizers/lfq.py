@@ -30,6 +30,7 @@ class LFQ(Quantizer):
     """Forward: sign(z) per dim, in {-1, +1}. Backward: identity (STE)."""
 
     Options = LFQOptions
+    one_hot_posterior = True
     bounded = True
 
     def __init__(self, embed_dim: int, options: LFQOptions):

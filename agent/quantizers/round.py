@@ -26,6 +26,7 @@ class Round(Quantizer):
     where |z| <= 1 (the clip's gradient), so rounding is invisible to the gradient."""
 
     Options = RoundOptions
+    one_hot_posterior = True
     bounded = True
 
     def __init__(self, embed_dim: int, options: RoundOptions):

@@ -43,6 +43,7 @@ class VQ(Quantizer):
     small `dim` gives the low-dimensional lookup of factorised codebooks."""
 
     Options = VQOptions
+    one_hot_posterior = True
 
     def __init__(self, embed_dim: int, options: VQOptions):
         if options.heads < 1 or options.codebook_size < 1 or options.dim < 1:
