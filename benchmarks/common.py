@@ -2,6 +2,7 @@
 and reading its metrics."""
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -9,12 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 from omegaconf import OmegaConf
 
 from agent.config import saved_config
 from agent.loop.cli import compose_config
-from agent.loop.resume import GROUPS
 from agent.loop.sweep import SUMMARY, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,38 +33,74 @@ def train(run_dir: Path, overrides: list[str]) -> float:
     return time.perf_counter() - tic
 
 
+# How a run is run and logged, not what it learns: free to differ between its sessions.
+RUN_ONLY = ("run_dir", "threads", "wandb", "log", "resume", "evaluate")
+
+
 def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
     """`train` unless run_dir already holds this run: a finished one (summary.json) is read
-    again and an interrupted one continues from its latest checkpoint, so a long benchmark
-    stopped midway loses at most a checkpoint interval. A folder holding a run with other
-    settings stops it. Returns the run's wall s over all its sessions."""
-    if (run_dir / "config.yaml").exists():
-        differ = overrides_not_held(run_dir, overrides)
-        if differ:
-            raise SystemExit(f"{run_dir} holds a run with other settings ({', '.join(differ)});"
-                             f" give this benchmark another --out, or move that folder away")
-    todo = prepare(run_dir)  # None: finished; True: resume; False: start
+    again, an interrupted one continues from its latest checkpoint, and a finished one asked
+    for more steps trains on, so a long benchmark stopped midway loses at most a checkpoint
+    interval; other settings stop it (check_run_folder, which a benchmark also calls for
+    every run before any trains). Returns the run's training wall s over all its
+    sessions (its own clock: start-up and work redone after an interruption not counted)."""
+    check_run_folder(run_dir, overrides)
+    differ = settings_not_held(run_dir, overrides) if (run_dir / "config.yaml").exists() else {}
+    longer = [f"steps={differ['steps'][1]}"] if differ else []  # only steps can differ here
+    todo = True if longer else prepare(run_dir)  # None: finished; True: resume; False: start
     if todo is None:
         pass
     elif todo:
+        threads = [o for o in overrides if o.startswith("threads=")][-1:]
         subprocess.run([sys.executable, str(ROOT / "run.py"), f"resume={run_dir}",
-                        "wandb.mode=disabled", "log.progress=false"], check=True)
+                        "wandb.mode=disabled", "log.progress=false", *threads, *longer],
+                       check=True)
     else:
         train(run_dir, overrides)
     return json.loads((run_dir / SUMMARY).read_text())["perf/wall_s"]
 
 
-def overrides_not_held(run_dir: Path, overrides: list[str]) -> list[str]:
-    """The key=value overrides whose value the run's saved config does not hold (a config
-    group's choice is not checked: it shows only through the keys it sets)."""
-    saved = saved_config((run_dir / "config.yaml").read_text())
-    differ = []
-    for override in overrides:
-        key, _, value = override.partition("=")
-        held = OmegaConf.select(saved, key)
-        if key not in GROUPS and held != yaml.safe_load(value):
-            differ.append(f"{key}={held}, asked {value}")
+def check_run_folder(run_dir: Path, overrides: list[str]) -> None:
+    """Stop, before anything trains, if run_dir holds a run with other settings than these
+    overrides give (a run asked only for more steps than it has may train on)."""
+    if not (run_dir / "config.yaml").exists():
+        return
+    differ = settings_not_held(run_dir, overrides)
+    if set(differ) == {"steps"} and differ["steps"][1] > differ["steps"][0]:
+        return
+    if differ:
+        shown = "; ".join(f"{key}: {held} there, {asked} asked"
+                          for key, (held, asked) in differ.items())
+        raise SystemExit(f"{run_dir} holds a run with other settings ({shown}); give this "
+                         f"benchmark another --out, or move that folder away")
+
+
+def settings_not_held(run_dir: Path, overrides: list[str]) -> dict[str, tuple]:
+    """Each setting (dotted key) in which the run saved in run_dir differs from a run with
+    these overrides: (its value there, the value asked). Keys in RUN_ONLY are left out, and
+    so is an `auto` replay capacity (the run saves the number it resolved to)."""
+    asked = flat(dataclasses.asdict(load_config(overrides)))
+    saved = OmegaConf.to_object(saved_config((run_dir / "config.yaml").read_text()))
+    held = flat(dataclasses.asdict(saved))
+    differ = {}
+    for key in sorted(asked.keys() | held.keys()):
+        if key.split(".")[0] in RUN_ONLY or (key == "replay.capacity"
+                                              and asked.get(key) == "auto"):
+            continue
+        if asked.get(key) != held.get(key):
+            differ[key] = (held.get(key), asked.get(key))
     return differ
+
+
+def flat(tree: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out |= flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

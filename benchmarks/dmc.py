@@ -29,9 +29,7 @@ from reference import reference_value
 from suite_runs import (
     mean_over,
     merge_reports,
-    run_folder,
     run_grid,
-    run_one,
     save_report,
     task_stats,
 )
@@ -83,13 +81,11 @@ def main() -> None:
     cfg = load_config(["env=dmc", *extra])
     repeat = cfg.env.action_repeat
 
-    def one(task: str, seed: int) -> dict:
-        overrides = ["env=dmc", f"env.task={task}", f"seed={seed}",
-                     f"steps={args.frames // repeat}",
-                     f"eval.every={args.eval_every_frames // repeat}", *extra]
-        return run_one(task, seed, run_folder(args.out, task, seed), overrides)
+    def overrides_for(task: str, seed: int) -> list[str]:
+        return ["env=dmc", f"env.task={task}", f"seed={seed}", f"steps={args.frames // repeat}",
+                f"eval.every={args.eval_every_frames // repeat}", *extra]
 
-    runs = run_grid(args.jobs, args.tasks, args.seeds, one)
+    runs = run_grid(args.jobs, args.out, args.tasks, args.seeds, overrides_for)
     save_report(args, {"frames": args.frames, "eval_every_frames": args.eval_every_frames,
                        "action_repeat": repeat, "eval_episodes": cfg.eval.episodes},
                 runs, summarise(runs, args.tasks, args.frames), print_table)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from common import (
     ROOT,
+    check_run_folder,
     fmt,
     learning_summary,
     median_unsolved_last,
@@ -61,12 +62,15 @@ def main() -> None:
               "machine": platform.processor() or platform.machine(), "tasks": {}}
     extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
 
+    def overrides_for(task: str, seed: int) -> list[str]:
+        task_overrides, steps, _ = TASKS[task]
+        return [*task_overrides, f"seed={seed}", f"steps={steps}", f"eval.every={steps // 20}",
+                "eval.episodes=10", *extra]
+
     def one(job: tuple[str, int]) -> dict:
         task, seed = job
-        task_overrides, steps, threshold = TASKS[task]
-        run_dir = run_folder(args.out, task, seed)
-        overrides = [*task_overrides, f"seed={seed}", f"steps={steps}",
-                     f"eval.every={steps // 20}", "eval.episodes=10", *extra]
+        threshold = TASKS[task][2]
+        run_dir, overrides = run_folder(args.out, task, seed), overrides_for(task, seed)
         try:
             wall = train_or_resume(run_dir, overrides)
         except subprocess.CalledProcessError as err:  # the other runs still count
@@ -83,6 +87,8 @@ def main() -> None:
                 "overrides": overrides} | summary
 
     grid = [(task, seed) for task in args.tasks for seed in args.seeds]
+    for task, seed in grid:  # every folder before any run trains
+        check_run_folder(run_folder(args.out, task, seed), overrides_for(task, seed))
     with ThreadPoolExecutor(args.jobs) as pool:
         all_rows = list(pool.map(one, grid))
     for task in args.tasks:
@@ -93,8 +99,8 @@ def main() -> None:
             "median_solve_step": median_unsolved_last([r["solve_step"] for r in rows])
             if threshold is not None else None}
         print(f"\n{task}: {steps} env steps, threshold {threshold}\n"
-              f"| seed | env steps to threshold | later evals at it | final eval return | best "
-              f"| wall s |\n|---|---|---|---|---|---|")
+              f"| seed | env steps to threshold | later evals ≥ threshold | final eval return "
+              f"| best | wall s |\n|---|---|---|---|---|---|")
         for r in rows:
             reached = r["solve_step"] if threshold is not None else "-"
             print(f"| {r['seed']} | {reached or 'not reached'} | {percent(r['held_fraction'])} "

@@ -41,6 +41,9 @@ def config(args: argparse.Namespace) -> Config:
     cfg = Config()
     cfg.quantizer = agent.quantizers.registry.quantizer_class(args.quantizer).Options()
     if args.rep_temperature:
+        if not hasattr(cfg.quantizer, "rep_temperature"):
+            raise SystemExit(f"--rep-temperature is an fsq option; --quantizer "
+                             f"{args.quantizer} has none")
         cfg.quantizer.rep_temperature = args.rep_temperature
     cfg.model.deter = cfg.model.units = args.size
     cfg.model.layers = args.layers

@@ -26,7 +26,7 @@ import statistics
 
 from common import fmt, load_config, parse_benchmark_args
 from reference import reference_value
-from suite_runs import merge_reports, run_folder, run_grid, run_one, save_report, task_stats
+from suite_runs import merge_reports, run_grid, save_report, task_stats
 
 GAMES = ["breakout", "asterix", "freeway", "seaquest", "space_invaders"]
 DQN_BUDGETS = (100_000, 1_000_000)
@@ -94,13 +94,11 @@ def main() -> None:
 
     extra = [*args.overrides] + (["threads=1"] if args.jobs > 1 else [])
 
-    def one(game: str, seed: int) -> dict:
-        overrides = ["env=minatar", f"env.game={game}", f"seed={seed}",
-                     f"steps={args.steps}", f"eval.every={args.eval_every}", *extra]
-        return run_one(game, seed, run_folder(args.out, game, seed),
-                       overrides)
+    def overrides_for(game: str, seed: int) -> list[str]:
+        return ["env=minatar", f"env.game={game}", f"seed={seed}", f"steps={args.steps}",
+                f"eval.every={args.eval_every}", *extra]
 
-    runs = run_grid(args.jobs, args.games, args.seeds, one)
+    runs = run_grid(args.jobs, args.out, args.games, args.seeds, overrides_for)
     save_report(args, {"frames": args.steps, "eval_every": args.eval_every,
                        "eval_episodes": load_config(["env=minatar", *extra]).eval.episodes},
                 runs, summarise(runs, args.games, args.steps), print_table)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from common import fmt, read_metrics, train_or_resume
+from common import check_run_folder, fmt, read_metrics, train_or_resume
 
 
 def run_folder(out: Path, task: str, seed: int) -> Path:
@@ -54,10 +54,15 @@ def late_training_return(events: list[dict], share: float = 0.1) -> float | None
     return sum(e["train/return"] * e["train/episodes_finished"] for e in late) / episodes
 
 
-def run_grid(jobs: int, tasks: list[str], seeds: list[int], one) -> list[dict]:
-    """`one(task, seed)` for every pair, `jobs` at a time; the rows in task-major order."""
+def run_grid(jobs: int, out: Path, tasks: list[str], seeds: list[int], overrides_for
+             ) -> list[dict]:
+    """Every (task, seed) with `overrides_for(task, seed)`, `jobs` at a time, each in its
+    `run_folder`; every folder is checked before any run trains. The rows in task-major order."""
+    grid = [(t, s, run_folder(out, t, s), overrides_for(t, s)) for t in tasks for s in seeds]
+    for _, _, run_dir, overrides in grid:
+        check_run_folder(run_dir, overrides)
     with ThreadPoolExecutor(jobs) as pool:
-        return list(pool.map(lambda job: one(*job), [(t, s) for t in tasks for s in seeds]))
+        return list(pool.map(lambda job: run_one(*job), grid))
 
 
 def task_stats(runs: list[dict], task: str) -> dict:

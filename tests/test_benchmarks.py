@@ -99,13 +99,12 @@ def test_minatar_benchmark_runs_end_to_end_beside_dqn(tmp_path):
     assert "| breakout | 1 |" in shown and "| 4.0 | 9.0 |" in shown
 
 
-
 def test_a_suite_benchmark_again_rereads_finished_runs_and_resumes_interrupted_ones(tmp_path):
     pytest.importorskip("minatar", reason="the minatar extra is not installed")
     out = tmp_path / "minatar.json"
     command = [sys.executable, str(ROOT / "benchmarks/minatar_suite.py"), "--games", "breakout",
                "--steps", "200", "--eval-every", "100", "--out", str(out), "preset=debug",
-               "threads=1", "checkpoint.every=100"]
+               "threads=1", "checkpoint.every=100", "train.model_opt.lr=2e-4"]
     subprocess.run(command, check=True, timeout=600, cwd=tmp_path)
     run_dir = tmp_path / "minatar-runs" / "breakout-s0"
     (first,) = json.loads(out.read_text())["runs"]
@@ -127,11 +126,23 @@ def test_a_suite_benchmark_again_rereads_finished_runs_and_resumes_interrupted_o
     assert "resuming interrupted run" in resumed.stderr
     assert json.loads(out.read_text())["runs"][0]["curve"] == first["curve"]
 
-    other = subprocess.run([*command, "train.train_ratio=32"], timeout=600, cwd=tmp_path,
-                           capture_output=True, text=True)
-    assert other.returncode != 0
-    assert "holds a run with other settings (train.train_ratio=64.0, asked 32)" in other.stderr
-    assert "another --out" in other.stderr
+    # Other settings, given or left out, stop it before anything trains.
+    metrics = (run_dir / "metrics.jsonl").read_text()
+    for changed in ([*command, "train.train_ratio=32"], [*command, "quantizer=categorical"],
+                    [c for c in command if c != "train.model_opt.lr=2e-4"]):
+        other = subprocess.run(changed, timeout=600, cwd=tmp_path, capture_output=True,
+                               text=True)
+        assert other.returncode != 0 and "holds a run with other settings" in other.stderr
+        assert "another --out" in other.stderr
+    assert "train.model_opt.lr: 0.0002 there, 0.0003 asked" in other.stderr  # the default
+    assert (run_dir / "metrics.jsonl").read_text() == metrics
+
+    # More steps than the finished run has: it trains on from its end.
+    longer = [*command[:5], "300", *command[6:]]
+    subprocess.run(longer, check=True, timeout=600, cwd=tmp_path, capture_output=True)
+    (run,) = json.loads(out.read_text())["runs"]
+    assert [frames for frames, _ in run["curve"]] == [100, 200, 300]
+    assert run["curve"][:2] == first["curve"]
 
 def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
     def saved(game: str, final: float) -> Path:
@@ -167,8 +178,8 @@ def test_learning_summary_says_how_often_a_solution_held_after_the_first_success
     summary = learning_summary(events, threshold=475.0)
     assert summary["solve_step"] == 1_000
     assert summary["held_fraction"] == 3 / 4  # 500, 475, 490 of the four after
-    last_only = learning_summary(events, threshold=495.0)  # first reached at the 3rd eval
-    assert last_only["solve_step"] == 1_500 and last_only["held_fraction"] == 0.0
+    once_only = learning_summary(events, threshold=495.0)  # reached at the 3rd eval only
+    assert once_only["solve_step"] == 1_500 and once_only["held_fraction"] == 0.0
     never = learning_summary(events, threshold=600.0)
     assert never["solve_step"] is None and never["held_fraction"] is None
 
@@ -184,4 +195,10 @@ def test_env_targets_trains_in_a_folder_per_task_and_seed_and_reports_the_thresh
     assert run["run_dir"] == str(tmp_path / "targets-runs" / "memory-s0")
     assert [step for step, _ in run["curve"]] == [100, 200]
     assert run["final_return"] == run["curve"][-1][1]
-    assert "| seed | env steps to threshold | later evals at it |" in shown
+    assert "| seed | env steps to threshold | later evals ≥ threshold |" in shown
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/env_targets.py"), "--tasks", "memory",
+         "--seeds", "0", "--out", str(out), "preset=debug", "steps=200", "eval.every=100",
+         "threads=1"], check=True, timeout=600, cwd=tmp_path, capture_output=True, text=True)
+    assert "skipping finished run" in again.stderr  # its own overrides, the last one winning
+    assert json.loads(out.read_text())["tasks"]["memory"]["runs"][0]["curve"] == run["curve"]

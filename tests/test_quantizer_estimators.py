@@ -288,3 +288,13 @@ def test_fsq_rep_gradient_is_that_of_the_prior_cross_entropy_of_the_soft_assignm
 def test_fsq_rep_temperature_must_not_be_negative():
     with pytest.raises(Exception, match="rep_temperature must be >= 0"):
         build(FSQOptions(rep_temperature=-1.0), EMBED)
+
+
+def test_fsq_rep_gradient_is_finite_through_mixed_level_counts():
+    """Dims with fewer levels than others are padded and masked out of the softmax."""
+    q = build(FSQOptions(levels=[8, 5, 3], groups=2, rep_temperature=0.5), EMBED)
+    e = (torch.randn(64, EMBED) * 3).requires_grad_(True)
+    out = q(e)
+    log_q = torch.log_softmax(torch.randn(64, 2, q.classes), -1)
+    (grad,) = torch.autograd.grad(-(out.probs * log_q).sum(), e)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from agent.agent import Agent
+from agent.distributions import categorical_kl
 from agent.model.networks import mlp
 from agent.quantizers import QuantizerOutput, available
 from tests.conftest import small_config
@@ -79,6 +80,19 @@ def test_representation_loss_reaches_the_encoder_for_stochastic_posteriors(repla
     losses, _ = agent.world_model.loss(replay.sample(4, 16))
     grads = encoder_grads(agent, losses["rep"])
     assert all(g is not None and g.abs().sum() > 0 for g in grads.values())
+
+
+def test_one_hot_posteriors_score_rep_as_the_kl_divergence_would():
+    wm = Agent(4, 2, small_config("fsq")).world_model
+    wm.free_bits = 0.0
+    q = wm.quantizer
+    indices = torch.randint(q.classes, (5, q.groups))
+    probs = torch.nn.functional.one_hot(indices, q.classes).float()
+    post = QuantizerOutput(q.indices_to_code(indices), indices, probs, {}, {})
+    params = torch.randn(5, q.groups * q.classes)
+    _, rep = wm.dynamics_losses(post, params)
+    expected = categorical_kl(probs, wm.prior_dist.logprobs(params)).sum(-1).mean()
+    assert rep.item() == pytest.approx(expected.item())
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.5])

@@ -149,9 +149,10 @@ class WorldModel(nn.Module):
     def dynamics_losses(self, posterior: QuantizerOutput, prior_params: Tensor
                         ) -> tuple[Tensor, Tensor]:
         """dyn = KL(sg(posterior) || prior) trains the prior toward the codes;
-        rep = KL(posterior || sg(prior)) pulls stochastic posteriors toward what is
-        predictable. Summed over groups, then free bits: no gradient below `free_bits` nats
-        (for divergences only; see agent/model/priors.py)."""
+        rep = KL(posterior || sg(prior)) pulls the posterior toward what is predictable
+        (a one-hot posterior only through a surrogate gradient, e.g. fsq's rep_temperature).
+        Summed over groups, then free bits: no gradient below `free_bits` nats (for
+        divergences only; see agent/model/priors.py)."""
         dyn, rep = self.prior_dist.losses(posterior, prior_params)
         if self.prior_dist.is_divergence:
             dyn, rep = dyn.clamp(min=self.free_bits), rep.clamp(min=self.free_bits)
