@@ -143,7 +143,11 @@ class EvalConfig:
     every: int = 1000
     """Env steps between evaluations; 0 disables evaluation."""
     episodes: int = 10
-    """Episodes per evaluation, acting greedily (the policy's mode)."""
+    """Episodes per evaluation."""
+    greedy: bool = True
+    """True: act with the policy's mode. False: sample actions as in training (what the
+    Atari and MinAtar literature reports; a greedy policy can get stuck where a sampled one
+    does not), from a stream of its own so that training's randomness is unchanged."""
     video_every: int = 0
     """Every N-th evaluation also records one greedy episode to run_dir/videos/ (and wandb),
     for envs that render to rgb_array; 0 records none."""

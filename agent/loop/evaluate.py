@@ -1,9 +1,10 @@
-"""Greedy evaluation: one episode in each of `episodes` parallel envs."""
+"""Evaluation: one episode in each of `episodes` parallel envs, greedy or sampled."""
 
 import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from omegaconf import OmegaConf
 
 from agent.agent import Agent
@@ -18,15 +19,23 @@ from envs import ActionCodec, ObservationSpec, make_vector_env
 
 class Evaluator:
     def __init__(self, env: EnvConfig, episodes: int, codec: ActionCodec,
-                 spec: ObservationSpec, seeds: Seeds):
+                 spec: ObservationSpec, seeds: Seeds, greedy: bool = True):
         self.envs = make_vector_env(env.id, episodes, env.kwargs, **env.wrappers())
         self.codec, self.spec, self.seeds, self.runs = codec, spec, seeds, 0
+        self.greedy = greedy
 
     def __call__(self, agent: Agent) -> dict[str, float]:
         n = self.envs.num_envs
-        driver = Driver(self.envs, self.codec, self.spec, self.seeds.evaluation(self.runs))
+        seed = self.seeds.evaluation(self.runs)
+        driver = Driver(self.envs, self.codec, self.spec, seed)
         self.runs += 1
-        episodes = play_episodes(driver, ActingPolicy(agent, self.codec, n, greedy=True))
+        policy = ActingPolicy(agent, self.codec, n, greedy=self.greedy)
+        # Sampled actions draw from torch's generators: forked and seeded per evaluation,
+        # so that an evaluation neither moves training's stream nor depends on it.
+        devices = [agent.device] if agent.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            episodes = play_episodes(driver, policy)
         returns = np.array([e.ret for e in episodes])
         return {"eval/return": float(returns.mean()), "eval/return_std": float(returns.std()),
                 "eval/length": float(np.mean([e.length for e in episodes])),
@@ -45,8 +54,9 @@ class Evaluator:
 def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
                         seed: int = 0) -> dict[str, float]:
     """Weights only: rebuild the agent from the checkpoint's own config, run `episodes`
-    greedy episodes, print mean ± std and write eval.json into the run folder, with a video
-    of one more greedy episode (eval.mp4) where the env renders."""
+    episodes (greedy unless its eval.greedy is false), print mean ± std and write eval.json
+    into the run folder, with a video of one more greedy episode (eval.mp4) where the env
+    renders."""
     path = checkpoint.find(target)
     state = checkpoint.load(path)
     cfg = OmegaConf.to_object(saved_config(state["config"]))
@@ -58,7 +68,7 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
     agent = Agent(spec, codec, cfg, device)
     agent.load_state_dict(state["agent"])
     seeds = Seeds(seed)
-    evaluator = Evaluator(env, episodes, codec, spec, seeds)
+    evaluator = Evaluator(env, episodes, codec, spec, seeds, cfg.eval.greedy)
     result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"]}
     evaluator.close()
     run_dir = path.parent.parent

@@ -94,7 +94,8 @@ class Run:
             cfg, replay=dataclasses.replace(cfg.replay, capacity=capacity))
         self.replay = Replay(capacity, env.num_envs, self.spec, self.codec.size,
                              seed=seeds.training)
-        self.evaluator = (Evaluator(env, cfg.eval.episodes, self.codec, self.spec, seeds)
+        self.evaluator = (Evaluator(env, cfg.eval.episodes, self.codec, self.spec, seeds,
+                                    cfg.eval.greedy)
                           if cfg.eval.every else None)
         self.driver = Driver(self.envs, self.codec, self.spec, seeds.training)
         self.policy = ActingPolicy(self.agent, self.codec, env.num_envs,
