@@ -12,6 +12,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from agent.analysis.report import flatten
 from agent.config import saved_config
 from agent.loop.cli import compose_config
 from agent.loop.sweep import SUMMARY, prepare
@@ -79,9 +80,9 @@ def settings_not_held(run_dir: Path, overrides: list[str]) -> dict[str, tuple]:
     """Each setting (dotted key) in which the run saved in run_dir differs from a run with
     these overrides: (its value there, the value asked). Keys in RUN_ONLY are left out, and
     so is an `auto` replay capacity (the run saves the number it resolved to)."""
-    asked = flat(dataclasses.asdict(load_config(overrides)))
+    asked = flatten(dataclasses.asdict(load_config(overrides)))
     saved = OmegaConf.to_object(saved_config((run_dir / "config.yaml").read_text()))
-    held = flat(dataclasses.asdict(saved))
+    held = flatten(dataclasses.asdict(saved))
     differ = {}
     for key in sorted(asked.keys() | held.keys()):
         if key.split(".")[0] in RUN_ONLY or (key == "replay.capacity"
@@ -90,17 +91,6 @@ def settings_not_held(run_dir: Path, overrides: list[str]) -> dict[str, tuple]:
         if asked.get(key) != held.get(key):
             differ[key] = (held.get(key), asked.get(key))
     return differ
-
-
-def flat(tree: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out |= flat(value, f"{prefix}{key}.")
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
