@@ -27,6 +27,7 @@ import argparse
 from common import fmt, load_config, parse_benchmark_args
 from reference import reference_value
 from suite_runs import (
+    eval_kind,
     mean_over,
     merge_reports,
     run_grid,
@@ -46,14 +47,14 @@ def summarise(runs: list[dict], tasks: list[str], frames: int) -> dict:
 
 def merge(reports: list[dict]) -> dict:
     """Saved results made one task at a time, as one table."""
-    return merge_reports(reports, TASKS, ("frames", "action_repeat", "eval_episodes"),
-                         summarise)
+    budget = ("frames", "action_repeat", "eval_episodes", "eval_greedy")
+    return merge_reports(reports, TASKS, budget, summarise)
 
 
 def print_table(report: dict) -> None:
     frames, summary = report["frames"], report["summary"]
     print(f"\nDMC proprio, {frames:,} env frames (action repeat {report['action_repeat']}), "
-          f"final greedy eval return over {report['eval_episodes']} episodes\n"
+          f"final {eval_kind(report)} eval return over {report['eval_episodes']} episodes\n"
           f"| task | seeds | ours (mean ± std) | DreamerV3 at {frames:,} frames | ours / "
           f"DreamerV3 | wall s per run |\n|---|---|---|---|---|---|")
     for task, s in summary.items():
@@ -87,7 +88,8 @@ def main() -> None:
 
     runs = run_grid(args.jobs, args.out, args.tasks, args.seeds, overrides_for)
     save_report(args, {"frames": args.frames, "eval_every_frames": args.eval_every_frames,
-                       "action_repeat": repeat, "eval_episodes": cfg.eval.episodes},
+                       "action_repeat": repeat, "eval_episodes": cfg.eval.episodes,
+                       "eval_greedy": cfg.eval.greedy},
                 runs, summarise(runs, args.tasks, args.frames), print_table)
 
 

@@ -26,7 +26,7 @@ import statistics
 
 from common import fmt, load_config, parse_benchmark_args
 from reference import reference_value
-from suite_runs import merge_reports, run_grid, save_report, task_stats
+from suite_runs import eval_kind, merge_reports, run_grid, save_report, task_stats
 
 GAMES = ["breakout", "asterix", "freeway", "seaquest", "space_invaders"]
 DQN_BUDGETS = (100_000, 1_000_000)
@@ -48,7 +48,7 @@ def summarise(runs: list[dict], games: list[str], frames: int) -> dict:
 
 def merge(reports: list[dict]) -> dict:
     """Saved results made one game at a time, as one table."""
-    return merge_reports(reports, GAMES, ("frames", "eval_episodes"), summarise)
+    return merge_reports(reports, GAMES, ("frames", "eval_episodes", "eval_greedy"), summarise)
 
 
 def reaches(ours: float | None, theirs: float | None) -> bool | None:
@@ -57,7 +57,7 @@ def reaches(ours: float | None, theirs: float | None) -> bool | None:
 
 def print_table(report: dict) -> None:
     frames, summary = report["frames"], report["summary"]
-    print(f"\nMinAtar, {frames:,} env steps: our final greedy eval over "
+    print(f"\nMinAtar, {frames:,} env steps: our final {eval_kind(report)} eval over "
           f"{report['eval_episodes']} episodes, and our training return (the episodes "
           f"ending in the last 10% of the run); DQN's figures are training returns\n"
           f"| game | seeds | ours: eval (mean ± std) | ours: training | DQN 100k | DQN 1M "
@@ -99,8 +99,9 @@ def main() -> None:
                 f"eval.every={args.eval_every}", *extra]
 
     runs = run_grid(args.jobs, args.out, args.games, args.seeds, overrides_for)
+    evaluation = load_config(["env=minatar", *extra]).eval
     save_report(args, {"frames": args.steps, "eval_every": args.eval_every,
-                       "eval_episodes": load_config(["env=minatar", *extra]).eval.episodes},
+                       "eval_episodes": evaluation.episodes, "eval_greedy": evaluation.greedy},
                 runs, summarise(runs, args.games, args.steps), print_table)
 
 

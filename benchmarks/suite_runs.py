@@ -82,12 +82,22 @@ def mean_over(summary: dict, key: str) -> float | None:
     return statistics.mean(values) if values and None not in values else None
 
 
+# What a saved result that predates a budget key had: every evaluation was greedy.
+BUDGET_DEFAULTS = {"eval_greedy": True}
+
+
+def eval_kind(report: dict) -> str:
+    """How the report's evaluations acted: "greedy" or "sampled" (eval.greedy=false)."""
+    return "greedy" if report.get("eval_greedy", True) else "sampled"
+
+
 def merge_reports(reports: list[dict], order: list[str], budget_keys: tuple[str, ...],
                   summarise) -> dict:
     """Saved results of separate invocations (e.g. one task each) as one report, the tasks
     in `order` first; `summarise(runs, tasks, frames)` makes the report's summary. They must
     share the budget, or the table would mix them."""
-    budgets = {tuple(r[key] for key in budget_keys) for r in reports}
+    budgets = {tuple(r.get(key, BUDGET_DEFAULTS.get(key)) for key in budget_keys)
+               for r in reports}
     if len(budgets) > 1:
         raise SystemExit(f"error: these results have different budgets "
                          f"({', '.join(budget_keys)}): {sorted(budgets)}")

@@ -202,3 +202,27 @@ def test_env_targets_trains_in_a_folder_per_task_and_seed_and_reports_the_thresh
          "threads=1"], check=True, timeout=600, cwd=tmp_path, capture_output=True, text=True)
     assert "skipping finished run" in again.stderr  # its own overrides, the last one winning
     assert json.loads(out.read_text())["tasks"]["memory"]["runs"][0]["curve"] == run["curve"]
+
+
+def test_a_suite_table_says_how_its_evaluations_acted_and_never_mixes_the_two(tmp_path):
+    def saved(game: str, greedy: bool | None) -> str:
+        path = tmp_path / f"{game}-{greedy}.json"
+        run = {"task": game, "seed": 0, "final_return": 1.0, "final_train_return": 1.0,
+               "wall_s": 1.0}
+        report = {"frames": 100_000, "eval_episodes": 10, "runs": [run], "summary": {}}
+        if greedy is not None:  # a result saved before eval.greedy existed has no key
+            report["eval_greedy"] = greedy
+        path.write_text(json.dumps(report))
+        return str(path)
+
+    script = str(ROOT / "benchmarks/minatar_suite.py")
+
+    def show(*paths: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, script, "--show", *paths],
+                              capture_output=True, text=True)
+
+    assert "our final sampled eval over 10 episodes" in show(saved("breakout", False)).stdout
+    old_and_new = show(saved("breakout", None), saved("asterix", True))
+    assert "our final greedy eval over 10 episodes" in old_and_new.stdout
+    mixed = show(saved("breakout", True), saved("asterix", False))
+    assert mixed.returncode != 0 and "different budgets" in mixed.stderr
