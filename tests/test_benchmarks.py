@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,3 +227,17 @@ def test_a_suite_table_says_how_its_evaluations_acted_and_never_mixes_the_two(tm
     assert "our final greedy eval over 10 episodes" in old_and_new.stdout
     mixed = show(saved("breakout", True), saved("asterix", False))
     assert mixed.returncode != 0 and "different budgets" in mixed.stderr
+
+
+def test_pixel_signal_shows_a_larger_tilt_as_a_larger_pixel_difference():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from pixel_signal import TILTS, difference, renderer
+
+    render = renderer(64)
+    upright = render(0.0, 0.0)
+    assert upright.shape == (3, 64, 64) and 0.0 <= upright.min() and upright.max() <= 1.0
+    assert difference(upright, upright) == {"sum_sq": 0.0, "pixels": 0}
+    tilts = [difference(render(0.0, t), upright)["sum_sq"] for t in TILTS]
+    assert all(a < b for a, b in zip(tilts[:-1], tilts[1:], strict=True)) and tilts[0] > 0
+    # what the agent stores: whole uint8 pixel values
+    assert np.allclose(upright * 255, np.round(upright * 255))
