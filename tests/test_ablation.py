@@ -147,3 +147,32 @@ def test_with_repeated_actions_the_report_counts_env_frames(tmp_path):
     # 300th frame.
     (row,) = json.loads((sweep_dir / "report.json").read_text())
     assert row["steps_to_threshold"] == 300 and row["reached"] == 1
+
+
+def test_a_run_saved_before_a_setting_existed_is_read_with_its_default(tiny_ablation, tmp_path):
+    import shutil
+
+    import yaml
+
+    from agent.analysis.report import arm_labels, load_runs
+
+    _, sweep_dir, _ = tiny_ablation
+    old = tmp_path / "old"
+    shutil.copytree(sweep_dir, old)
+    # An fsq run as an older version saved it: no eval.greedy, no fsq rep_temperature.
+    (older,) = [p for p in old.glob("*quantizer=fsq*seed=0*")]
+    config = yaml.safe_load((older / "config.yaml").read_text())
+    del config["eval"]["greedy"], config["quantizer"]["rep_temperature"]
+    (older / "config.yaml").write_text(yaml.safe_dump(config))
+
+    runs = load_runs(old)
+    assert sorted(arm_labels(runs)) == ["fsq", "fsq", "vq", "vq"]  # not an arm of its own
+    record = next(r for r in runs if r.path == older)
+    assert record.config["eval.greedy"] is True
+    assert record.config["quantizer.rep_temperature"] == 0.0
+
+    # A key the schema no longer knows: the config is read as saved.
+    config["retired_setting"] = 1
+    (older / "config.yaml").write_text(yaml.safe_dump(config))
+    record = next(r for r in load_runs(old) if r.path == older)
+    assert record.config["retired_setting"] == 1 and "eval.greedy" not in record.config
