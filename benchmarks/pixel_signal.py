@@ -7,8 +7,9 @@ CartPole-v1 renders 600 x 400; the agent shrinks that to S x S (`env.image_size`
 averaging, as in training). For a pole tilted by a small angle, or a cart moved a little,
 from the upright centred state, this prints the squared pixel difference summed over the
 image (pixel / 255, the reconstruction loss's scale) and how many pixels change by more than
-5%. A world model whose reconstruction loss is above the tilt's figure cannot see that tilt;
-with --run, the reconstruction loss of those runs (every 5,000 env steps) is printed beside.
+5%. A world model whose reconstruction loss per frame is still above a tilt's figure is
+unlikely to resolve that tilt; with --run, the reconstruction loss of those runs (every
+5,000 env steps) is printed beside.
 """
 
 import argparse
