@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from agent.quantizers import registry
 from envs.suites import dmc_env_id
@@ -257,6 +258,20 @@ def saved_config(text: str) -> DictConfig:
     """A run's saved config.yaml (or a checkpoint's copy of it) as a typed node of the
     schema; overrides can still be applied before `OmegaConf.to_object`."""
     return OmegaConf.merge(OmegaConf.structured(Config), yaml.safe_load(text))
+
+
+def saved_settings(text: str) -> dict:
+    """A run's saved config.yaml as plain values, with the defaults of keys added since it
+    ran (the quantizer's options included): a run from before a setting existed ran with
+    that setting's default. A config the schema can no longer read is returned as saved."""
+    saved = yaml.safe_load(text)
+    try:
+        cfg = saved_config(text)
+        options = registry.quantizer_class(saved["quantizer"]["name"]).Options
+        cfg.quantizer = OmegaConf.merge(OmegaConf.structured(options), saved["quantizer"])
+    except (ValueError, KeyError, TypeError, OmegaConfBaseException):
+        return saved
+    return OmegaConf.to_container(cfg, resolve=True)
 
 
 # `${camel:space_invaders}` -> SpaceInvaders: suite configs build gymnasium ids from games.

@@ -10,10 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from agent.analysis.report import flatten
-from agent.config import saved_config
+from agent.config import saved_settings
 from agent.loop.cli import compose_config
 from agent.loop.sweep import SUMMARY, prepare
 
@@ -81,8 +79,7 @@ def settings_not_held(run_dir: Path, overrides: list[str]) -> dict[str, tuple]:
     these overrides: (its value there, the value asked). Keys in RUN_ONLY are left out, and
     so is an `auto` replay capacity (the run saves the number it resolved to)."""
     asked = flatten(dataclasses.asdict(load_config(overrides)))
-    saved = OmegaConf.to_object(saved_config((run_dir / "config.yaml").read_text()))
-    held = flatten(dataclasses.asdict(saved))
+    held = flatten(saved_settings((run_dir / "config.yaml").read_text()))
     differ = {}
     for key in sorted(asked.keys() | held.keys()):
         if key.split(".")[0] in RUN_ONLY or (key == "replay.capacity"

@@ -241,3 +241,19 @@ def test_pixel_signal_shows_a_larger_tilt_as_a_larger_pixel_difference():
     assert all(a < b for a, b in zip(tilts[:-1], tilts[1:], strict=True)) and tilts[0] > 0
     # what the agent stores: whole uint8 pixel values
     assert np.allclose(upright * 255, np.round(upright * 255))
+
+
+def test_a_benchmark_run_saved_before_a_setting_existed_holds_the_same_settings(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import dataclasses
+
+    import yaml
+    from common import load_config, settings_not_held
+
+    overrides = ["quantizer=fsq", "steps=500"]
+    saved = dataclasses.asdict(load_config(overrides))
+    del saved["eval"]["greedy"], saved["quantizer"]["rep_temperature"]  # an older run's file
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert settings_not_held(tmp_path, overrides) == {}
+    assert settings_not_held(tmp_path, [*overrides, "quantizer.rep_temperature=0.5"]) == {
+        "quantizer.rep_temperature": (0.0, 0.5)}

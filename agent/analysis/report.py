@@ -14,12 +14,9 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import yaml
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from agent.analysis.figures import write_figures
-from agent.config import Config, saved_config
+from agent.config import Config, saved_settings
 from agent.errors import ConfigError
 from agent.loop.openloop_errors import HORIZONS
 from agent.loop.sweep import ERROR, SUMMARY
@@ -80,20 +77,6 @@ def load_runs(sweep_dir: Path) -> list[RunRecord]:
         runs.append(RunRecord(path, flatten(saved_settings(config_file.read_text())), events,
                               (path / SUMMARY).exists(), error))
     return runs
-
-
-def saved_settings(text: str) -> dict:
-    """A run's config.yaml with the defaults of keys added since it ran: a run from before a
-    setting existed ran with that setting's default, and must not become an arm of its own.
-    A config the schema can no longer read is taken as saved."""
-    saved = yaml.safe_load(text)
-    try:
-        cfg = saved_config(text)
-        options = registry.quantizer_class(saved["quantizer"]["name"]).Options
-        cfg.quantizer = OmegaConf.merge(OmegaConf.structured(options), saved["quantizer"])
-    except (ValueError, KeyError, TypeError, OmegaConfBaseException):
-        return saved
-    return OmegaConf.to_container(cfg, resolve=False)
 
 
 def arm_labels(runs: list[RunRecord]) -> list[str]:
