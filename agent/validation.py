@@ -1,7 +1,10 @@
 """Range checks that a type system cannot express, run before anything is written."""
 
+import dataclasses
+
 from agent.config import Config
 from agent.errors import ConfigError
+from agent.quantizers import registry
 
 
 def _require(ok: bool, key: str, value, must: str) -> None:
@@ -9,8 +12,22 @@ def _require(ok: bool, key: str, value, must: str) -> None:
         raise ConfigError(f"{key}={value!r} is invalid: it must be {must}")
 
 
+def check_quantizer_name(options) -> None:
+    """`quantizer.name=vq` renames fsq's options instead of choosing vq's. (A saved run's
+    options are a mapping, read with the defaults of the quantizer it names.)"""
+    if not dataclasses.is_dataclass(options):
+        return
+    name, chosen = options.name, type(options).__name__
+    if name not in registry.available() or type(options) is not registry.quantizer_class(
+            name).Options:
+        raise ConfigError(f"quantizer.name={name!r} does not switch quantizers (the options "
+                          f"are {chosen}); choose one with the config group: "
+                          f"quantizer=NAME, one of {', '.join(registry.available())}")
+
+
 def validate(cfg: Config) -> None:
     t, ac = cfg.train, cfg.ac
+    check_quantizer_name(cfg.quantizer)
     _require(cfg.steps > 0, "steps", cfg.steps, "> 0")
     _require(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, ">= 1")
     _require(cfg.env.obs in ("default", "pixels"), "env.obs", cfg.env.obs, "default or pixels")
