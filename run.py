@@ -39,6 +39,8 @@ def training_config(cfg: DictConfig):
         resume = sweep.prepare(Path(config.run_dir))
         if resume is None:
             return None
+        if resume:
+            config = sweep.held_settings(config)
     return config, resume
 
 

@@ -1,6 +1,7 @@
 """The typed configuration schema. Hydra composes `configs/` on top of it, so an unknown key
 or a value of the wrong type fails before anything runs; `validate` then checks ranges."""
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,10 +134,10 @@ class ActorCriticConfig:
 @dataclass
 class ReplayConfig:
     capacity: Any = "auto"
-    """Env steps kept (the oldest are overwritten), or `auto`: the most, up to 1M, whose
-    buffer and its copy in a checkpoint fit in half the memory available at start (the
-    choice and its reason are printed, and the number is what the run's config.yaml
-    keeps)."""
+    """Env steps kept (the oldest are overwritten), or `auto`: the whole run up to 1M steps,
+    fewer if that buffer and its copy in a checkpoint do not fit in half the memory
+    available at start (the choice and its reason are printed, and the number is what the
+    run's config.yaml keeps)."""
 
 
 @dataclass
@@ -239,7 +240,8 @@ class Config:
     """A sweep folder to summarise (report.md, curves.png, codebook.png) instead of training."""
     resume: str | None = None
     """A run folder to continue from its latest valid checkpoint; key=value overrides on the
-    same command line apply on top of its saved config (shape-changing keys are refused)."""
+    same command line apply on top of its saved config: steps, eval.* and RUN_KEYS; a change
+    of anything else is refused (agent/loop/resume.py)."""
     evaluate: str | None = None
     """A run folder or checkpoint file: load its weights, run eval.episodes greedy episodes,
     print mean ± std and write eval.json into the run folder, instead of training."""
@@ -252,6 +254,41 @@ class Config:
     report_reference_label: str = "reference"
     """What report_reference is, for the legend and report.md (e.g. "DreamerV3, 100k
     frames")."""
+
+
+RUN_KEYS = ("run_dir", "threads", "device", "compile", "wandb.", "log.", "checkpoint.", "nan.",
+            "sweep", "report", "resume", "evaluate")
+"""Settings (prefixes of dotted keys) of how a run is carried out, not of what it trains or
+measures: runs that differ only in them are the same arm of an ablation, and they may
+change when a run resumes."""
+
+
+def is_run_key(key: str) -> bool:
+    return key.startswith(RUN_KEYS)
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """Nested settings as dotted keys ({"train.train_ratio": 256, ...}); lists as JSON."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(value) if isinstance(value, list) else value
+    return flat
+
+
+def changed_settings(held: dict, asked: dict) -> dict[str, tuple]:
+    """Each dotted setting that differs between a saved run (`held`, flattened) and a
+    config (`asked`, flattened): {key: (held value, asked value)}. Run keys are left out,
+    and so is an `auto` replay capacity (a run keeps the number it resolved to)."""
+    differ = {}
+    for key in sorted(held.keys() | asked.keys()):
+        if is_run_key(key) or (key == "replay.capacity" and asked.get(key) == "auto"):
+            continue
+        if held.get(key) != asked.get(key):
+            differ[key] = (held.get(key), asked.get(key))
+    return differ
 
 
 def saved_config(text: str) -> DictConfig:

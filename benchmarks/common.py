@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from agent.analysis.report import flatten
-from agent.config import saved_settings
+from agent.config import changed_settings, flatten, saved_settings
 from agent.loop.cli import compose_config
 from agent.loop.sweep import SUMMARY, prepare
 
@@ -30,10 +29,6 @@ def train(run_dir: Path, overrides: list[str]) -> float:
     tic = time.perf_counter()
     subprocess.run(cmd, check=True)
     return time.perf_counter() - tic
-
-
-# How a run is run and logged, not what it learns: free to differ between its sessions.
-RUN_ONLY = ("run_dir", "threads", "wandb", "log", "resume", "evaluate")
 
 
 def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
@@ -76,18 +71,10 @@ def check_run_folder(run_dir: Path, overrides: list[str]) -> None:
 
 def settings_not_held(run_dir: Path, overrides: list[str]) -> dict[str, tuple]:
     """Each setting (dotted key) in which the run saved in run_dir differs from a run with
-    these overrides: (its value there, the value asked). Keys in RUN_ONLY are left out, and
-    so is an `auto` replay capacity (the run saves the number it resolved to)."""
-    asked = flatten(dataclasses.asdict(load_config(overrides)))
-    held = flatten(saved_settings((run_dir / "config.yaml").read_text()))
-    differ = {}
-    for key in sorted(asked.keys() | held.keys()):
-        if key.split(".")[0] in RUN_ONLY or (key == "replay.capacity"
-                                              and asked.get(key) == "auto"):
-            continue
-        if asked.get(key) != held.get(key):
-            differ[key] = (held.get(key), asked.get(key))
-    return differ
+    these overrides: (its value there, the value asked); how runs are carried out
+    (agent.config.RUN_KEYS) is left out."""
+    return changed_settings(flatten(saved_settings((run_dir / "config.yaml").read_text())),
+                            flatten(dataclasses.asdict(load_config(overrides))))
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

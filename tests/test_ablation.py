@@ -176,3 +176,54 @@ def test_a_run_saved_before_a_setting_existed_is_read_with_its_default(tiny_abla
     (older / "config.yaml").write_text(yaml.safe_dump(config))
     record = next(r for r in load_runs(old) if r.path == older)
     assert record.config["retired_setting"] == 1 and "eval.greedy" not in record.config
+
+
+def test_an_interrupted_job_resumes_only_with_the_settings_it_was_made_with(tmp_path):
+    import yaml
+
+    grid = ["-m", *TINY, "quantizer=fsq", "seed=0", "checkpoint.every=100", "sweep=cut"]
+    assert run(*grid, cwd=tmp_path).returncode == 0
+    (job,) = (tmp_path / "sweeps" / "cut").glob("*seed=0*")
+    # Interrupted after its checkpoint at step 200, and marked as crashed.
+    (job / "summary.json").unlink()
+    for late in (job / "checkpoints").glob("ckpt-0000000300.*"):
+        late.unlink()
+    (job / "error.txt").write_text("OSError: [Errno 28] No space left on device\n")
+
+    # The configs now give another train ratio than the run was made with: refused.
+    saved = (job / "config.yaml").read_text()
+    config = yaml.safe_load(saved)
+    config["train"]["train_ratio"] = 128.0
+    (job / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    before = (job / "metrics.jsonl").read_text()
+    result = run(*grid, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "train.train_ratio=128.0 there, 64.0 now" in result.stderr
+    assert (job / "metrics.jsonl").read_text() == before and (job / "error.txt").exists()
+
+    # The same settings, carried out otherwise (threads is left out of the folder name):
+    # it resumes in its folder, and is no longer reported as crashed.
+    (job / "config.yaml").write_text(saved)
+    result = run(*grid, "threads=2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "resuming interrupted run" in result.stderr
+    assert json.loads((job / "summary.json").read_text())["steps"] == 300
+    assert not (job / "error.txt").exists()
+    assert "No space left" in (job / "error-0000000200.txt").read_text()
+    assert run(f"report={job.parent}", "wandb.mode=disabled", cwd=tmp_path).returncode == 0
+    assert "crashed" not in (job.parent / "report.md").read_text()
+
+
+def test_the_report_refuses_an_arm_that_holds_a_seed_twice(tiny_ablation, tmp_path):
+    import shutil
+
+    _, sweep_dir, _ = tiny_ablation
+    twice = tmp_path / "twice"
+    shutil.copytree(sweep_dir, twice)
+    (fsq0,) = twice.glob("*quantizer=fsq*seed=0*")
+    shutil.copytree(fsq0, twice / "quantizer=fsq,seed=0,threads=1")  # the grid run again
+    (twice / "report.md").unlink(missing_ok=True)
+    result = run(f"report={twice}", "wandb.mode=disabled", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "arm `fsq` holds seed 0 2 times" in result.stderr
+    assert not (twice / "report.md").exists()

@@ -59,8 +59,13 @@ def test_stop_and_resume_gives_bitwise_the_same_run(tmp_path):
 
 @pytest.mark.parametrize("override, key", [("model.units=64", "model.units"),
                                            ("quantizer.groups=4", "quantizer.groups"),
-                                           ("env.id=Acrobot-v1", "env.id")])
-def test_resume_refuses_overrides_that_change_shapes(tmp_path, override, key):
+                                           ("env.id=Acrobot-v1", "env.id"),
+                                           # what the steps already trained used
+                                           ("seed=7", "seed"),
+                                           ("train.train_ratio=128", "train.train_ratio"),
+                                           ("train.model_opt.lr=0.001", "train.model_opt.lr"),
+                                           ("run_dir=elsewhere", "run_dir")])
+def test_resume_refuses_overrides_that_change_what_was_trained(tmp_path, override, key):
     run_dir = tmp_path / "run"
     assert run(*TINY, "steps=200", f"run_dir={run_dir}", cwd=tmp_path).returncode == 0
     before = (run_dir / "metrics.jsonl").read_text()
@@ -69,6 +74,17 @@ def test_resume_refuses_overrides_that_change_shapes(tmp_path, override, key):
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and key in lines[0]
     assert (run_dir / "metrics.jsonl").read_text() == before
+
+
+def test_resume_takes_the_saved_value_again_and_how_the_run_is_carried_out(tmp_path):
+    run_dir = tmp_path / "run"
+    assert run(*TINY, "steps=200", f"run_dir={run_dir}", cwd=tmp_path).returncode == 0
+    result = run(f"resume={run_dir}", "steps=300", "seed=1", "threads=1", "eval.every=150",
+                 "checkpoint.every=50", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "with ['steps=300', 'threads=1', 'eval.every=150', 'checkpoint.every=50']" in (
+        result.stderr)  # seed=1 is the saved seed: nothing changed, nothing to say
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 300
 
 
 STALL_IN_SECOND_CHECKPOINT = textwrap.dedent("""

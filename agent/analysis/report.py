@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from agent.analysis.figures import write_figures
-from agent.config import Config, saved_settings
+from agent.config import Config, flatten, is_run_key, saved_settings
 from agent.errors import ConfigError
 from agent.loop.openloop_errors import HORIZONS
 from agent.loop.sweep import ERROR, SUMMARY
@@ -28,8 +28,6 @@ OPEN_LOOP = tuple(f"openloop_{name}_h{h}" for name in ("reward_mae", "obs_mse")
 # Settings that must match for a fair comparison unless they are what is being swept.
 FAIRNESS_KEYS = ("env.id", "env.action_repeat", "steps", "model.deter", "model.units",
                  "model.layers", "train.train_ratio", "train.batch_size", "train.seq_len")
-# Settings that differ between runs of one arm without making it another arm.
-NOT_ARM_KEYS = ("seed", "run_dir", "threads", "device", "wandb.", "log.", "report")
 
 
 @dataclass
@@ -54,16 +52,6 @@ class RunRecord:
         return values[-1][1] if values else None
 
 
-def flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat |= flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = json.dumps(value) if isinstance(value, list) else value
-    return flat
-
-
 def load_runs(sweep_dir: Path) -> list[RunRecord]:
     runs = []
     for config_file in sorted(sweep_dir.glob("*/config.yaml")):
@@ -83,7 +71,7 @@ def arm_labels(runs: list[RunRecord]) -> list[str]:
     """An arm is what differs between runs other than the seed: the quantizer's name, plus
     any other key that differs among runs (quantizer options only within one quantizer)."""
     keys = sorted({k for r in runs for k in r.config})
-    differing = [k for k in keys if not k.startswith(NOT_ARM_KEYS)
+    differing = [k for k in keys if k != "seed" and not is_run_key(k)
                  and len({str(r.config.get(k)) for r in runs}) > 1]
     labels = []
     for run in runs:
@@ -95,6 +83,20 @@ def arm_labels(runs: list[RunRecord]) -> list[str]:
                  or len({str(r.config.get(k)) for r in same_quantizer}) > 1)]
         labels.append(" ".join(parts))
     return labels
+
+
+def check_distinct_seeds(arms: dict[str, list[RunRecord]], sweep_dir: Path) -> None:
+    """An arm's runs are its seeds: the same seed twice (a grid run again with another
+    run-only setting, such as threads, in its folder names) would count one seed twice."""
+    for label, runs in arms.items():
+        by_seed: dict = {}
+        for run in runs:
+            by_seed.setdefault(run.config.get("seed"), []).append(run.path.name)
+        for seed, names in by_seed.items():
+            if len(names) > 1:
+                raise ConfigError(f"arm `{label}` holds seed {seed} {len(names)} times "
+                                  f"({', '.join(names)}), and would count it as that many "
+                                  f"seeds; move all but one out of {sweep_dir}")
 
 
 def fairness_warnings(runs: list[RunRecord]) -> list[str]:
@@ -265,6 +267,7 @@ def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
     arms: dict[str, list[RunRecord]] = {}
     for run, label in zip(usable, arm_labels(usable), strict=True):
         arms.setdefault(label, []).append(run)
+    check_distinct_seeds(arms, sweep_dir)
     threshold = threshold_for(runs, cfg)
     rows = arm_rows(arms, threshold)
     reference = ((cfg.report_reference_label, cfg.report_reference)

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-from agent.config import Config, saved_config
+from agent.config import Config, is_run_key, saved_config
 from agent.errors import ConfigError
 from agent.loop.files import write_text_atomically
 
@@ -17,6 +17,9 @@ SHAPE_KEYS = ("model.", "quantizer", "env.id", "env.game", "env.num_envs", "env.
               "env.obs", "env.image_size", "env.action_repeat", "env.time_limit",
               "env.max_pool", "replay.capacity")
 GROUPS = ("env", "quantizer", "size", "preset")
+# Besides how the run is carried out (agent.config.RUN_KEYS), what may change on resume:
+# how long it trains, how it is evaluated, and how its envs are stepped.
+RESUMABLE_KEYS = ("steps", "eval.", "env.vector")
 
 
 def resume_config(run_dir: Path, overrides: list[str]) -> tuple[Config, list[str]]:
@@ -29,15 +32,27 @@ def resume_config(run_dir: Path, overrides: list[str]) -> tuple[Config, list[str
     applied = []
     for override in overrides:
         key, _, value = override.lstrip("+~").partition("=")
-        if key in ("resume", "run_dir"):
+        if key == "resume":
             continue
+        if key == "run_dir":
+            raise ConfigError(f"`{override}`: a run resumes in its own folder; to continue it "
+                              f"elsewhere, copy the folder and resume the copy")
         if key in GROUPS:
             raise ConfigError(f"`{override}` selects a config group; on resume only "
                               f"key=value overrides of the saved config apply")
         if key.startswith(SHAPE_KEYS):
             raise ConfigError(f"`{key}` cannot change on resume: it changes the shape of "
                               f"the model or the replay, or the env the checkpoint continues")
+        before = OmegaConf.select(node, key, default=None)
         OmegaConf.update(node, key, yaml.safe_load(value), merge=True)
+        if OmegaConf.select(node, key, default=None) == before:
+            continue  # the saved value again
+        if not (is_run_key(key) or key.startswith(RESUMABLE_KEYS)):
+            raise ConfigError(
+                f"`{key}` cannot change on resume: the steps already trained used "
+                f"{before!r}, and the run's config.yaml would no longer say so; start a new "
+                f"run with it. On resume only steps, eval.*, env.vector and how the run is "
+                f"carried out (threads, device, compile, log.*, wandb.*, checkpoint.*) change")
         applied.append(override)
     cfg = OmegaConf.to_object(node)
     cfg.run_dir = str(run_dir)

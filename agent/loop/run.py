@@ -41,7 +41,7 @@ from agent.loop.replay import Replay
 from agent.loop.resume import cut_metrics
 from agent.loop.setup import check_empty, check_run_dir, resolve_device, seed_global_rngs
 from agent.loop.signals import StopSignal
-from agent.loop.sweep import check_unfinished, set_summary_aside, write_summary
+from agent.loop.sweep import check_unfinished, set_error_aside, set_summary_aside, write_summary
 from agent.loop.video import record_episode
 from agent.optim import NonFiniteError
 from agent.seeds import Seeds
@@ -87,7 +87,8 @@ class Run:
         self.agent = Agent(self.spec, self.codec, cfg, self.device)
         step_bytes = Replay.bytes_per_step(self.spec, self.codec.size)
         capacity, why = replay_capacity(cfg.replay.capacity, step_bytes,
-                                        cfg.train.seq_len * env.num_envs)
+                                        cfg.train.seq_len * env.num_envs,
+                                        -(-cfg.steps // env.num_envs) * env.num_envs)
         announce(capacity, step_bytes, why)
         # The resolved number is what the run keeps (config.yaml, resume).
         self.cfg = cfg = dataclasses.replace(
@@ -154,6 +155,7 @@ class Run:
         if self.resume:
             remove_temporaries(self.run_dir)  # what a kill during a write left behind
             set_summary_aside(self.run_dir)
+            set_error_aside(self.run_dir, self.counters.steps)
             cut_metrics(self.run_dir / "metrics.jsonl", self.counters.steps)
         logger.progress(self.counters.steps)
         return logger

@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from agent.config import Config
+from agent.config import Config, changed_settings, flatten, saved_settings
 from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.files import write_text_atomically
@@ -57,6 +57,23 @@ def prepare(run_dir: Path) -> bool | None:
     return False
 
 
+def held_settings(cfg: Config) -> Config:
+    """The config an interrupted job resumes with: the one the command line composes now,
+    which must train what the saved run trained (how it is carried out may differ), with
+    the replay capacity the run resolved to."""
+    saved = saved_settings((Path(cfg.run_dir) / "config.yaml").read_text())
+    differ = changed_settings(flatten(saved), flatten(dataclasses.asdict(cfg)))
+    if differ:
+        shown = "; ".join(f"{key}={held!r} there, {asked!r} now"
+                          for key, (held, asked) in list(differ.items())[:3])
+        more = f" (and {len(differ) - 3} more)" if len(differ) > 3 else ""
+        raise ConfigError(f"{cfg.run_dir} holds an interrupted run with other settings than "
+                          f"the configs give now ({shown}{more}): resuming would mix the two; "
+                          f"restore those settings, or start a new sweep (sweep=NAME)")
+    return dataclasses.replace(
+        cfg, replay=dataclasses.replace(cfg.replay, capacity=saved["replay"]["capacity"]))
+
+
 def set_aside(run_dir: Path) -> Path | None:
     """Move an unfinished run's folder out of the way (nothing is deleted)."""
     if not run_dir.exists() or not any(run_dir.iterdir()):
@@ -86,6 +103,13 @@ def set_summary_aside(run_dir: Path) -> None:
     steps = finished_steps(run_dir)
     if steps is not None:
         (run_dir / SUMMARY).replace(run_dir / f"summary-{steps:010d}.json")
+
+
+def set_error_aside(run_dir: Path, step: int) -> None:
+    """A crashed run that resumes is no longer crashed: its error is kept as
+    error-<step of the checkpoint it resumes from>.txt, which reports do not read."""
+    if (run_dir / ERROR).exists():
+        (run_dir / ERROR).replace(run_dir / f"error-{step:010d}.txt")
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:
