@@ -104,10 +104,18 @@ def main(cfg: DictConfig) -> None:
         except UserError as err:
             sys.exit(f"error: {explain(err)}")
     elif cfg.evaluate:
-        from agent.loop.evaluate import evaluate_checkpoint
+        import torch
 
+        from agent.loop.evaluate import check_evaluate_overrides, evaluate_checkpoint
+
+        overrides = list(HydraConfig.get().overrides.task)
+        greedy = any(o.startswith("eval.greedy=") for o in overrides)
         try:
-            evaluate_checkpoint(Path(cfg.evaluate), cfg.eval.episodes, cfg.device, cfg.seed)
+            check_evaluate_overrides(overrides)
+            if cfg.threads:
+                torch.set_num_threads(cfg.threads)
+            evaluate_checkpoint(Path(cfg.evaluate), cfg.eval.episodes, cfg.device, cfg.seed,
+                                cfg.eval.greedy if greedy else None)
         except UserError as err:
             sys.exit(f"error: {explain(err)}")
     else:

@@ -243,8 +243,9 @@ class Config:
     same command line apply on top of its saved config: steps, eval.* and RUN_KEYS; a change
     of anything else is refused (agent/loop/resume.py)."""
     evaluate: str | None = None
-    """A run folder or checkpoint file: load its weights, run eval.episodes greedy episodes,
-    print mean ± std and write eval.json into the run folder, instead of training."""
+    """A run folder or checkpoint file: load its weights, run eval.episodes episodes
+    (eval.greedy), print mean ± std and write eval.json into the run folder (beside a loose
+    checkpoint), instead of training."""
     report_threshold: float | None = None
     """Eval return that counts as solved in reports; None takes the env's reward_threshold."""
     report_reference: float | None = None

@@ -33,6 +33,25 @@ class ActionRepeat(gym.Wrapper):
         return obs, total, terminated, truncated, info
 
 
+def gym_make(env_id: str, kwargs: dict[str, Any] | None, extra: dict[str, Any]) -> gym.Env:
+    """gym.make, with an error that names what to fix: the id, its module, or a keyword."""
+    try:
+        return gym.make(env_id, **dict(kwargs or {}), **extra)
+    except gym.error.Error as err:
+        raise EnvError(f"env.id={env_id!r} cannot be made ({err}); pass a registered "
+                       f"gymnasium id, or `module:Name-vN` for envs that register on import"
+                       ) from None
+    except ModuleNotFoundError:
+        module = env_id.split(":")[0]
+        raise EnvError(f"env.id={env_id!r}: module {module!r} cannot be imported; install it "
+                       f"or fix the module part of the id") from None
+    except (TypeError, ValueError) as err:
+        if not kwargs:
+            raise  # the env's own failure, not the user's arguments
+        raise EnvError(f"env.id={env_id!r} cannot be made with env.kwargs={dict(kwargs)} "
+                       f"({err}); fix or remove the keyword") from None
+
+
 def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: int = 1,
              time_limit: int = 0, pixels: bool = False, max_pool: bool = False,
              **extra: Any) -> gym.Env:
@@ -46,16 +65,7 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: i
     if extra.get("render_mode"):
         prepare_rendering(env_id)  # before the suite's package is imported
     register_suite(env_id)
-    try:
-        env = gym.make(env_id, **dict(kwargs or {}), **extra)
-    except gym.error.Error as err:
-        raise EnvError(f"env.id={env_id!r} cannot be made ({err}); pass a registered "
-                       f"gymnasium id, or `module:Name-vN` for envs that register on import"
-                       ) from None
-    except ModuleNotFoundError:
-        module = env_id.split(":")[0]
-        raise EnvError(f"env.id={env_id!r}: module {module!r} cannot be imported; install it "
-                       f"or fix the module part of the id") from None
+    env = gym_make(env_id, kwargs, extra)
     # Render once per agent step, after its repeated frames; max-pooling needs every frame.
     if pixels and max_pool:
         env = gym.wrappers.AddRenderObservation(env, render_only=True)

@@ -74,6 +74,33 @@ def test_evaluate_loads_weights_and_writes_eval_json(trained):
     assert frames.std() > 0  # not blank
 
 
+def test_evaluate_a_loose_checkpoint_writes_beside_it_and_takes_eval_greedy(trained, tmp_path):
+    import shutil
+
+    loose = tmp_path / "copy" / "ckpt-0000000400.pt"
+    loose.parent.mkdir()
+    shutil.copy(trained / "checkpoints" / loose.name, loose)
+    (tmp_path / "eval.json").write_text("somebody else's")
+    result = run(f"evaluate={loose}", "eval.episodes=2", "eval.greedy=false", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "has no checksum file" in result.stderr  # loaded, but said unverified
+    saved = json.loads((loose.parent / "ckpt-0000000400-eval.json").read_text())
+    assert saved["greedy"] is False and saved["eval/episodes"] == 2
+    assert "sampled" in result.stdout
+    assert (tmp_path / "eval.json").read_text() == "somebody else's"  # nothing above touched
+    # A checksum beside it that does not match: refused.
+    shutil.copy(trained / "checkpoints" / "ckpt-0000000300.json", loose.with_suffix(".json"))
+    result = run(f"evaluate={loose}", cwd=tmp_path)
+    assert result.returncode != 0 and "does not match the checksum" in result.stderr
+
+
+def test_evaluate_refuses_a_setting_it_would_ignore(trained):
+    result = run(f"evaluate={trained}", "env.id=Acrobot-v1", cwd=trained.parent)
+    assert result.returncode != 0
+    assert "`env.id=Acrobot-v1` does not apply to evaluate=" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_corrupted_newest_checkpoint_falls_back_to_the_previous(trained, tmp_path):
     folder = tmp_path / "checkpoints"
     folder.mkdir()

@@ -83,6 +83,10 @@ def test_module_ids_register_on_import(tmp_path):
     (["env.image_size=20"], "env.image_size"),
     (["env.image_size=big"], "env.image_size"),
     (["quantizer=vq", "quantizer.estimator=magic"], "quantizer.estimator"),
+    (["quantizer.name=vq"], "quantizer=NAME"),  # renaming fsq's options is not switching
+    (["env=memory", "env.kwargs.delay=-1"], "delay"),
+    (["+env.kwargs.pole_colour=1"], "pole_colour"),
+    (["env=memory", "env.kwargs.dealy=6"], "+env.kwargs.dealy=VALUE"),
 ])
 def test_bad_input_fails_with_one_line_before_run_dir_exists(tmp_path, args, names):
     run_dir = tmp_path / "run"

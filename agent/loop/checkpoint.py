@@ -89,6 +89,13 @@ def latest(folder: Path) -> Path | None:
 def find(target: Path) -> Path:
     """A checkpoint file, or the latest valid one of a run folder."""
     if target.is_file():
+        if not target.with_suffix(".json").exists():
+            warnings.warn(f"{target} has no checksum file ({target.with_suffix('.json').name}) "
+                          f"beside it: loaded without verifying it", stacklevel=2)
+        elif not verified(target):
+            raise CheckpointError(f"{target} does not match the checksum in "
+                                  f"{target.with_suffix('.json').name}: it is damaged or "
+                                  f"incomplete")
         return target
     found = latest(target / "checkpoints") if target.is_dir() else None
     if found is None:

@@ -27,6 +27,9 @@ def explain(err: BaseException) -> str:
     if isinstance(cause, OmegaConfBaseException):
         key = getattr(cause, "full_key", None)
         message = _first_line(str(cause))
+        if "not in" in message and key and key.startswith("env.kwargs."):
+            return (f"unknown config key '{key}' ({message}); a keyword the env's config "
+                    f"does not list is added with a leading +: +{key}=VALUE")
         if "not in" in message and key:
             return (f"unknown config key '{key}' ({message}); `python run.py --cfg job` "
                     f"lists every key")

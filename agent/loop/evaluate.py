@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from agent.agent import Agent
 from agent.config import EnvConfig, saved_config
+from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.acting import ActingPolicy
 from agent.loop.driver import Driver, play_episodes
@@ -51,12 +52,34 @@ class Evaluator:
         self.envs.close()
 
 
-def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
-                        seed: int = 0) -> dict[str, float]:
+# What applies to evaluate=: the agent and its env come from the checkpoint's own config.
+EVALUATE_KEYS = ("evaluate", "eval.episodes", "eval.greedy", "device", "seed", "threads")
+
+
+def check_evaluate_overrides(overrides: list[str]) -> None:
+    """Refuse a setting that evaluate= would otherwise ignore without a word."""
+    for override in overrides:
+        key = override.lstrip("+~").partition("=")[0]
+        if key not in EVALUATE_KEYS and not key.startswith(("hydra", "wandb.", "log.")):
+            raise ConfigError(f"`{override}` does not apply to evaluate=: the agent and its "
+                              f"env are rebuilt from the checkpoint's own config; only "
+                              f"{', '.join(EVALUATE_KEYS[1:])} apply")
+
+
+def outputs(path: Path) -> tuple[Path, Path]:
+    """Where the results go: eval.json and eval.mp4 in the run folder of a checkpoint in
+    RUN/checkpoints/, else beside the checkpoint, named after it."""
+    if path.parent.name == "checkpoints":
+        return path.parent.parent / "eval.json", path.parent.parent / "eval.mp4"
+    return path.with_name(f"{path.stem}-eval.json"), path.with_name(f"{path.stem}-eval.mp4")
+
+
+def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu", seed: int = 0,
+                        greedy: bool | None = None) -> dict[str, float]:
     """Weights only: rebuild the agent from the checkpoint's own config, run `episodes`
-    episodes (greedy unless its eval.greedy is false), print mean ± std and write eval.json
-    into the run folder, with a video of one more greedy episode (eval.mp4) where the env
-    renders."""
+    episodes (greedy unless `greedy` is False, or, when it is None, the checkpoint's
+    eval.greedy is), print mean ± std and write the results (`outputs`), with a video of
+    one more greedy episode where the env renders."""
     path = checkpoint.find(target)
     state = checkpoint.load(path)
     cfg = OmegaConf.to_object(saved_config(state["config"]))
@@ -68,16 +91,19 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu",
     agent = Agent(spec, codec, cfg, device)
     agent.load_state_dict(state["agent"])
     seeds = Seeds(seed)
-    evaluator = Evaluator(env, episodes, codec, spec, seeds, cfg.eval.greedy)
-    result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"]}
+    greedy = cfg.eval.greedy if greedy is None else greedy
+    evaluator = Evaluator(env, episodes, codec, spec, seeds, greedy)
+    result = evaluator(agent) | {"checkpoint": str(path), "env_steps": state["env_steps"],
+                                 "greedy": greedy}
     evaluator.close()
-    run_dir = path.parent.parent
-    (run_dir / "eval.json").write_text(json.dumps(result | {"video": None}, indent=1))
+    results, video_path = outputs(path)
+    results.write_text(json.dumps(result | {"video": None}, indent=1))
     print(f"eval return {result['eval/return']:.1f} ± {result['eval/return_std']:.1f} over "
-          f"{episodes} episodes ({env.id}, checkpoint at {state['env_steps']} env steps)")
-    video = record_episode(agent, env, codec, spec, run_dir / "eval.mp4", seeds.video(0))
+          f"{episodes} episodes, {'greedy' if greedy else 'sampled'} ({env.id}, checkpoint "
+          f"at {state['env_steps']} env steps): {results}")
+    video = record_episode(agent, env, codec, spec, video_path, seeds.video(0))
     if video:  # written after the results, which a failed video must not cost
         result["video"] = str(video)
-        (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
+        results.write_text(json.dumps(result, indent=1))
         print(f"video: {video}")
     return result
