@@ -99,6 +99,20 @@ def test_bad_input_fails_with_one_line_before_run_dir_exists(tmp_path, args, nam
     assert not run_dir.exists()
 
 
+@pytest.mark.parametrize("args, names", [
+    (["quantizer=fsq,vqq"], "quantizer=vqq"),  # the second value of a swept group
+    (["quantizer=fsq,vq", "trian.batch_size=4"], "trian"),
+    (["seed=0,1", "train.model_opt.lr=1e-4,fast"], "train.model_opt.lr"),
+])
+def test_a_bad_grid_fails_with_one_line_before_any_job(tmp_path, args, names):
+    result = run("-m", "preset=debug", "sweep=bad", *args, cwd=tmp_path)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and names in lines[0]
+    assert not (tmp_path / "sweeps").exists()
+
+
 def test_an_existing_run_folder_is_left_untouched(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()

@@ -1,6 +1,7 @@
 """Turning bad command lines into one-line errors, before Hydra starts a run."""
 
 from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -37,13 +38,31 @@ def explain(err: BaseException) -> str:
     return _first_line(str(err))
 
 
+MULTIRUN = ("-m", "--multirun")
+
+
 def check_overrides(config_dir: str, args: list[str]) -> None:
     """Compose the config the command line asks for; a bad one raises one of UserError
-    (see `explain`). Hydra's flags (--help, -m, --cfg, ...) are left to Hydra itself."""
-    if any(arg.startswith("-") for arg in args):
+    (see `explain`). With -m, every value of each swept key is composed (with the first
+    value of the others), so a typo in the fifth quantizer stops the grid before its
+    first job. Hydra's other flags (--help, --cfg, ...) are left to Hydra itself."""
+    flags = [arg for arg in args if arg.startswith("-")]
+    if any(flag not in MULTIRUN for flag in flags):
         return
-    compose_config(config_dir, [arg for arg in args
-                                if not arg.lstrip("+~").startswith("hydra")])
+    overrides = [arg for arg in args
+                 if not arg.startswith("-") and not arg.lstrip("+~").startswith("hydra")]
+    for combination in one_value_each(overrides) if flags else [overrides]:
+        compose_config(config_dir, combination)
+
+
+def one_value_each(overrides: list[str]) -> list[list[str]]:
+    """Single-valued command lines that together use every value of every swept key."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    choices = [[f"{o.get_key_element()}={value}" for value in o.sweep_string_iterator()]
+               if o.is_sweep_override() else [o.input_line] for o in parsed]
+    first = [values[0] for values in choices]
+    return [first] + [first[:i] + [value] + first[i + 1:]
+                      for i, values in enumerate(choices) for value in values[1:]]
 
 
 def compose_config(config_dir: str, overrides: list[str]):
