@@ -257,8 +257,8 @@ class Config:
     frames")."""
 
 
-RUN_KEYS = ("run_dir", "threads", "device", "compile", "wandb.", "log.", "checkpoint.", "nan.",
-            "sweep", "report", "resume", "evaluate")
+RUN_KEYS = ("run_dir", "threads", "device", "compile", "env.vector", "wandb.", "log.",
+            "checkpoint.", "nan.", "sweep", "report", "resume", "evaluate")
 """Settings (prefixes of dotted keys) of how a run is carried out, not of what it trains or
 measures: runs that differ only in them are the same arm of an ablation, and they may
 change when a run resumes."""

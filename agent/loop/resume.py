@@ -18,8 +18,8 @@ SHAPE_KEYS = ("model.", "quantizer", "env.id", "env.game", "env.num_envs", "env.
               "env.max_pool", "replay.capacity")
 GROUPS = ("env", "quantizer", "size", "preset")
 # Besides how the run is carried out (agent.config.RUN_KEYS), what may change on resume:
-# how long it trains, how it is evaluated, and how its envs are stepped.
-RESUMABLE_KEYS = ("steps", "eval.", "env.vector")
+# how long it trains and how it is evaluated.
+RESUMABLE_KEYS = ("steps", "eval.")
 
 
 def resume_config(run_dir: Path, overrides: list[str]) -> tuple[Config, list[str]]:
@@ -51,8 +51,8 @@ def resume_config(run_dir: Path, overrides: list[str]) -> tuple[Config, list[str
             raise ConfigError(
                 f"`{key}` cannot change on resume: the steps already trained used "
                 f"{before!r}, and the run's config.yaml would no longer say so; start a new "
-                f"run with it. On resume only steps, eval.*, env.vector and how the run is "
-                f"carried out (threads, device, compile, log.*, wandb.*, checkpoint.*) change")
+                f"run with it. On resume only steps, eval.* and how the run is carried out "
+                f"(threads, device, compile, env.vector, log.*, wandb.*, checkpoint.*) change")
         applied.append(override)
     cfg = OmegaConf.to_object(node)
     cfg.run_dir = str(run_dir)

@@ -74,6 +74,10 @@ class Run:
                               f"than without the interruption", stacklevel=2)
         else:
             check_run_dir(self.run_dir)
+        if cfg.env.vector == "async":
+            warnings.warn("env.vector=async: this run resumes only in sync mode "
+                          "(resume=RUN_DIR env.vector=sync), which rebuilds its envs in place",
+                          stacklevel=2)
         self.wandb_mode = wandb_mode(cfg.wandb)
         self.device = resolve_device(cfg.device)
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
