@@ -109,7 +109,7 @@ def main(cfg: DictConfig) -> None:
         from agent.loop.evaluate import check_evaluate_overrides, evaluate_checkpoint
 
         overrides = list(HydraConfig.get().overrides.task)
-        greedy = any(o.startswith("eval.greedy=") for o in overrides)
+        greedy = any(o.lstrip("+~").startswith("eval.greedy=") for o in overrides)
         try:
             check_evaluate_overrides(overrides)
             if cfg.threads:

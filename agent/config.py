@@ -134,10 +134,10 @@ class ActorCriticConfig:
 @dataclass
 class ReplayConfig:
     capacity: Any = "auto"
-    """Env steps kept (the oldest are overwritten), or `auto`: the whole run up to 1M steps,
-    fewer if that buffer and its copy in a checkpoint do not fit in half the memory
-    available at start (the choice and its reason are printed, and the number is what the
-    run's config.yaml keeps)."""
+    """Env steps kept (the oldest are overwritten), or `auto`: the most, up to 1M, whose
+    buffer and its copy in a checkpoint fit in half the memory available at start (the
+    choice and its reason are printed, and the number is what the run's config.yaml
+    keeps)."""
 
 
 @dataclass
@@ -279,10 +279,22 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
+def comparable(flat: dict) -> dict:
+    """Flattened settings as comparisons should see them: a replay that keeps every step of
+    the run (nothing evicted) trains the same whatever its capacity, so that capacity reads
+    `whole run` (`auto` resolves to different numbers on machines with different memory)."""
+    capacity, steps, envs = (flat.get(k) for k in ("replay.capacity", "steps", "env.num_envs"))
+    if isinstance(capacity, int) and isinstance(steps, int) and isinstance(envs, int) and (
+            capacity // envs >= -(-steps // envs)):
+        return flat | {"replay.capacity": "whole run"}
+    return flat
+
+
 def changed_settings(held: dict, asked: dict) -> dict[str, tuple]:
     """Each dotted setting that differs between a saved run (`held`, flattened) and a
     config (`asked`, flattened): {key: (held value, asked value)}. Run keys are left out,
     and so is an `auto` replay capacity (a run keeps the number it resolved to)."""
+    held, asked = comparable(held), comparable(asked)
     differ = {}
     for key in sorted(held.keys() | asked.keys()):
         if is_run_key(key) or (key == "replay.capacity" and asked.get(key) == "auto"):

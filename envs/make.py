@@ -46,10 +46,13 @@ def gym_make(env_id: str, kwargs: dict[str, Any] | None, extra: dict[str, Any]) 
         raise EnvError(f"env.id={env_id!r}: module {module!r} cannot be imported; install it "
                        f"or fix the module part of the id") from None
     except (TypeError, ValueError) as err:
-        if not kwargs:
-            raise  # the env's own failure, not the user's arguments
-        raise EnvError(f"env.id={env_id!r} cannot be made with env.kwargs={dict(kwargs)} "
-                       f"({err}); fix or remove the keyword") from None
+        # A keyword the env does not take, or a value it refuses; other failures of the
+        # env's own code keep their traceback.
+        unknown = isinstance(err, TypeError) and "unexpected keyword" in str(err)
+        if not kwargs or not (unknown or isinstance(err, ValueError)):
+            raise
+        raise EnvError(f"env.id={env_id!r} cannot be made with env.kwargs={dict(kwargs)}: "
+                       f"{err}") from err
 
 
 def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: int = 1,

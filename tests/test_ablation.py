@@ -209,7 +209,8 @@ def test_an_interrupted_job_resumes_only_with_the_settings_it_was_made_with(tmp_
     assert "resuming interrupted run" in result.stderr
     assert json.loads((job / "summary.json").read_text())["steps"] == 300
     assert not (job / "error.txt").exists()
-    assert "No space left" in (job / "error-0000000200.txt").read_text()
+    (kept,) = job.glob("error-0000000200-*.txt")
+    assert "No space left" in kept.read_text()
     assert run(f"report={job.parent}", "wandb.mode=disabled", cwd=tmp_path).returncode == 0
     assert "crashed" not in (job.parent / "report.md").read_text()
 
@@ -227,3 +228,58 @@ def test_the_report_refuses_an_arm_that_holds_a_seed_twice(tiny_ablation, tmp_pa
     assert result.returncode == 1
     assert "arm `fsq` holds seed 0 2 times" in result.stderr
     assert not (twice / "report.md").exists()
+
+
+def test_runs_whose_replay_kept_every_step_are_one_arm_whatever_the_capacity(tiny_ablation,
+                                                                            tmp_path):
+    import shutil
+
+    import yaml
+
+    from agent.analysis.report import arm_labels, load_runs
+
+    _, sweep_dir, _ = tiny_ablation
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    (fsq0,) = copy.glob("*quantizer=fsq*seed=0*")
+    config = yaml.safe_load((fsq0 / "config.yaml").read_text())
+    config["replay"]["capacity"] = 467_001  # what `auto` gave on another machine
+    (fsq0 / "config.yaml").write_text(yaml.safe_dump(config))
+    assert sorted(arm_labels(load_runs(copy))) == ["fsq", "fsq", "vq", "vq"]
+    config["replay"]["capacity"] = 100  # fewer than the run's 300 steps: it evicted
+    (fsq0 / "config.yaml").write_text(yaml.safe_dump(config))
+    assert sorted(arm_labels(load_runs(copy))) == [
+        "fsq replay.capacity=100", "fsq replay.capacity=whole run",
+        "vq replay.capacity=whole run", "vq replay.capacity=whole run"]
+
+
+def test_every_run_key_is_left_out_of_job_folder_names():
+    import dataclasses
+
+    import yaml
+
+    from agent.config import flatten, is_run_key
+    from tests.helpers import compose_config
+
+    hydra = yaml.safe_load((ROOT / "configs" / "config.yaml").read_text())["hydra"]
+    excluded = set(hydra["job"]["config"]["override_dirname"]["exclude_keys"])
+    run_keys = {k for k in flatten(dataclasses.asdict(compose_config())) if is_run_key(k)}
+    assert run_keys - excluded == set()
+
+
+def test_a_sweep_with_older_folder_names_is_picked_up(tiny_ablation, tmp_path):
+    import shutil
+
+    cwd, sweep_dir, _ = tiny_ablation
+    older = tmp_path / "sweeps" / "tiny"
+    shutil.copytree(sweep_dir, older)
+    (fsq0,) = older.glob("*quantizer=fsq,seed=0*")
+    # As Hydra named it when log.progress and threads were part of the name (sorted keys).
+    name = ",".join(sorted([*fsq0.name.split(","), "log.progress=False", "threads=1"]))
+    fsq0.rename(older / name)
+    result = run("-m", *TINY, "quantizer=fsq,vq", "seed=0,1", "sweep=tiny",
+                 "hydra.launcher.n_jobs=2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"renamed {name} to {fsq0.name}" in result.stderr
+    assert result.stderr.count("skipping finished run") == 4
+    assert fsq0.is_dir() and not (older / name).exists()

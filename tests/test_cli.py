@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent.errors import ConfigError
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -103,6 +105,7 @@ def test_bad_input_fails_with_one_line_before_run_dir_exists(tmp_path, args, nam
     (["quantizer=fsq,vqq"], "quantizer=vqq"),  # the second value of a swept group
     (["quantizer=fsq,vq", "trian.batch_size=4"], "trian"),
     (["seed=0,1", "train.model_opt.lr=1e-4,fast"], "train.model_opt.lr"),
+    (["seed=0", "threads=1,2"], "threads=1,2"),  # not part of a job's folder name
 ])
 def test_a_bad_grid_fails_with_one_line_before_any_job(tmp_path, args, names):
     result = run("-m", "preset=debug", "sweep=bad", *args, cwd=tmp_path)
@@ -111,6 +114,15 @@ def test_a_bad_grid_fails_with_one_line_before_any_job(tmp_path, args, names):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and names in lines[0]
     assert not (tmp_path / "sweeps").exists()
+
+
+def test_a_grid_of_only_run_settings_is_refused():
+    from agent.loop.cli import check_overrides
+
+    # Its one job's folder name would be empty: the run would land in the sweep folder.
+    with pytest.raises(ConfigError, match="at least one setting of what it trains"):
+        check_overrides(str(ROOT / "configs"), ["-m", "threads=2", "wandb.mode=disabled"])
+    check_overrides(str(ROOT / "configs"), ["-m", "threads=2", "seed=0"])
 
 
 def test_an_existing_run_folder_is_left_untouched(tmp_path):

@@ -64,6 +64,8 @@ def test_stop_and_resume_gives_bitwise_the_same_run(tmp_path):
                                            ("seed=7", "seed"),
                                            ("train.train_ratio=128", "train.train_ratio"),
                                            ("train.model_opt.lr=0.001", "train.model_opt.lr"),
+                                           ("train={train_ratio: 128}",
+                                            "train.train_ratio"),  # a dict value
                                            ("run_dir=elsewhere", "run_dir")])
 def test_resume_refuses_overrides_that_change_what_was_trained(tmp_path, override, key):
     run_dir = tmp_path / "run"

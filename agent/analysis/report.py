@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from agent.analysis.figures import write_figures
-from agent.config import Config, flatten, is_run_key, saved_settings
+from agent.config import Config, comparable, flatten, is_run_key, saved_settings
 from agent.errors import ConfigError
 from agent.loop.openloop_errors import HORIZONS
 from agent.loop.sweep import ERROR, SUMMARY
@@ -62,8 +62,8 @@ def load_runs(sweep_dir: Path) -> list[RunRecord]:
         events = ([json.loads(line) for line in metrics.read_text().splitlines() if line]
                   if metrics.exists() else [])
         error = (path / ERROR).read_text().splitlines()[0] if (path / ERROR).exists() else None
-        runs.append(RunRecord(path, flatten(saved_settings(config_file.read_text())), events,
-                              (path / SUMMARY).exists(), error))
+        config = comparable(flatten(saved_settings(config_file.read_text())))
+        runs.append(RunRecord(path, config, events, (path / SUMMARY).exists(), error))
     return runs
 
 

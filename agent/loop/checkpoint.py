@@ -70,9 +70,12 @@ def verified(path: Path) -> bool:
     meta_path = path.with_suffix(".json")
     if not meta_path.exists():
         return False
-    meta = json.loads(meta_path.read_text())
-    return (path.exists() and path.stat().st_size == meta["bytes"]
-            and _sha256(path) == meta["sha256"])
+    try:
+        meta = json.loads(meta_path.read_text())
+        size, digest = meta["bytes"], meta["sha256"]
+    except (ValueError, KeyError, TypeError):
+        return False  # not a checksum file of ours
+    return path.exists() and path.stat().st_size == size and _sha256(path) == digest
 
 
 def latest(folder: Path) -> Path | None:

@@ -6,6 +6,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from agent.config import is_run_key
 from agent.errors import ConfigError
 from agent.loop.checkpoint import CheckpointError
 from envs import EnvError, SpaceError
@@ -29,8 +30,8 @@ def explain(err: BaseException) -> str:
         key = getattr(cause, "full_key", None)
         message = _first_line(str(cause))
         if "not in" in message and key and key.startswith("env.kwargs."):
-            return (f"unknown config key '{key}' ({message}); a keyword the env's config "
-                    f"does not list is added with a leading +: +{key}=VALUE")
+            return (f"unknown config key '{key}' ({message}); if the env takes a keyword "
+                    f"its config does not list, add it with a leading +: +{key}=VALUE")
         if "not in" in message and key:
             return (f"unknown config key '{key}' ({message}); `python run.py --cfg job` "
                     f"lists every key")
@@ -51,15 +52,39 @@ def check_overrides(config_dir: str, args: list[str]) -> None:
         return
     overrides = [arg for arg in args
                  if not arg.startswith("-") and not arg.lstrip("+~").startswith("hydra")]
-    for combination in one_value_each(overrides) if flags else [overrides]:
+    if flags:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        check_grid_keys(parsed)
+    for combination in one_value_each(parsed) if flags else [overrides]:
         compose_config(config_dir, combination)
 
 
-def one_value_each(overrides: list[str]) -> list[list[str]]:
-    """Single-valued command lines that together use every value of every swept key."""
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    choices = [[f"{o.get_key_element()}={value}" for value in o.sweep_string_iterator()]
-               if o.is_sweep_override() else [o.input_line] for o in parsed]
+def check_grid_keys(parsed: list) -> None:
+    """A job's folder is named by the settings of what it trains (run keys are left out of
+    it): a grid must set one, and must not sweep a run key, or its jobs share a folder."""
+    for override in parsed:
+        if override.is_sweep_override() and is_run_key(override.key_or_group):
+            raise ConfigError(f"`{override.input_line}` sweeps a setting of how runs are "
+                              f"carried out, which is not part of a job's folder name: its "
+                              f"jobs would share one folder; run one sweep per value "
+                              f"(sweep=NAME)")
+    if not any(not is_run_key(o.key_or_group) for o in parsed):
+        raise ConfigError("a multirun (-m) needs at least one setting of what it trains (e.g. "
+                          "seed=0 or quantizer=fsq,vq), which names each job's folder")
+
+
+def one_value_each(parsed: list) -> list[list[str]]:
+    """Single-valued command lines that together use every value of every swept key (a
+    sweep that cannot be listed before Hydra runs, such as glob(), is left to Hydra)."""
+    choices = []
+    for override in parsed:
+        try:
+            values = ([f"{override.get_key_element()}={value}"
+                       for value in override.sweep_string_iterator()]
+                      if override.is_sweep_override() else [override.input_line])
+        except HydraException:
+            continue
+        choices.append(values)
     first = [values[0] for values in choices]
     return [first] + [first[:i] + [value] + first[i + 1:]
                       for i, values in enumerate(choices) for value in values[1:]]

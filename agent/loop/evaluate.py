@@ -13,6 +13,7 @@ from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.acting import ActingPolicy
 from agent.loop.driver import Driver, play_episodes
+from agent.loop.setup import resolve_device
 from agent.loop.video import record_episode
 from agent.seeds import Seeds
 from envs import ActionCodec, ObservationSpec, make_vector_env
@@ -63,13 +64,14 @@ def check_evaluate_overrides(overrides: list[str]) -> None:
         if key not in EVALUATE_KEYS and not key.startswith(("hydra", "wandb.", "log.")):
             raise ConfigError(f"`{override}` does not apply to evaluate=: the agent and its "
                               f"env are rebuilt from the checkpoint's own config; only "
-                              f"{', '.join(EVALUATE_KEYS[1:])} apply")
+                              f"{', '.join(EVALUATE_KEYS[1:])} apply (wandb.* and log.* "
+                              f"are accepted and unused)")
 
 
 def outputs(path: Path) -> tuple[Path, Path]:
     """Where the results go: eval.json and eval.mp4 in the run folder of a checkpoint in
     RUN/checkpoints/, else beside the checkpoint, named after it."""
-    if path.parent.name == "checkpoints":
+    if path.parent.name == "checkpoints" and (path.parent.parent / "config.yaml").exists():
         return path.parent.parent / "eval.json", path.parent.parent / "eval.mp4"
     return path.with_name(f"{path.stem}-eval.json"), path.with_name(f"{path.stem}-eval.mp4")
 
@@ -88,7 +90,7 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu", seed: 
     codec = ActionCodec(probe.single_action_space)
     spec = ObservationSpec(probe.single_observation_space, env.image_size)
     probe.close()
-    agent = Agent(spec, codec, cfg, device)
+    agent = Agent(spec, codec, cfg, resolve_device(device))
     agent.load_state_dict(state["agent"])
     seeds = Seeds(seed)
     greedy = cfg.eval.greedy if greedy is None else greedy

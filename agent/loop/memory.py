@@ -25,21 +25,18 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def replay_capacity(setting: int | str, bytes_per_step: int, minimum: int, run_steps: int,
+def replay_capacity(setting: int | str, bytes_per_step: int, minimum: int,
                     available: int | None = None) -> tuple[int, str]:
-    """The capacity in steps and why: for `auto`, the whole run (`run_steps`) up to 1M
-    steps, fewer if that buffer and its checkpoint copy do not fit in AUTO_SHARE of the
-    available memory; a given number is refused if both do not fit in all of it. (A run
-    that fits gets the same number on any machine, so runs of one ablation agree.)"""
+    """The capacity in steps and why: for `auto`, the largest up to 1M steps whose buffer
+    and checkpoint copy fit in AUTO_SHARE of the available memory; a given number is
+    refused if both do not fit in all of it."""
     available = available_memory() if available is None else available
     if setting == "auto":
         fits = int(AUTO_SHARE * available / (2 * bytes_per_step))
-        capacity = max(min(MAX_AUTO_STEPS, run_steps, fits), minimum)
-        why = "replay.capacity=auto: " + (
-            f"the most steps whose buffer and checkpoint copy fit in {AUTO_SHARE:.0%} of the "
-            f"{available / GIB:.1f} GiB available" if fits < min(MAX_AUTO_STEPS, run_steps)
-            else "the whole run" if run_steps <= MAX_AUTO_STEPS
-            else "1M steps, the most auto takes")
+        capacity = max(min(MAX_AUTO_STEPS, fits), minimum)
+        why = ("replay.capacity=auto: " + ("1M steps, the most auto takes" if fits >= MAX_AUTO_STEPS
+               else f"the most steps whose buffer and checkpoint copy fit in "
+                    f"{AUTO_SHARE:.0%} of the {available / GIB:.1f} GiB available"))
         return capacity, why
     capacity = int(setting)
     needed = capacity * bytes_per_step

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-from agent.config import Config, is_run_key, saved_config
+from agent.config import Config, flatten, is_run_key, saved_config
 from agent.errors import ConfigError
 from agent.loop.files import write_text_atomically
 
@@ -40,23 +40,32 @@ def resume_config(run_dir: Path, overrides: list[str]) -> tuple[Config, list[str
         if key in GROUPS:
             raise ConfigError(f"`{override}` selects a config group; on resume only "
                               f"key=value overrides of the saved config apply")
-        if key.startswith(SHAPE_KEYS):
-            raise ConfigError(f"`{key}` cannot change on resume: it changes the shape of "
-                              f"the model or the replay, or the env the checkpoint continues")
-        before = OmegaConf.select(node, key, default=None)
+        before = flatten(OmegaConf.to_container(node))
         OmegaConf.update(node, key, yaml.safe_load(value), merge=True)
-        if OmegaConf.select(node, key, default=None) == before:
-            continue  # the saved value again
-        if not (is_run_key(key) or key.startswith(RESUMABLE_KEYS)):
-            raise ConfigError(
-                f"`{key}` cannot change on resume: the steps already trained used "
-                f"{before!r}, and the run's config.yaml would no longer say so; start a new "
-                f"run with it. On resume only steps, eval.* and how the run is carried out "
-                f"(threads, device, compile, env.vector, log.*, wandb.*, checkpoint.*) change")
-        applied.append(override)
+        after = flatten(OmegaConf.to_container(node))
+        changed = [k for k in sorted(before.keys() | after.keys())
+                   if before.get(k) != after.get(k)]  # a dict value changes several
+        for changed_key in changed:
+            check_resumable(changed_key, before.get(changed_key))
+        if changed:
+            applied.append(override)
     cfg = OmegaConf.to_object(node)
     cfg.run_dir = str(run_dir)
     return cfg, applied
+
+
+def check_resumable(key: str, saved) -> None:
+    """Refuse a change the steps already trained did not have."""
+    if key.startswith(SHAPE_KEYS):
+        raise ConfigError(f"`{key}` cannot change on resume: it changes the shape of "
+                          f"the model or the replay, or the env the checkpoint continues")
+    if not (is_run_key(key) or key.startswith(RESUMABLE_KEYS)):
+        raise ConfigError(
+            f"`{key}` cannot change on resume: the steps already trained used {saved!r}, "
+            f"and the run's config.yaml would no longer say so; start a new run with it. On "
+            f"resume only steps, eval.* and how the run is carried out (agent.config."
+            f"RUN_KEYS: threads, device, compile, env.vector, log.*, wandb.*, checkpoint.*, "
+            f"nan.*) change")
 
 
 def cut_metrics(path: Path, step: int) -> None:

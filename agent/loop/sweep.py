@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from agent.config import Config, changed_settings, flatten, saved_settings
+from agent.config import Config, changed_settings, flatten, is_run_key, saved_settings
 from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.files import write_text_atomically
@@ -44,6 +44,7 @@ def prepare(run_dir: Path) -> bool | None:
     """What a job does with its folder: None to skip a finished run, True to resume an
     interrupted one from its latest checkpoint, False to start (an unfinished run without a
     checkpoint is set aside first). A folder another process is running in is refused."""
+    adopt_older_name(run_dir)
     check_free(run_dir)
     if (run_dir / SUMMARY).exists():
         print(f"skipping finished run {run_dir}", file=sys.stderr)
@@ -55,6 +56,36 @@ def prepare(run_dir: Path) -> bool | None:
     if moved:
         print(f"restarting unfinished run {run_dir} (kept as {moved.name})", file=sys.stderr)
     return False
+
+
+def settings_in_name(name: str) -> list[str]:
+    """A job folder's name (Hydra's override_dirname) as its `key=value` items; a list
+    value's own commas stay inside its item."""
+    items: list[str] = []
+    for piece in name.split(","):
+        if "=" in piece or not items:
+            items.append(piece)
+        else:
+            items[-1] += "," + piece
+    return items
+
+
+def adopt_older_name(run_dir: Path) -> None:
+    """Folder names once included settings of how a run is carried out (threads,
+    log.progress, ...): a job whose folder is empty (Hydra makes it) or missing takes over
+    the one folder whose name is its own plus such settings."""
+    if (run_dir.exists() and any(run_dir.iterdir())) or not run_dir.parent.is_dir():
+        return
+    older = [d for d in run_dir.parent.iterdir() if d.is_dir() and ".unfinished-" not in d.name
+             and d.name != run_dir.name and ",".join(
+                 item for item in settings_in_name(d.name)
+                 if not is_run_key(item.lstrip("+~").partition("=")[0])) == run_dir.name]
+    if len(older) == 1:
+        if run_dir.exists():
+            run_dir.rmdir()
+        older[0].rename(run_dir)
+        print(f"renamed {older[0].name} to {run_dir.name} (folder names now leave out how "
+              f"a run is carried out)", file=sys.stderr)
 
 
 def held_settings(cfg: Config) -> Config:
@@ -107,9 +138,10 @@ def set_summary_aside(run_dir: Path) -> None:
 
 def set_error_aside(run_dir: Path, step: int) -> None:
     """A crashed run that resumes is no longer crashed: its error is kept as
-    error-<step of the checkpoint it resumes from>.txt, which reports do not read."""
+    error-<step of the checkpoint it resumes from>-<time>.txt, which reports do not read."""
     if (run_dir / ERROR).exists():
-        (run_dir / ERROR).replace(run_dir / f"error-{step:010d}.txt")
+        (run_dir / ERROR).replace(
+            run_dir / f"error-{step:010d}-{time.strftime('%Y%m%d-%H%M%S')}.txt")
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:
