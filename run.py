@@ -106,10 +106,11 @@ def main(cfg: DictConfig) -> None:
     elif cfg.evaluate:
         import torch
 
+        from agent.config import override_key
         from agent.loop.evaluate import check_evaluate_overrides, evaluate_checkpoint
 
         overrides = list(HydraConfig.get().overrides.task)
-        greedy = any(o.lstrip("+~").startswith("eval.greedy=") for o in overrides)
+        greedy = any(override_key(o) == "eval.greedy" for o in overrides)
         try:
             check_evaluate_overrides(overrides)
             if cfg.threads:

@@ -268,6 +268,11 @@ def is_run_key(key: str) -> bool:
     return key.startswith(RUN_KEYS)
 
 
+def override_key(override: str) -> str:
+    """The dotted key of a command-line override: `++eval.greedy=false` -> eval.greedy."""
+    return override.lstrip("+~").partition("=")[0]
+
+
 def flatten(tree: dict, prefix: str = "") -> dict:
     """Nested settings as dotted keys ({"train.train_ratio": 256, ...}); lists as JSON."""
     flat = {}

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from agent.config import changed_settings, flatten, is_run_key, saved_settings
+from agent.config import changed_settings, flatten, is_run_key, override_key, saved_settings
 from agent.loop.cli import compose_config
 from agent.loop.sweep import SUMMARY, prepare
 
@@ -46,7 +46,7 @@ def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
         pass
     elif todo:
         # How this session carries the run out (threads, device, ...) applies to it too.
-        carried = [o for o in overrides if is_run_key(o.lstrip("+~").partition("=")[0])]
+        carried = [o for o in overrides if is_run_key(override_key(o))]
         subprocess.run([sys.executable, str(ROOT / "run.py"), f"resume={run_dir}",
                         "wandb.mode=disabled", "log.progress=false", *carried, *longer],
                        check=True)

@@ -8,7 +8,7 @@ import torch
 from omegaconf import OmegaConf
 
 from agent.agent import Agent
-from agent.config import EnvConfig, saved_config
+from agent.config import EnvConfig, override_key, saved_config
 from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.acting import ActingPolicy
@@ -60,7 +60,7 @@ EVALUATE_KEYS = ("evaluate", "eval.episodes", "eval.greedy", "device", "seed", "
 def check_evaluate_overrides(overrides: list[str]) -> None:
     """Refuse a setting that evaluate= would otherwise ignore without a word."""
     for override in overrides:
-        key = override.lstrip("+~").partition("=")[0]
+        key = override_key(override)
         if key not in EVALUATE_KEYS and not key.startswith(("hydra", "wandb.", "log.")):
             raise ConfigError(f"`{override}` does not apply to evaluate=: the agent and its "
                               f"env are rebuilt from the checkpoint's own config; only "

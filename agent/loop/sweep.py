@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from agent.config import Config, changed_settings, flatten, is_run_key, saved_settings
+from agent.config import Config, changed_settings, flatten, is_run_key, override_key, saved_settings
 from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.files import write_text_atomically
@@ -79,7 +79,7 @@ def adopt_older_name(run_dir: Path) -> None:
     older = [d for d in run_dir.parent.iterdir() if d.is_dir() and ".unfinished-" not in d.name
              and d.name != run_dir.name and ",".join(
                  item for item in settings_in_name(d.name)
-                 if not is_run_key(item.lstrip("+~").partition("=")[0])) == run_dir.name]
+                 if not is_run_key(override_key(item))) == run_dir.name]
     if len(older) == 1:
         if run_dir.exists():
             run_dir.rmdir()
