@@ -71,6 +71,7 @@ def test_report_has_one_row_per_arm_finite_numbers_and_both_figures(tiny_ablatio
 def test_running_the_same_grid_again_skips_finished_runs(tiny_ablation):
     cwd, sweep_dir, first_wall = tiny_ablation
     before = {p: p.stat().st_mtime for p in sweep_dir.glob("*/metrics.jsonl")}
+    first_launch = (sweep_dir / "multirun.yaml").read_text()
     tic = time.perf_counter()
     result = run("-m", *TINY, "quantizer=fsq,vq", "seed=0,1", "sweep=tiny",
                  "hydra.launcher.n_jobs=2", cwd=cwd)
@@ -78,6 +79,9 @@ def test_running_the_same_grid_again_skips_finished_runs(tiny_ablation):
     assert result.stderr.count("skipping finished run") == 4
     assert {p: p.stat().st_mtime for p in sweep_dir.glob("*/metrics.jsonl")} == before
     assert time.perf_counter() - tic < first_wall
+    # the first launch's record is kept beside the second's, not overwritten
+    kept = [p.read_text() for p in sweep_dir.glob("multirun-*.yaml")]
+    assert first_launch in kept and (sweep_dir / "multirun.yaml").exists()
 
 
 def test_report_lists_a_crashed_run_with_its_error(tmp_path):

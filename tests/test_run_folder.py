@@ -221,3 +221,16 @@ def test_an_auto_capacity_is_saved_as_the_number_it_chose(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "replay: 1000000 steps preallocated" in result.stderr
     assert "capacity: 1000000" in (run_dir / "config.yaml").read_text()
+
+
+def test_each_launch_of_a_sweep_keeps_its_own_multirun_record(tmp_path):
+    from agent.loop.launches import keep_earlier_launch
+
+    assert keep_earlier_launch(tmp_path) is None  # a first launch has nothing to keep
+    texts = ["quantizer: fsq\n", "quantizer: vq\n", "quantizer: none\n"]
+    for text in texts:  # three launches within one second: none overwrites another
+        keep_earlier_launch(tmp_path)
+        (tmp_path / "multirun.yaml").write_text(text)
+    kept = sorted(p.read_text() for p in tmp_path.glob("multirun-*.yaml"))
+    assert kept == sorted(texts[:2])
+    assert (tmp_path / "multirun.yaml").read_text() == texts[2]
