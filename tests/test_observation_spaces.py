@@ -3,6 +3,7 @@ resizing, the decoder's shapes, and real training runs on each (pixels from rend
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -205,3 +206,33 @@ def test_open_loop_video_shows_truth_prediction_and_error_per_frame(tmp_path):
     assert np.array_equal(video[:, 16:, 32:], error.astype(np.uint8))
     written = iio.imread(write_open_loop_video(result, "obs", tmp_path / "ol.mp4"))
     assert written.shape == (10, 32, 48, 3)
+
+
+RENDER_CARTPOLE = """
+import hashlib, sys
+import numpy as np
+if sys.argv[1] == "ours":
+    from envs import make_env
+    env = make_env("CartPole-v1", pixels=True)
+else:  # gymnasium's own rendering, SDL left to probe for a display
+    import gymnasium as gym
+    env = gym.wrappers.AddRenderObservation(gym.make("CartPole-v1", render_mode="rgb_array"),
+                                            render_only=True)
+digest = hashlib.sha1()
+obs, _ = env.reset(seed=0)
+for step in range(6):
+    digest.update(np.asarray(obs).tobytes())
+    obs, *_ = env.step(step % 2)
+print(digest.hexdigest())
+"""
+
+
+def test_headless_pygame_renders_print_no_sdl_error_and_keep_their_pixels():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER", "XDG_RUNTIME_DIR")}
+    ours, plain = (subprocess.run([sys.executable, "-c", RENDER_CARTPOLE, which], cwd=ROOT,
+                                  env=env, capture_output=True, text=True, timeout=120)
+                   for which in ("ours", "plain"))
+    assert ours.returncode == 0 and plain.returncode == 0, ours.stderr + plain.stderr
+    assert "XDG_RUNTIME_DIR" not in ours.stderr, ours.stderr
+    assert ours.stdout == plain.stdout  # the same frames, byte for byte
