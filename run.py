@@ -127,20 +127,21 @@ def launch() -> int:
     """Run main(); for a multirun, the exit code says whether every job finished, and the
     last line lists those that did not."""
     from agent.loop import sweep
+    from agent.loop.signals import StartupTerminated
 
     multirun = any(arg in ("-m", "--multirun") for arg in sys.argv[1:])
     outcomes = sweep.start_outcomes(Path("sweeps")) if multirun else None
-    interrupted = False
+    interrupted = None
     try:
         main()
-    except KeyboardInterrupt:  # Ctrl-C reaches the launcher too; its jobs checkpoint
-        interrupted = True
+    except KeyboardInterrupt as err:  # Ctrl-C reaches the launcher too; its jobs checkpoint
+        interrupted = SIGNAL_EXIT["SIGTERM" if isinstance(err, StartupTerminated) else "SIGINT"]
     if outcomes is None:
-        return 130 if interrupted else 0
+        return interrupted or 0
     total, unfinished = sweep.unfinished_jobs(outcomes)
     if unfinished:
         print(sweep.unfinished_line(total, unfinished), file=sys.stderr)
-    return 130 if interrupted else int(bool(unfinished))
+    return interrupted or int(bool(unfinished))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agent.config import changed_settings, flatten, is_run_key, override_key, saved_settings
 from agent.loop.cli import compose_config
+from agent.loop.metrics_file import METRICS, read_events
 from agent.loop.sweep import SUMMARY, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,8 +80,7 @@ def settings_not_held(run_dir: Path, overrides: list[str]) -> dict[str, tuple]:
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
+    return read_events(Path(run_dir) / METRICS)
 
 
 def learning_summary(events: list[dict], threshold: float) -> dict:

@@ -287,3 +287,20 @@ def test_a_sweep_with_older_folder_names_is_picked_up(tiny_ablation, tmp_path):
     assert f"renamed {name} to {fsq0.name}" in result.stderr
     assert result.stderr.count("skipping finished run") == 4
     assert fsq0.is_dir() and not (older / name).exists()
+
+
+def test_a_run_whose_metrics_cannot_be_read_is_listed_and_the_report_is_written(
+        tiny_ablation, tmp_path):
+    import shutil
+
+    _, sweep_dir, _ = tiny_ablation
+    damaged = tmp_path / "damaged"
+    shutil.copytree(sweep_dir, damaged)
+    (vq1,) = damaged.glob("*quantizer=vq*seed=1*")
+    lines = (vq1 / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (vq1 / "metrics.jsonl").write_text("".join(lines[:2] + ['{"step": 3\n'] + lines[3:]))
+    result = run(f"report={damaged}", "wandb.mode=disabled", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = (damaged / "report.md").read_text()
+    assert f"`{vq1.name}` cannot be read: " in report and "line 3 is not a JSON event" in report
+    assert report.count("\n| vq |") == 2  # the arm stands on its one readable seed

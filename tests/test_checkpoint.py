@@ -194,3 +194,22 @@ def test_no_valid_checkpoint_is_a_clear_error(trained, tmp_path):
     result = run(f"resume={run_dir}", cwd=tmp_path)
     assert result.returncode != 0 and "valid checkpoint" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_run_stopped_before_its_first_checkpoint_says_to_start_again(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("steps: 400\n")
+    with pytest.raises(checkpoint.CheckpointError, match="no valid checkpoint .* start the run "
+                                                         "again"):
+        checkpoint.find(tmp_path / "run")
+
+
+def test_a_checkpoint_file_left_without_its_checksum_is_removed_at_the_next_save(tmp_path):
+    folder = tmp_path / "checkpoints"
+    checkpoint.save(folder, 100, {"w": torch.ones(2)})
+    orphan = folder / "ckpt-0000000150.pt"  # killed before its .json was written
+    orphan.write_bytes((folder / "ckpt-0000000100.pt").read_bytes())
+    checkpoint.save(folder, 200, {"w": torch.ones(2)})
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "ckpt-0000000100.json", "ckpt-0000000100.pt", "ckpt-0000000200.json",
+        "ckpt-0000000200.pt"]

@@ -234,3 +234,145 @@ def test_each_launch_of_a_sweep_keeps_its_own_multirun_record(tmp_path):
     kept = sorted(p.read_text() for p in tmp_path.glob("multirun-*.yaml"))
     assert kept == sorted(texts[:2])
     assert (tmp_path / "multirun.yaml").read_text() == texts[2]
+
+
+# -- a run killed at the worst moments (found by killing real runs) ------------------------
+@pytest.fixture(scope="module")
+def checkpointed(tmp_path_factory) -> Path:
+    """A finished run with a checkpoint every 100 steps (100 ... 400)."""
+    run_dir = tmp_path_factory.mktemp("checkpointed") / "run"
+    result = run(*TINY, f"run_dir={run_dir}", "checkpoint.every=100", "checkpoint.keep=5")
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def killed_after_300(checkpointed: Path, tmp_path: Path) -> Path:
+    """The run as a kill just before its step-400 checkpoint would have left it: events
+    logged past the step-300 checkpoint, no summary."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(checkpointed, run_dir)
+    (run_dir / "summary.json").unlink()
+    for suffix in (".pt", ".json"):
+        (run_dir / "checkpoints" / f"ckpt-0000000400{suffix}").unlink()
+    return run_dir
+
+
+def test_a_resume_with_nothing_left_to_train_keeps_its_checkpoint_and_summarises_its_evals(
+        checkpointed, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(checkpointed, run_dir)
+    finished = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").unlink()  # killed between the last checkpoint and the summary
+    last = run_dir / "checkpoints" / "ckpt-0000000400.pt"
+    before = (last.stat().st_ino, last.stat().st_mtime_ns)
+    result = run(f"resume={run_dir}")
+    assert result.returncode == 0, result.stderr
+    # the good checkpoint is not written again (a kill then could have cost it)
+    assert (last.stat().st_ino, last.stat().st_mtime_ns) == before
+    summary = json.loads((run_dir / "summary.json").read_text())
+    evals = {k: v for k, v in finished.items() if k.startswith("eval/")}
+    assert evals and {k: summary[k] for k in evals} == evals
+
+
+def test_a_resume_that_would_cut_the_run_short_is_refused_before_anything_changes(
+        checkpointed, tmp_path):
+    run_dir = killed_after_300(checkpointed, tmp_path)
+    before = fingerprint(run_dir)
+    result = run(f"resume={run_dir}", "steps=200")
+    assert result.returncode == 1
+    assert "steps=200 is below the 300 env steps" in last_line(result.stderr)
+    assert fingerprint(run_dir) == before
+
+
+def test_a_metrics_line_cut_short_by_a_failed_write_is_left_out_and_the_run_resumes(
+        checkpointed, tmp_path):
+    run_dir = killed_after_300(checkpointed, tmp_path)
+    with open(run_dir / "metrics.jsonl", "a") as f:
+        f.write('{"step": 400, "frames": 400, "loss/recon": 0.41')  # a full disk, mid-line
+    result = run(f"resume={run_dir}")
+    assert result.returncode == 0, result.stderr
+    assert "last line was cut short" in result.stderr
+    events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    logged = [(e["step"], tuple(sorted(e))) for e in events]
+    assert len(logged) == len(set(logged))  # every event once: none repeated by the resume
+    def measured(lines):  # what the run measured, not how long it took
+        return [{k: v for k, v in json.loads(line).items() if not k.startswith("perf/")}
+                for line in lines]
+    uninterrupted = (checkpointed / "metrics.jsonl").read_text().splitlines()
+    assert measured(json.dumps(e) for e in events) == measured(uninterrupted)
+    assert (run_dir / "summary.json").exists()
+
+
+def test_a_damaged_metrics_line_stops_the_resume_before_anything_changes(checkpointed,
+                                                                          tmp_path):
+    run_dir = killed_after_300(checkpointed, tmp_path)
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines(keepends=True)
+    lines[1] = '{"step": 1\n'
+    (run_dir / "metrics.jsonl").write_text("".join(lines))
+    before = fingerprint(run_dir)
+    result = run(f"resume={run_dir}")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "metrics.jsonl line 2 is not a JSON event" in last_line(result.stderr)
+    assert fingerprint(run_dir) == before
+
+
+INJECT = """
+import os, runpy, signal, sys, time
+from pathlib import Path
+import agent.loop.checkpoint as checkpoint
+import agent.loop.run as run_module
+
+when, record, *args = sys.argv[1:]
+save = checkpoint.save
+
+def recording_save(folder, step, state, keep=3):
+    with open(record, "a") as f:
+        f.write(f"{step}\\n")
+    if when == "term-in-save" and step == 200:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while this checkpoint is written
+    return save(folder, step, state, keep)
+
+class SlowStartLogger(run_module.Logger):
+    def __init__(self, *a, **k):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while wandb would be starting
+        time.sleep(30)
+        super().__init__(*a, **k)
+
+checkpoint.save = recording_save
+if when == "term-at-start":
+    run_module.Logger = SlowStartLogger
+sys.argv = ["run.py", *args]
+runpy.run_path("run.py", run_name="__main__")
+"""
+
+
+def run_injected(when: str, tmp_path: Path, *args: str) -> tuple[int, list[int]]:
+    record = tmp_path / "saves.txt"
+    result = subprocess.run([sys.executable, "-c", INJECT, when, str(record), *args],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    saves = [int(s) for s in record.read_text().split()] if record.exists() else []
+    return result.returncode, saves
+
+
+def test_each_step_is_checkpointed_once_at_the_end_and_when_a_stop_arrives_during_a_save(
+        tmp_path):
+    code, saves = run_injected("none", tmp_path, *TINY, f"run_dir={tmp_path / 'a'}",
+                               "checkpoint.every=100")
+    assert code == 0 and saves == [100, 200, 300, 400]  # the final one is not written twice
+    (tmp_path / "saves.txt").unlink()
+    code, saves = run_injected("term-in-save", tmp_path, *TINY, f"run_dir={tmp_path / 'b'}",
+                               "checkpoint.every=100")
+    assert code == 143 and saves == [200 - 100, 200]
+    assert checkpoint.latest(tmp_path / "b" / "checkpoints").name == "ckpt-0000000200.pt"
+
+
+def test_sigterm_while_a_run_starts_undoes_the_start(tmp_path):
+    run_dir = tmp_path / "run"
+    code, saves = run_injected("term-at-start", tmp_path, *TINY, f"run_dir={run_dir}")
+    assert code == 143 and saves == []
+    assert not run_dir.exists()  # no half-made folder that could neither resume nor restart

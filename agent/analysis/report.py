@@ -18,6 +18,7 @@ import numpy as np
 from agent.analysis.figures import write_figures
 from agent.config import Config, comparable, flatten, is_run_key, saved_settings
 from agent.errors import ConfigError
+from agent.loop.metrics_file import METRICS, MetricsError, read_events
 from agent.loop.openloop_errors import HORIZONS
 from agent.loop.sweep import ERROR, SUMMARY
 from agent.quantizers import registry
@@ -36,7 +37,7 @@ class RunRecord:
     config: dict  # flattened: {"quantizer.name": "fsq", ...}
     events: list[dict]
     finished: bool
-    error: str | None
+    error: str | None  # why the run cannot be used: "crashed: ...", "cannot be read: ..."
 
     @property
     def x_key(self) -> str:
@@ -58,10 +59,12 @@ def load_runs(sweep_dir: Path) -> list[RunRecord]:
         path = config_file.parent
         if ".unfinished-" in path.name:
             continue
-        metrics = path / "metrics.jsonl"
-        events = ([json.loads(line) for line in metrics.read_text().splitlines() if line]
-                  if metrics.exists() else [])
-        error = (path / ERROR).read_text().splitlines()[0] if (path / ERROR).exists() else None
+        error = (f"crashed: {(path / ERROR).read_text().splitlines()[0]}"
+                 if (path / ERROR).exists() else None)
+        try:
+            events = read_events(path / METRICS)
+        except MetricsError as err:  # listed among the unusable runs, not a failed report
+            events, error = [], f"cannot be read: {err}"
         config = comparable(flatten(saved_settings(config_file.read_text())))
         runs.append(RunRecord(path, config, events, (path / SUMMARY).exists(), error))
     return runs
@@ -260,7 +263,7 @@ def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
     runs = load_runs(sweep_dir)
     if not runs:
         raise ConfigError(f"report={sweep_dir} holds no runs (no */config.yaml)")
-    problems = [f"`{r.path.name}` crashed: {r.error}" if r.error else
+    problems = [f"`{r.path.name}` {r.error}" if r.error else
                 f"`{r.path.name}` did not finish (no {SUMMARY})"
                 for r in runs if r.error or not r.finished]
     usable = [r for r in runs if r.finished and not r.error]

@@ -5,7 +5,9 @@ arbitrary objects.
     run_dir/checkpoints/ckpt-0000010000.json   {"step", "sha256", "bytes"}, written last
 
 A checkpoint counts only once its .json exists and the checksum matches, so a kill at any
-moment leaves the previous one usable.
+moment leaves the previous one usable. A step is written once (training changes nothing
+between two saves at one step): a new file over a good one would leave it, for a moment,
+beside the old checksum.
 """
 
 import hashlib
@@ -47,6 +49,9 @@ def save(folder: Path, step: int, state: dict[str, Any], keep: int = 3) -> Path:
     for old in sorted(folder.glob("ckpt-*.json"))[:-keep]:
         old.unlink()
         old.with_suffix(".pt").unlink(missing_ok=True)
+    for orphan in folder.glob("ckpt-*.pt"):  # a kill before its checksum was written
+        if not orphan.with_suffix(".json").exists():
+            orphan.unlink()
     seconds = time.perf_counter() - tic
     if seconds > SLOW_SECONDS:  # large replays make large checkpoints: say what they cost
         print(f"checkpoint {path.name}: {meta['bytes'] / 1024**3:.2f} GiB written in "
@@ -101,6 +106,10 @@ def find(target: Path) -> Path:
                                   f"incomplete")
         return target
     found = latest(target / "checkpoints") if target.is_dir() else None
+    if found is None and (target / "config.yaml").exists():
+        raise CheckpointError(f"{target} holds a run with no valid checkpoint (it stopped "
+                              f"before its first, or each is damaged): there is nothing to "
+                              f"resume; move the folder aside and start the run again")
     if found is None:
         raise CheckpointError(f"{target} is neither a checkpoint file nor a run folder with a "
                               f"valid checkpoint in checkpoints/")

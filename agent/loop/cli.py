@@ -9,10 +9,11 @@ from omegaconf.errors import OmegaConfBaseException
 from agent.config import is_run_key
 from agent.errors import ConfigError
 from agent.loop.checkpoint import CheckpointError
+from agent.loop.metrics_file import MetricsError
 from envs import EnvError, SpaceError
 
-UserError = (ConfigError, EnvError, SpaceError, CheckpointError, OmegaConfBaseException,
-             HydraException)
+UserError = (ConfigError, EnvError, SpaceError, CheckpointError, MetricsError,
+             OmegaConfBaseException, HydraException)
 
 
 def _first_line(text: str) -> str:

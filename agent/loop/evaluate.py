@@ -13,6 +13,7 @@ from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.acting import ActingPolicy
 from agent.loop.driver import Driver, play_episodes
+from agent.loop.files import write_text_atomically
 from agent.loop.setup import resolve_device
 from agent.loop.video import record_episode
 from agent.seeds import Seeds
@@ -99,13 +100,13 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu", seed: 
                                  "greedy": greedy}
     evaluator.close()
     results, video_path = outputs(path)
-    results.write_text(json.dumps(result | {"video": None}, indent=1))
+    write_text_atomically(results, json.dumps(result | {"video": None}, indent=1))
     print(f"eval return {result['eval/return']:.1f} ± {result['eval/return_std']:.1f} over "
           f"{episodes} episodes, {'greedy' if greedy else 'sampled'} ({env.id}, checkpoint "
           f"at {state['env_steps']} env steps): {results}")
     video = record_episode(agent, env, codec, spec, video_path, seeds.video(0))
     if video:  # written after the results, which a failed video must not cost
         result["video"] = str(video)
-        results.write_text(json.dumps(result, indent=1))
+        write_text_atomically(results, json.dumps(result, indent=1))
         print(f"video: {video}")
     return result

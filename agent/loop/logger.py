@@ -5,6 +5,7 @@ Every key is namespaced; NAMESPACES is the one list of them.
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tqdm import tqdm
 
 from agent.config import WandbConfig
 from agent.errors import ConfigError
+from agent.loop.metrics_file import METRICS
 
 NAMESPACES = ("train", "eval", "loss", "quant", "model", "perf")
 
@@ -106,7 +108,7 @@ class Logger:
         mode = wandb_mode or wandb_cfg.mode
         self.run = (start_wandb(run_dir, config, wandb_cfg, mode, resume_id)
                     if mode != "disabled" else None)
-        self.path = run_dir / "metrics.jsonl"
+        self.path = run_dir / METRICS
         self.file = None
         self.bar = tqdm(total=total_steps, unit="step", disable=not progress,
                         dynamic_ncols=True, mininterval=1.0)
@@ -163,6 +165,12 @@ class Logger:
         if postfix and self.bar.n % 100 < steps:
             self.bar.set_postfix(postfix, refresh=False)
         self.bar.update(steps)
+
+    def sync(self) -> None:
+        """Make the events logged so far durable (before a checkpoint that follows them)."""
+        if self.file is not None:
+            self.file.flush()
+            os.fsync(self.file.fileno())
 
     def close(self) -> None:
         self.bar.close()

@@ -1,7 +1,5 @@
-"""Continuing a run from its folder: the saved config plus command-line overrides, and the
-metrics file cut back to the checkpoint."""
+"""Continuing a run from its folder: the saved config plus command-line overrides."""
 
-import json
 from pathlib import Path
 
 import yaml
@@ -9,7 +7,6 @@ from omegaconf import OmegaConf
 
 from agent.config import Config, flatten, is_run_key, saved_config
 from agent.errors import ConfigError
-from agent.loop.files import write_text_atomically
 
 # Keys whose change would change the shapes of weights or replay, or the env whose
 # episodes a checkpoint continues: refused on resume.
@@ -67,11 +64,3 @@ def check_resumable(key: str, saved) -> None:
             f"RUN_KEYS: threads, device, compile, env.vector, log.*, wandb.*, checkpoint.*, "
             f"nan.*) change")
 
-
-def cut_metrics(path: Path, step: int) -> None:
-    """Drop log events after `step` (they will be produced again), atomically."""
-    if not path.exists():
-        return
-    lines = [line for line in path.read_text().splitlines()
-             if line and json.loads(line)["step"] <= step]
-    write_text_atomically(path, "".join(line + "\n" for line in lines))

@@ -20,6 +20,7 @@ import yaml
 
 from agent.agent import Agent
 from agent.config import Config
+from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.acting import ActingPolicy
 from agent.loop.counters import Counters
@@ -29,6 +30,7 @@ from agent.loop.files import remove_temporaries, write_text_atomically
 from agent.loop.lock import RunDirLock, check_free
 from agent.loop.logger import Logger, MetricMeans, wandb_mode
 from agent.loop.memory import announce, replay_capacity
+from agent.loop.metrics_file import METRICS, events_until, read_events
 from agent.loop.openloop import (
     open_loop,
     own_randomness,
@@ -38,9 +40,8 @@ from agent.loop.openloop import (
 from agent.loop.openloop_errors import measure_open_loop
 from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
-from agent.loop.resume import cut_metrics
 from agent.loop.setup import check_empty, check_run_dir, resolve_device, seed_global_rngs
-from agent.loop.signals import StopSignal
+from agent.loop.signals import StopSignal, startup_stops_undo
 from agent.loop.sweep import check_unfinished, set_error_aside, set_summary_aside, write_summary
 from agent.loop.video import record_episode
 from agent.optim import NonFiniteError
@@ -122,6 +123,15 @@ class Run:
                     f"{self.resume_from} does not fit this run "
                     f"({(str(err).splitlines() or [type(err).__name__])[0]})") from None
             self.wandb_id = state["wandb_id"] or None
+            done = self.counters.steps
+            if cfg.steps < done:
+                raise ConfigError(f"steps={cfg.steps} is below the {done} env steps "
+                                  f"{self.resume_from.name} already trained: pass steps={done} "
+                                  f"or more (a run is not cut short by resuming it)")
+            # read (and checked) now, written in start(): a damaged file stops the resume
+            # before anything in the folder changes
+            self.metrics_kept = events_until(self.run_dir / METRICS, done)
+        self.saved_step = self.counters.steps if resume else None  # the state on disk
 
     def parts(self) -> dict[str, Any]:
         """What a checkpoint holds, each part with its state_dict: the one list of them."""
@@ -159,7 +169,8 @@ class Run:
             remove_temporaries(self.run_dir)  # what a kill during a write left behind
             set_summary_aside(self.run_dir)
             set_error_aside(self.run_dir, self.counters.steps)
-            cut_metrics(self.run_dir / "metrics.jsonl", self.counters.steps)
+            # the events after the checkpoint are logged again as its steps are trained
+            write_text_atomically(self.run_dir / METRICS, self.metrics_kept)
         logger.progress(self.counters.steps)
         return logger
 
@@ -167,7 +178,8 @@ class Run:
         """Train to cfg.steps; returns the name of the signal that stopped it early (after a
         checkpoint), or None when it finished."""
         cfg, counters = self.cfg, self.counters
-        logger = self.start()
+        with startup_stops_undo():
+            logger = self.start()
         stop = StopSignal()
         try:
             while counters.steps < cfg.steps and not stop.received:
@@ -179,8 +191,7 @@ class Run:
                       f"written to {self.run_dir / 'checkpoints'}", file=sys.stderr)
                 return stop.received
             write_summary(self.run_dir, {"steps": counters.steps, "updates": counters.updates,
-                                         **counters.wall(), **{k: v for k, v in logger.last.items()
-                                                               if k.startswith("eval/")}})
+                                         **counters.wall(), **self.last_eval()})
             return None
         finally:
             stop.restore()
@@ -297,7 +308,21 @@ class Run:
         random.setstate(state["rng"]["python"])
 
     def save(self, logger: Logger) -> None:
+        """Checkpoint the run, once per env step: the state only changes as steps are
+        taken, and writing a step's checkpoint again would put its good copy at risk (a kill
+        between the new file and its checksum). The events logged so far reach the disk
+        first, so a checkpoint never runs ahead of its metrics."""
+        if self.counters.steps == self.saved_step:
+            return
+        logger.sync()
         state = self.state_dict()
         state["wandb_id"] = logger.run.id if logger.run is not None else ""
         checkpoint.save(self.run_dir / "checkpoints", self.counters.steps, state,
                         keep=self.cfg.checkpoint.keep)
+        self.saved_step = self.counters.steps
+
+    def last_eval(self) -> dict[str, float]:
+        """The latest evaluation's eval/* figures, from the metrics file: a resumed run may
+        have logged none itself."""
+        evals = [e for e in read_events(self.run_dir / METRICS) if "eval/return" in e]
+        return {k: v for k, v in evals[-1].items() if k.startswith("eval/")} if evals else {}

@@ -1,6 +1,32 @@
 """Stopping between steps on SIGINT and SIGTERM."""
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class StartupTerminated(KeyboardInterrupt):
+    """SIGTERM while a run starts: handled as Ctrl-C is then (the start is undone), and the
+    process ends with SIGTERM's shell code, 143."""
+
+
+@contextmanager
+def startup_stops_undo() -> Iterator[None]:
+    """While a run takes its folder and starts its logger (wandb may take seconds), SIGTERM
+    undoes the start, as Ctrl-C does, instead of killing the process half-way: a new folder
+    is removed, a resumed one left as it was."""
+    def handle(signum, frame):
+        raise StartupTerminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handle)
+    except ValueError:  # not the main thread (e.g. a thread-based launcher)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class StopSignal:

@@ -4,7 +4,10 @@ how it ended (told to the process that launched the multirun).
     sweeps/<sweep>/                       one ablation (hydra.sweep.dir)
         quantizer=fsq,seed=0/             one run (its overrides): config.yaml, metrics.jsonl,
         quantizer=vq,seed=0/              summary.json when finished, error.txt if it crashed
-        .outcomes/<launch>/               how each job of one launch ended (removed after)
+        multirun.yaml                     Hydra's record of the launch (earlier ones kept as
+                                          multirun-<time>.yaml)
+    sweeps/.outcomes/<launch>/            how each job of one launch ended (removed when the
+                                          launch ends; the sweep's name is not known before)
 """
 
 import dataclasses
@@ -156,7 +159,8 @@ def record_crash(run_dir: Path, err: BaseException, line: str | None = None) -> 
     the error's own)."""
     line = line or f"{type(err).__name__}: {err}".splitlines()[0]
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / ERROR).write_text(line + "\n\n" + "".join(traceback.format_exception(err)))
+    write_text_atomically(run_dir / ERROR,
+                          line + "\n\n" + "".join(traceback.format_exception(err)))
     return line
 
 
@@ -178,8 +182,8 @@ def record_outcome(job: str, outcome: str, detail: str = "") -> None:
     folder = os.environ.get(OUTCOMES_ENV)
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        (Path(folder) / f"{job}.json").write_text(
-            json.dumps({"job": job, "outcome": outcome, "detail": detail}))
+        write_text_atomically(Path(folder) / f"{job}.json",
+                              json.dumps({"job": job, "outcome": outcome, "detail": detail}))
 
 
 def unfinished_jobs(folder: Path) -> tuple[int, list[dict]]:
