@@ -45,6 +45,9 @@ def training_config(cfg: DictConfig):
 
 
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}  # the shell's codes: 128 + signal number
+# The signal that stopped a job of this process: jobs launched in the same process after it
+# (hydra.launcher.n_jobs=1 runs them one by one here) do not start, as Ctrl-C meant.
+STOPPED_BY: list[str] = []
 
 
 def train(cfg: DictConfig) -> None:
@@ -60,6 +63,11 @@ def train(cfg: DictConfig) -> None:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     job = hydra_cfg.sweep.subdir if multirun else ""
     run_dir = None
+    if multirun and STOPPED_BY:
+        folder = Path(hydra_cfg.sweep.dir) / job
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # made by Hydra for a job that does not start
+        return end(job, "stopped", f"not started after {STOPPED_BY[0]}")
     try:
         setup = training_config(cfg)
         if setup is None:
@@ -78,6 +86,7 @@ def train(cfg: DictConfig) -> None:
             line = sweep.record_crash(run_dir, err, line)
         return end(job, "crashed", line or f"{type(err).__name__}: {err}".splitlines()[0])
     if stopped:
+        STOPPED_BY.append(stopped)
         return end(job, "stopped", "", SIGNAL_EXIT.get(stopped, 1))
     sweep.record_outcome(job, "finished")
 
@@ -136,6 +145,8 @@ def launch() -> int:
         main()
     except KeyboardInterrupt as err:  # Ctrl-C reaches the launcher too; its jobs checkpoint
         interrupted = SIGNAL_EXIT["SIGTERM" if isinstance(err, StartupTerminated) else "SIGINT"]
+    if STOPPED_BY and not interrupted:  # a job run in this process was stopped
+        interrupted = SIGNAL_EXIT.get(STOPPED_BY[0], 1)
     if outcomes is None:
         return interrupted or 0
     total, unfinished = sweep.unfinished_jobs(outcomes)

@@ -376,3 +376,23 @@ def test_sigterm_while_a_run_starts_undoes_the_start(tmp_path):
     code, saves = run_injected("term-at-start", tmp_path, *TINY, f"run_dir={run_dir}")
     assert code == 143 and saves == []
     assert not run_dir.exists()  # no half-made folder that could neither resume nor restart
+
+
+def test_ctrl_c_stops_a_multirun_that_runs_its_jobs_one_by_one(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = subprocess.Popen(command("-m", *TINY, "steps=100000", "checkpoint.every=0",
+                                    "seed=0,1", "hydra.launcher.n_jobs=1",
+                                    f"hydra.sweep.dir={sweep}"),
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.stat().st_size
+                                             for p in sweep.glob("*/metrics.jsonl")):
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    (job,) = [p for p in sweep.iterdir() if p.is_dir()]  # seed 1 never started: no folder
+    assert "seed=0" in job.name
+    assert (job / "checkpoints").is_dir()  # the stopped job checkpointed
+    line = last_line(stderr)
+    assert "2 of 2 runs did not finish" in line and "not started" in line
