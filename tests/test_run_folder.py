@@ -396,3 +396,35 @@ def test_ctrl_c_stops_a_multirun_that_runs_its_jobs_one_by_one(tmp_path):
     assert (job / "checkpoints").is_dir()  # the stopped job checkpointed
     line = last_line(stderr)
     assert "2 of 2 runs did not finish" in line and "not started" in line
+
+
+def test_a_run_starting_while_another_process_checks_the_folder_is_not_refused(tmp_path):
+    import threading
+
+    from agent.loop.lock import RunDirBusy, RunDirLock, holder
+
+    run_dir = tmp_path / "run"
+    first = RunDirLock(run_dir)
+    first.acquire()  # makes the folder and its lock file
+    first.release()
+    done = threading.Event()
+
+    def probe():  # as `resume=` and multirun jobs check a folder before they take it
+        while not done.is_set():
+            holder(run_dir)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    refused = 0
+    try:
+        for _ in range(300):
+            lock = RunDirLock(run_dir)
+            try:
+                lock.acquire()
+            except RunDirBusy:
+                refused += 1
+            lock.release()
+    finally:
+        done.set()
+        prober.join()
+    assert refused == 0

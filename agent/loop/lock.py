@@ -7,11 +7,15 @@ processes each hold a lock, on two different files of the same name.
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from agent.errors import ConfigError
 
 LOCK_FILE = ".lock"
+# `holder` tests the lock by taking it for an instant: a run that starts at that instant
+# tries again a few times before it calls the folder busy.
+ACQUIRE_TRIES, ACQUIRE_WAIT_S = 5, 0.05
 
 
 class RunDirBusy(ConfigError):
@@ -39,12 +43,16 @@ class RunDirLock:
         """Take the folder (creating it if needed), or raise RunDirBusy naming the holder."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = _read_pid(fd)
-            os.close(fd)
-            raise busy_error(self.run_dir, pid) from None
+        for attempt in range(ACQUIRE_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == ACQUIRE_TRIES - 1:
+                    pid = _read_pid(fd)
+                    os.close(fd)
+                    raise busy_error(self.run_dir, pid) from None
+                time.sleep(ACQUIRE_WAIT_S)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
