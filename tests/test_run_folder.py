@@ -241,7 +241,8 @@ def test_each_launch_of_a_sweep_keeps_its_own_multirun_record(tmp_path):
 def checkpointed(tmp_path_factory) -> Path:
     """A finished run with a checkpoint every 100 steps (100 ... 400)."""
     run_dir = tmp_path_factory.mktemp("checkpointed") / "run"
-    result = run(*TINY, f"run_dir={run_dir}", "checkpoint.every=100", "checkpoint.keep=5")
+    result = run(*TINY, f"run_dir={run_dir}", "checkpoint.every=100", "checkpoint.keep=5",
+                 "log.openloop_every=100")
     assert result.returncode == 0, result.stderr
     return run_dir
 
@@ -428,3 +429,17 @@ def test_a_run_starting_while_another_process_checks_the_folder_is_not_refused(t
         done.set()
         prober.join()
     assert refused == 0
+
+
+def test_plots_made_after_the_checkpoint_are_removed_on_resume_and_made_again(checkpointed,
+                                                                             tmp_path):
+    run_dir = killed_after_300(checkpointed, tmp_path)
+    plots = sorted(p.name for p in (run_dir / "openloop").glob("*.png"))
+    assert plots[-1] == "openloop-0000000400.png"
+    result = run(f"resume={run_dir}", "log.openloop_every=200")  # 400 is due again, 300 not
+    assert result.returncode == 0, result.stderr
+    after = sorted(p.name for p in (run_dir / "openloop").glob("*.png"))
+    assert after == plots  # 100-300 kept from the first session, 400 made again
+    other = killed_after_300(checkpointed, tmp_path / "other")
+    assert run(f"resume={other}", "log.openloop_every=1000").returncode == 0
+    assert not (other / "openloop" / "openloop-0000000400.png").exists()  # not due again

@@ -1,5 +1,7 @@
-"""Continuing a run from its folder: the saved config plus command-line overrides."""
+"""Continuing a run from its folder: the saved config plus command-line overrides, and the
+files made after the checkpoint set aside."""
 
+import re
 from pathlib import Path
 
 import yaml
@@ -64,3 +66,22 @@ def check_resumable(key: str, saved) -> None:
             f"RUN_KEYS: threads, device, compile, env.vector, log.*, wandb.*, checkpoint.*, "
             f"nan.*) change")
 
+
+
+# Diagnostics named by the env step that made them: openloop/openloop-[KEY-]<step>.png|mp4
+# and videos/eval-<step>.mp4.
+STEP_NAMED_MEDIA = (("openloop", "openloop-*"), ("videos", "eval-*"))
+
+
+def remove_media_after(run_dir: Path, step: int) -> list[Path]:
+    """Delete the plots and videos a stopped run made after its checkpoint, as its metrics
+    events are cut: the resumed run makes them again (or, with other log settings, they
+    would describe steps that were trained again differently)."""
+    removed = []
+    for folder, pattern in STEP_NAMED_MEDIA:
+        for path in (run_dir / folder).glob(pattern):
+            found = re.search(r"-(\d{10})\.\w+$", path.name)
+            if found and int(found.group(1)) > step:
+                path.unlink()
+                removed.append(path)
+    return removed

@@ -40,6 +40,7 @@ from agent.loop.openloop import (
 from agent.loop.openloop_errors import measure_open_loop
 from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
+from agent.loop.resume import remove_media_after
 from agent.loop.setup import check_empty, check_run_dir, resolve_device, seed_global_rngs
 from agent.loop.signals import StopSignal, startup_stops_undo
 from agent.loop.sweep import check_unfinished, set_error_aside, set_summary_aside, write_summary
@@ -171,6 +172,7 @@ class Run:
             set_error_aside(self.run_dir, self.counters.steps)
             # the events after the checkpoint are logged again as its steps are trained
             write_text_atomically(self.run_dir / METRICS, self.metrics_kept)
+            remove_media_after(self.run_dir, self.counters.steps)
         logger.progress(self.counters.steps)
         return logger
 
