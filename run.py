@@ -45,9 +45,6 @@ def training_config(cfg: DictConfig):
 
 
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}  # the shell's codes: 128 + signal number
-# The signal that stopped a job of this process: jobs launched in the same process after it
-# (hydra.launcher.n_jobs=1 runs them one by one here) do not start, as Ctrl-C meant.
-STOPPED_BY: list[str] = []
 
 
 def train(cfg: DictConfig) -> None:
@@ -63,11 +60,8 @@ def train(cfg: DictConfig) -> None:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     job = hydra_cfg.sweep.subdir if multirun else ""
     run_dir = None
-    if multirun and STOPPED_BY:
-        folder = Path(hydra_cfg.sweep.dir) / job
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()  # made by Hydra for a job that does not start
-        return end(job, "stopped", f"not started after {STOPPED_BY[0]}")
+    if multirun and sweep.stopped_by():
+        return not_started(Path(hydra_cfg.sweep.dir) / job, job, sweep.stopped_by())
     try:
         setup = training_config(cfg)
         if setup is None:
@@ -86,9 +80,22 @@ def train(cfg: DictConfig) -> None:
             line = sweep.record_crash(run_dir, err, line)
         return end(job, "crashed", line or f"{type(err).__name__}: {err}".splitlines()[0])
     if stopped:
-        STOPPED_BY.append(stopped)
+        if multirun:
+            sweep.mark_stopped(stopped)
         return end(job, "stopped", "", SIGNAL_EXIT.get(stopped, 1))
     sweep.record_outcome(job, "finished")
+
+
+def not_started(folder: Path, job: str, signal_name: str) -> None:
+    """A job of a launch that was stopped before it began: a finished run is skipped as
+    usual; any other does not start (the empty folder Hydra made for it goes)."""
+    from agent.loop import sweep
+
+    if (folder / sweep.SUMMARY).exists():
+        return sweep.record_outcome(job, "skipped")
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+    return end(job, "stopped", f"not started after {signal_name}")
 
 
 def end(job: str, outcome: str, line: str, code: int = 1) -> None:
@@ -132,6 +139,27 @@ def main(cfg: DictConfig) -> None:
         train(cfg)
 
 
+def stop_launch_gently() -> None:
+    """Ctrl-C (or SIGTERM) in the launching process marks the launch stopped instead of
+    aborting it: the jobs running in worker processes get the same signal from the terminal
+    and stop with a checkpoint (an aborting launcher would kill them mid-write), and the
+    jobs not yet started do not start. A second one aborts."""
+    import signal
+
+    from agent.loop import sweep
+
+    def handle(signum, frame):
+        name = signal.Signals(signum).name
+        if sweep.stopped_by():
+            raise KeyboardInterrupt
+        sweep.mark_stopped(name)
+        print(f"multirun: {name}: running jobs stop after a checkpoint, the others do not "
+              f"start (again to abort)", file=sys.stderr)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handle)
+
+
 def launch() -> int:
     """Run main(); for a multirun, the exit code says whether every job finished, and the
     last line lists those that did not."""
@@ -140,15 +168,16 @@ def launch() -> int:
 
     multirun = any(arg in ("-m", "--multirun") for arg in sys.argv[1:])
     outcomes = sweep.start_outcomes(Path("sweeps")) if multirun else None
+    if multirun:
+        stop_launch_gently()
     interrupted = None
     try:
         main()
-    except KeyboardInterrupt as err:  # Ctrl-C reaches the launcher too; its jobs checkpoint
+    except KeyboardInterrupt as err:
         interrupted = SIGNAL_EXIT["SIGTERM" if isinstance(err, StartupTerminated) else "SIGINT"]
-    if STOPPED_BY and not interrupted:  # a job run in this process was stopped
-        interrupted = SIGNAL_EXIT.get(STOPPED_BY[0], 1)
     if outcomes is None:
         return interrupted or 0
+    interrupted = interrupted or SIGNAL_EXIT.get(sweep.stopped_by() or "", 0)
     total, unfinished = sweep.unfinished_jobs(outcomes)
     if unfinished:
         print(sweep.unfinished_line(total, unfinished), file=sys.stderr)

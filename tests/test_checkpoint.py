@@ -196,12 +196,16 @@ def test_no_valid_checkpoint_is_a_clear_error(trained, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_a_run_stopped_before_its_first_checkpoint_says_to_start_again(tmp_path):
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.yaml").write_text("steps: 400\n")
-    with pytest.raises(checkpoint.CheckpointError, match="no valid checkpoint .* start the run "
-                                                         "again"):
-        checkpoint.find(tmp_path / "run")
+def test_a_run_stopped_before_its_first_checkpoint_says_to_start_again(trained, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained, run_dir)
+    shutil.rmtree(run_dir / "checkpoints")  # stopped before its first
+    with pytest.raises(checkpoint.CheckpointError, match="run folder with no valid checkpoint"):
+        checkpoint.find(run_dir)  # as evaluate= finds it: no advice to start again
+    result = run(f"resume={run_dir}", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "there is nothing to resume; move the folder aside and start the run again")
 
 
 def test_a_checkpoint_file_left_without_its_checksum_is_removed_at_the_next_save(tmp_path):

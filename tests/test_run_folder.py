@@ -296,7 +296,6 @@ def test_a_metrics_line_cut_short_by_a_failed_write_is_left_out_and_the_run_resu
         f.write('{"step": 400, "frames": 400, "loss/recon": 0.41')  # a full disk, mid-line
     result = run(f"resume={run_dir}")
     assert result.returncode == 0, result.stderr
-    assert "last line was cut short" in result.stderr
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     logged = [(e["step"], tuple(sorted(e))) for e in events]
     assert len(logged) == len(set(logged))  # every event once: none repeated by the resume
@@ -379,25 +378,29 @@ def test_sigterm_while_a_run_starts_undoes_the_start(tmp_path):
     assert not run_dir.exists()  # no half-made folder that could neither resume nor restart
 
 
-def test_ctrl_c_stops_a_multirun_that_runs_its_jobs_one_by_one(tmp_path):
+@pytest.mark.parametrize("n_jobs, started", [(1, 1), (2, 2)])
+def test_ctrl_c_stops_a_multirun_its_running_jobs_checkpoint_and_the_rest_do_not_start(
+        tmp_path, n_jobs, started):
     sweep = tmp_path / "sweep"
+    # its own process group, which Ctrl-C in a terminal signals as a whole
     proc = subprocess.Popen(command("-m", *TINY, "steps=100000", "checkpoint.every=0",
-                                    "seed=0,1", "hydra.launcher.n_jobs=1",
+                                    "seed=0,1,2", f"hydra.launcher.n_jobs={n_jobs}",
                                     f"hydra.sweep.dir={sweep}"),
-                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(p.stat().st_size
-                                             for p in sweep.glob("*/metrics.jsonl")):
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and sum(p.stat().st_size > 0
+                                         for p in sweep.glob("*/metrics.jsonl")) < started:
         time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 130, stderr
-    (job,) = [p for p in sweep.iterdir() if p.is_dir()]  # seed 1 never started: no folder
-    assert "seed=0" in job.name
-    assert (job / "checkpoints").is_dir()  # the stopped job checkpointed
+    jobs = [p for p in sweep.iterdir() if p.is_dir()]
+    assert len(jobs) == started  # the others never started: no folder
+    for job in jobs:  # each running job stopped with a whole checkpoint
+        assert checkpoint.latest(job / "checkpoints") is not None, job
     line = last_line(stderr)
-    assert "2 of 2 runs did not finish" in line and "not started" in line
-
+    assert "3 of 3 runs did not finish" in line and line.count("not started") == 3 - started
 
 def test_a_run_starting_while_another_process_checks_the_folder_is_not_refused(tmp_path):
     import threading
@@ -443,3 +446,31 @@ def test_plots_made_after_the_checkpoint_are_removed_on_resume_and_made_again(ch
     other = killed_after_300(checkpointed, tmp_path / "other")
     assert run(f"resume={other}", "log.openloop_every=1000").returncode == 0
     assert not (other / "openloop" / "openloop-0000000400.png").exists()  # not due again
+
+
+def test_a_run_whose_envs_overshoot_its_steps_resumes_to_write_its_summary(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run(*TINY, "env.num_envs=2", "steps=201", f"run_dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 202  # 2 at a time
+    (run_dir / "summary.json").unlink()  # killed after the last checkpoint
+    result = run(f"resume={run_dir}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 202
+
+
+def test_reading_metrics_leaves_out_a_cut_short_tail_and_names_a_damaged_line(tmp_path):
+    from agent.loop.metrics_file import MetricsError, events_until, read_events
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "x": 1}\n{"step": 2, "x": 2}\n{"step": 3, "x"')
+    with pytest.warns(UserWarning, match="last line was cut short"):
+        assert [e["step"] for e in read_events(path)] == [1, 2]
+    path.write_text('{"step": 1}\n{"step": 2}\n\x00\x00\x00\n{"step": 3}\n')
+    with pytest.raises(MetricsError, match="line 3 is not a JSON event"):
+        read_events(path)
+    # past the step a resume continues from, damage is cut with the rest, not read
+    assert events_until(path, 2) == '{"step": 1}\n{"step": 2}\n'
+    path.write_text('{"step": 1}\n["step", 2]\n{"step": 3}\n')
+    with pytest.raises(MetricsError, match="line 2"):  # damage among the events kept
+        events_until(path, 5)

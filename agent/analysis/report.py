@@ -64,7 +64,8 @@ def load_runs(sweep_dir: Path) -> list[RunRecord]:
         try:
             events = read_events(path / METRICS)
         except MetricsError as err:  # listed among the unusable runs, not a failed report
-            events, error = [], f"cannot be read: {err}"
+            events = []
+            error = "; ".join(filter(None, [error, f"cannot be read: {err}"]))
         config = comparable(flatten(saved_settings(config_file.read_text())))
         runs.append(RunRecord(path, config, events, (path / SUMMARY).exists(), error))
     return runs

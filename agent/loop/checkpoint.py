@@ -49,9 +49,13 @@ def save(folder: Path, step: int, state: dict[str, Any], keep: int = 3) -> Path:
     for old in sorted(folder.glob("ckpt-*.json"))[:-keep]:
         old.unlink()
         old.with_suffix(".pt").unlink(missing_ok=True)
-    for orphan in folder.glob("ckpt-*.pt"):  # a kill before its checksum was written
-        if not orphan.with_suffix(".json").exists():
+    # A kill between a checkpoint and its checksum leaves the file alone; once a newer
+    # checkpoint is complete, resuming can never use it, so it goes.
+    for orphan in sorted(folder.glob("ckpt-*.pt")):
+        if orphan < path and not orphan.with_suffix(".json").exists():
             orphan.unlink()
+            print(f"removed {orphan.name}: it has no checksum file (its run stopped while "
+                  f"writing it), and {path.name} is newer", file=sys.stderr)
     seconds = time.perf_counter() - tic
     if seconds > SLOW_SECONDS:  # large replays make large checkpoints: say what they cost
         print(f"checkpoint {path.name}: {meta['bytes'] / 1024**3:.2f} GiB written in "
@@ -107,9 +111,8 @@ def find(target: Path) -> Path:
         return target
     found = latest(target / "checkpoints") if target.is_dir() else None
     if found is None and (target / "config.yaml").exists():
-        raise CheckpointError(f"{target} holds a run with no valid checkpoint (it stopped "
-                              f"before its first, or each is damaged): there is nothing to "
-                              f"resume; move the folder aside and start the run again")
+        raise CheckpointError(f"{target} is a run folder with no valid checkpoint (none "
+                              f"written yet, or each is damaged)")
     if found is None:
         raise CheckpointError(f"{target} is neither a checkpoint file nor a run folder with a "
                               f"valid checkpoint in checkpoints/")

@@ -67,7 +67,12 @@ class Run:
         self.lock = RunDirLock(self.run_dir)
         if resume:
             check_free(self.run_dir)
-            self.resume_from = checkpoint.find(self.run_dir)
+            try:
+                self.resume_from = checkpoint.find(self.run_dir)
+            except checkpoint.CheckpointError as err:
+                raise checkpoint.CheckpointError(
+                    f"{err}: there is nothing to resume; move the folder aside and start the "
+                    f"run again") from None
             check_unfinished(self.run_dir, cfg.steps)
             if not exactly_restorable(cfg.env.id):
                 warnings.warn(f"{cfg.env.id}: the episodes in progress are rebuilt by replaying "
@@ -125,7 +130,7 @@ class Run:
                     f"({(str(err).splitlines() or [type(err).__name__])[0]})") from None
             self.wandb_id = state["wandb_id"] or None
             done = self.counters.steps
-            if cfg.steps < done:
+            if done >= cfg.steps + cfg.env.num_envs:  # n envs overshoot steps by < n
                 raise ConfigError(f"steps={cfg.steps} is below the {done} env steps "
                                   f"{self.resume_from.name} already trained: pass steps={done} "
                                   f"or more (a run is not cut short by resuming it)")
@@ -142,10 +147,9 @@ class Run:
         return parts | ({"evaluator": self.evaluator} if self.evaluator else {})
 
     def start(self) -> Logger:
-        """Take run_dir (an OS lock held for the run's life) and start the logger; only then
-        write: the resolved config, and on resume the metrics cut back to the checkpoint and
-        a finished run's summary set aside. A failure before those writes leaves the folder
-        as it was (a new folder is removed)."""
+        """Take run_dir (an OS lock held for the run's life) and start the logger. A failure
+        here, Ctrl-C and SIGTERM included, leaves the folder as it was (a new folder is
+        removed); the files are written after it, by `write_start`."""
         new_folder = not self.run_dir.exists()
         wandb_before = set((self.run_dir / "wandb").glob("*"))
         self.lock.acquire()
@@ -164,8 +168,13 @@ class Run:
                     shutil.rmtree(made, ignore_errors=True)
             self.lock.release()
             raise
+        return logger
+
+    def write_start(self, logger: Logger) -> None:
+        """The resolved config, and on resume the metrics and plots cut back to the
+        checkpoint, a finished run's summary and a crashed run's error set aside."""
         write_text_atomically(self.run_dir / "config.yaml",
-                              yaml.safe_dump(config, sort_keys=False))
+                              yaml.safe_dump(dataclasses.asdict(self.cfg), sort_keys=False))
         if self.resume:
             remove_temporaries(self.run_dir)  # what a kill during a write left behind
             set_summary_aside(self.run_dir)
@@ -174,7 +183,6 @@ class Run:
             write_text_atomically(self.run_dir / METRICS, self.metrics_kept)
             remove_media_after(self.run_dir, self.counters.steps)
         logger.progress(self.counters.steps)
-        return logger
 
     def train(self) -> str | None:
         """Train to cfg.steps; returns the name of the signal that stopped it early (after a
@@ -182,8 +190,9 @@ class Run:
         cfg, counters = self.cfg, self.counters
         with startup_stops_undo():
             logger = self.start()
-        stop = StopSignal()
+        stop = StopSignal()  # from here a stop ends the run with a checkpoint
         try:
+            self.write_start(logger)
             while counters.steps < cfg.steps and not stop.received:
                 self.env_step(logger)
                 self.periodic(logger, done=counters.steps >= cfg.steps)
@@ -324,7 +333,10 @@ class Run:
         self.saved_step = self.counters.steps
 
     def last_eval(self) -> dict[str, float]:
-        """The latest evaluation's eval/* figures, from the metrics file: a resumed run may
-        have logged none itself."""
+        """The latest evaluation's eval/* figures and the env step it was made at, from the
+        metrics file: a resumed run may have logged none itself."""
         evals = [e for e in read_events(self.run_dir / METRICS) if "eval/return" in e]
-        return {k: v for k, v in evals[-1].items() if k.startswith("eval/")} if evals else {}
+        if not evals:
+            return {}
+        return ({k: v for k, v in evals[-1].items() if k.startswith("eval/")}
+                | {"eval_step": evals[-1]["step"]})

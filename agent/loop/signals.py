@@ -18,15 +18,17 @@ def startup_stops_undo() -> Iterator[None]:
     def handle(signum, frame):
         raise StartupTerminated()
 
+    installed = False
     try:
         previous = signal.signal(signal.SIGTERM, handle)
+        installed = True
     except ValueError:  # not the main thread (e.g. a thread-based launcher)
-        yield
-        return
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if installed:  # None: a handler set outside Python, which SIG_DFL stands for
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 class StopSignal:

@@ -186,6 +186,24 @@ def record_outcome(job: str, outcome: str, detail: str = "") -> None:
                               json.dumps({"job": job, "outcome": outcome, "detail": detail}))
 
 
+STOP_MARK = "stopped-by"  # in a launch's outcomes folder: the signal that stopped it
+
+
+def mark_stopped(signal_name: str) -> None:
+    """Once a launch is stopped (Ctrl-C, SIGTERM), its jobs that have not started do not."""
+    folder = os.environ.get(OUTCOMES_ENV)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / STOP_MARK).write_text(signal_name)
+
+
+def stopped_by() -> str | None:
+    """The signal that stopped this launch, if one did."""
+    folder = os.environ.get(OUTCOMES_ENV)
+    mark = Path(folder) / STOP_MARK if folder else None
+    return mark.read_text() if mark is not None and mark.exists() else None
+
+
 def unfinished_jobs(folder: Path) -> tuple[int, list[dict]]:
     """How many jobs reported, and those that did not finish; the folder is removed."""
     reports = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
