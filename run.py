@@ -60,8 +60,8 @@ def train(cfg: DictConfig) -> None:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     job = hydra_cfg.sweep.subdir if multirun else ""
     run_dir = None
-    if multirun and sweep.stopped_by():
-        return not_started(Path(hydra_cfg.sweep.dir) / job, job, sweep.stopped_by())
+    if multirun and (stopped_by := sweep.stopped_by()):
+        return not_started(Path(hydra_cfg.sweep.dir) / job, job, stopped_by)
     try:
         setup = training_config(cfg)
         if setup is None:

@@ -1,5 +1,5 @@
 """Continuing a run from its folder: the saved config plus command-line overrides, and the
-files made after the checkpoint set aside."""
+plots and videos made after the checkpoint removed."""
 
 import re
 from pathlib import Path

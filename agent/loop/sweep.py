@@ -179,11 +179,19 @@ def start_outcomes(sweep_dir: Path) -> Path:
 
 def record_outcome(job: str, outcome: str, detail: str = "") -> None:
     """In a job: how it ended (finished, skipped, stopped, refused or crashed)."""
-    folder = os.environ.get(OUTCOMES_ENV)
+    folder = launch_folder()
     if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        write_text_atomically(Path(folder) / f"{job}.json",
+        write_text_atomically(folder / f"{job}.json",
                               json.dumps({"job": job, "outcome": outcome, "detail": detail}))
+
+
+def launch_folder() -> Path | None:
+    """This launch's outcomes folder (made if needed), or None outside a multirun."""
+    folder = os.environ.get(OUTCOMES_ENV)
+    if not folder:
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder)
 
 
 STOP_MARK = "stopped-by"  # in a launch's outcomes folder: the signal that stopped it
@@ -191,10 +199,9 @@ STOP_MARK = "stopped-by"  # in a launch's outcomes folder: the signal that stopp
 
 def mark_stopped(signal_name: str) -> None:
     """Once a launch is stopped (Ctrl-C, SIGTERM), its jobs that have not started do not."""
-    folder = os.environ.get(OUTCOMES_ENV)
+    folder = launch_folder()
     if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        (Path(folder) / STOP_MARK).write_text(signal_name)
+        (folder / STOP_MARK).write_text(signal_name)
 
 
 def stopped_by() -> str | None:
