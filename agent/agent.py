@@ -96,7 +96,7 @@ class Agent(nn.Module):
         and no weight has changed. Returns metrics as tensors."""
         self.zero_grad(set_to_none=True)
         model_losses, states = self.world_model_gradients(batch)
-        behavior_losses, behavior_metrics = self.behavior_gradients(states, batch.cont)
+        behavior_losses, behavior_metrics = self.behavior_gradients(states, batch)
         norms = apply_updates(self.optimizers, [model_losses, behavior_losses])
         losses = model_losses | behavior_losses
         self.actor_critic.after_update()
@@ -115,14 +115,14 @@ class Agent(nn.Module):
             for name, value in losses.items()).backward()
         return losses, states
 
-    def behavior_gradients(self, states: ObservedStates, cont: Tensor
+    def behavior_gradients(self, states: ObservedStates, batch: Batch
                            ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Imagine from the observed states (detached; `cont` [B, T] their own continue
-        flags) and backpropagate the actor and critic losses (gradients only)."""
+        """Imagine from the observed states of `batch` (detached) and backpropagate the
+        actor and critic losses (gradients only)."""
         cfg, wm, ac = self.cfg, self.world_model, self.actor_critic
         h = states.h.detach().flatten(0, 1)
         code = states.quantized.code.detach().flatten(0, 1)
-        start_cont = cont.flatten()
+        start_cont = batch.cont.flatten()
         if cfg.ac.starts:
             pick = torch.randperm(h.shape[0], device=h.device)[:cfg.ac.starts]
             h, code, start_cont = h[pick], code[pick], start_cont[pick]
@@ -133,8 +133,15 @@ class Agent(nn.Module):
                 # The continue probability, not its mode: an expected discount is smoother.
                 cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
             losses, metrics = ac.loss(traj, reward, cont)
+            critic = losses["critic"]
+            if cfg.ac.replay_value:
+                replayed = wm.feat(states.h, states.quantized.code).detach().transpose(0, 1)
+                losses["critic_replay"] = ac.replay_loss(
+                    replayed, *(x.transpose(0, 1) for x in
+                                (batch.reward, batch.cont, batch.is_first)))
+                critic = critic + cfg.ac.replay_value * losses["critic_replay"]
         # Actor and critic share no weights and neither loss reaches the other's network.
-        (losses["actor"] + losses["critic"]).backward()
+        (losses["actor"] + critic).backward()
         return losses, metrics
 
     def autocast(self) -> torch.autocast:

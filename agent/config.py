@@ -129,6 +129,10 @@ class ActorCriticConfig:
     retnorm_high: float = 95.0
     starts: int = 0
     """Imagination start states per update; 0 uses all B * T replayed states."""
+    replay_value: float = 0.0
+    """Weight of the critic's loss on the replayed windows: λ-returns of the real rewards,
+    bootstrapped on the critic (DreamerV3: 0.3, bootstrapped on imagined returns); 0 leaves
+    it out and the critic learns from imagination alone."""
 
 
 @dataclass

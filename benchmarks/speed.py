@@ -144,7 +144,7 @@ def measure_on(envs, cfg, size: str, precision: str, args) -> dict:
     states = world_model_half()
 
     def behavior_half():
-        agent.behavior_gradients(states, batch.cont)
+        agent.behavior_gradients(states, batch)
 
     policy_state = agent.initial_state(args.envs)
     obs = {k: v.to(device) for k, v in random_obs(spec, (args.envs,)).items()}

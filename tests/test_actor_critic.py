@@ -148,3 +148,71 @@ def test_actor_outscale_sets_how_far_the_first_policy_is_from_centred(outscale):
         assert mean.abs().max() < 0.05
     else:
         assert mean.std(0).min() > 0.05  # a different push in different states
+
+
+def test_the_replay_loss_moves_the_critic_toward_the_real_rewards_return():
+    """Two windows of one episode each, every reward 1 and γ = 0.9, so with λ = 1 obs 0's
+    target is the discounted sum of the rewards it really got, bootstrapped at the window's
+    end; a few steps of the replay loss alone bring the critic's value there."""
+    torch.manual_seed(0)
+    model = make_actor_critic(lam=1.0, slow_critic_reg=0.0)
+    steps = 4
+    feat = torch.randn(steps, 2, FEAT)
+    reward, cont, is_first = torch.ones(steps, 2), torch.ones(steps, 2), torch.zeros(steps, 2)
+    optimizer = torch.optim.Adam(model.critic.parameters(), lr=1e-2)
+    for _ in range(300):
+        optimizer.zero_grad()
+        model.replay_loss(feat, reward, cont, is_first).backward()
+        optimizer.step()
+    value = model.value(feat).detach()
+    # The fixed point: v_3 has no target (the window's end), v_2 = 1 + γ v_3, ...
+    for t in range(steps - 1):
+        want = sum(GAMMA ** i for i in range(steps - 1 - t)) + GAMMA ** (steps - 1 - t) * value[3]
+        torch.testing.assert_close(value[t], want, atol=0.05, rtol=0.02)
+    assert (value[0] > 2.0).all()  # from 0: it did move
+
+
+def test_the_replay_loss_reaches_only_the_critic():
+    model = make_actor_critic()
+    feat = torch.randn(4, 2, FEAT)
+    loss = model.replay_loss(feat, torch.ones(4, 2), torch.ones(4, 2), torch.zeros(4, 2))
+    loss.backward()
+    assert all(p.grad is None for p in model.actor.parameters())
+    assert all(p.grad is None for p in model.slow_critic.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.critic.parameters())
+
+
+def test_an_update_adds_the_weighted_replay_loss_to_the_critics_gradient_only():
+    """The critic's gradient with `ac.replay_value` = w is its imagination gradient plus w
+    times the replay loss's, on the same batch and the same imagined rollouts; the actor's is
+    unchanged, and w = 0 leaves the term out."""
+    from agent.agent import Agent
+    from tests.helpers import cartpole_replay
+
+    batch = cartpole_replay(200).sample(4, 16)
+
+    def gradients(weight):
+        cfg = small_config()
+        cfg.ac.replay_value = weight
+        torch.manual_seed(0)
+        agent = Agent(4, 2, cfg)
+        _, states = agent.world_model_gradients(batch)
+        torch.manual_seed(1)  # the same imagined rollouts for every weight
+        losses, _ = agent.behavior_gradients(states, batch)
+        ac = agent.actor_critic
+        return (agent, states, losses, [p.grad.clone() for p in ac.critic.parameters()],
+                [p.grad.clone() for p in ac.actor.parameters()])
+
+    _, _, without, critic0, actor0 = gradients(0.0)
+    agent, states, with_replay, critic1, actor1 = gradients(0.3)
+    assert "critic_replay" not in without and "critic_replay" in with_replay
+    ac = agent.actor_critic
+    ac.zero_grad(set_to_none=True)
+    feat = agent.world_model.feat(states.h, states.quantized.code).detach().transpose(0, 1)
+    ac.replay_loss(feat, *(x.transpose(0, 1) for x in
+                           (batch.reward, batch.cont, batch.is_first))).backward()
+    for g0, g1, p in zip(critic0, critic1, ac.critic.parameters(), strict=True):
+        torch.testing.assert_close(g1, g0 + 0.3 * p.grad, atol=1e-6, rtol=1e-5)
+    for g0, g1 in zip(actor0, actor1, strict=True):
+        torch.testing.assert_close(g1, g0)
+    assert any(p.grad.abs().sum() > 0 for p in ac.critic.parameters())

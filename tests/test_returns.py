@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from agent.behavior.returns import ReturnNormalizer, lambda_return
+from agent.behavior.returns import ReturnNormalizer, lambda_return, replay_lambda_return
 from agent.distributions import TwoHot, symexp, symlog
 
 
@@ -48,6 +48,39 @@ def test_lambda_return_edge_cases():
     cont = torch.tensor([[1.0], [0.0], [1.0]])
     got = lambda_return(reward, cont, value, gamma=0.5, lam=0.0)
     torch.testing.assert_close(got, torch.tensor([[1 + 0.5 * 10], [1.0], [1 + 0.5 * 10]]))
+
+
+def test_replay_returns_stop_at_episode_boundaries_and_bootstrap_the_window_end():
+    """One replayed window, time-major: obs 0-2 end an episode (obs 2 terminal), obs 3-4
+    start the next. Rewards r_t arrive with obs t."""
+    gamma, lam = 0.5, 0.5
+    reward = torch.tensor([[9.0], [1.0], [2.0], [9.0], [4.0]])
+    cont = torch.tensor([[1.0], [1.0], [0.0], [1.0], [1.0]])
+    is_first = torch.tensor([[0.0], [0.0], [0.0], [1.0], [0.0]])
+    value = torch.tensor([[5.0], [6.0], [7.0], [8.0], [10.0]])
+    returns, weight = replay_lambda_return(reward, cont, is_first, value, gamma, lam)
+    # obs 1: r_2 and nothing after (obs 2 is terminal).
+    r1 = 2.0
+    # obs 0: r_1 + γ ((1 - λ) v_1 + λ R_1).
+    r0 = 1.0 + gamma * ((1 - lam) * 6.0 + lam * r1)
+    # obs 3: r_4 + γ v_4 (the window ends at obs 4).
+    r3 = 4.0 + gamma * 10.0
+    torch.testing.assert_close(returns[[0, 1, 3], 0], torch.tensor([r0, r1, r3]))
+    # obs 2 is terminal and its successor starts another episode: no target.
+    torch.testing.assert_close(weight[:, 0], torch.tensor([1.0, 1.0, 0.0, 1.0]))
+
+
+def test_replay_returns_bootstrap_the_last_obs_of_a_truncated_episode_on_its_value():
+    """Obs 1 is the last of an episode cut by a time limit (not terminal): the return of
+    obs 0 bootstraps on v_1 as if λ were 0 there, never reaching into the next episode."""
+    gamma, lam = 0.5, 0.9
+    reward = torch.tensor([[0.0], [1.0], [100.0], [100.0]])
+    cont = torch.ones(4, 1)
+    is_first = torch.tensor([[0.0], [0.0], [1.0], [0.0]])
+    value = torch.tensor([[0.0], [6.0], [50.0], [50.0]])
+    returns, weight = replay_lambda_return(reward, cont, is_first, value, gamma, lam)
+    torch.testing.assert_close(returns[0, 0], torch.tensor(1.0 + gamma * 6.0))
+    torch.testing.assert_close(weight[:, 0], torch.tensor([1.0, 0.0, 1.0]))
 
 
 def test_return_normalizer_tracks_the_percentile_range_and_never_scales_up():

@@ -1,7 +1,8 @@
 """Actor and critic trained on imagined trajectories (DreamerV3-style).
 
 Actor: REINFORCE with advantages (R_k - v_k) / max(1, P95 - P5) plus an entropy bonus.
-Critic: two-hot regression of λ-returns, regularised toward a slow (EMA) copy of itself.
+Critic: two-hot regression of λ-returns, regularised toward a slow (EMA) copy of itself;
+optionally also of the real rewards' λ-returns along the replayed windows (`replay_loss`).
 """
 
 import copy
@@ -11,7 +12,7 @@ from torch import Tensor, nn
 
 from agent.behavior.imagination import Trajectory
 from agent.behavior.policies import make_policy
-from agent.behavior.returns import ReturnNormalizer, lambda_return
+from agent.behavior.returns import ReturnNormalizer, lambda_return, replay_lambda_return
 from agent.config import Config
 from agent.distributions import TwoHot
 from agent.model.networks import mlp
@@ -77,6 +78,24 @@ class ActorCritic(nn.Module):
             "actor_entropy": entropy.mean(),
         }
         return {"actor": actor, "critic": critic}, metrics
+
+    def replay_loss(self, feat: Tensor, reward: Tensor, cont: Tensor, is_first: Tensor
+                    ) -> Tensor:
+        """The critic's loss on the replayed windows themselves (DreamerV3's replay value
+        loss): two-hot regression of λ-returns of the real rewards, bootstrapped on its own
+        values, plus the same slow-critic regulariser. Grounds the values of the states the
+        agent really visits in the rewards it really got, where the imagined returns rest
+        on the model's. All time-major: feat [T, N, feat_dim] (detached), the rest [T, N]."""
+        cfg = self.cfg
+        logits = self.critic(feat).float()
+        with torch.no_grad():
+            value = self.twohot.mean(logits.detach())
+            returns, weight = replay_lambda_return(reward, cont, is_first, value, cfg.gamma,
+                                                   cfg.lam)
+            slow_target = self.value(feat[:-1], slow=True)
+        logp = torch.log_softmax(logits[:-1], -1)
+        return (weight * (self.twohot.log_loss(logp, returns) + cfg.slow_critic_reg
+                          * self.twohot.log_loss(logp, slow_target))).mean()
 
     @torch.no_grad()
     def after_update(self) -> None:

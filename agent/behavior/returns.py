@@ -17,19 +17,38 @@ from torch import Tensor, nn
 
 
 def lambda_return(reward: Tensor, cont: Tensor, value: Tensor, gamma: float,
-                  lam: float) -> Tensor:
-    """reward, cont: [H, N] for steps 1..H; value: [H + 1, N] for steps 0..H.
+                  lam: float | Tensor) -> Tensor:
+    """reward, cont: [H, N] for steps 1..H; value: [H + 1, N] for steps 0..H; lam a number
+    or [H, N] (λ_k for R_k: 0 bootstraps R_k on v_{k+1} alone).
     Returns R_0 .. R_{H-1}: [H, N]."""
     assert reward.shape == cont.shape and value.shape[0] == reward.shape[0] + 1
     discount = gamma * cont
+    lam = torch.as_tensor(lam, dtype=reward.dtype, device=reward.device).expand_as(reward)
     # What R_k adds to the bootstrapped part; computed for all k at once.
     base = reward + discount * (1 - lam) * value[1:]
     returns = []
     last = value[-1]
     for k in reversed(range(reward.shape[0])):
-        last = base[k] + discount[k] * lam * last
+        last = base[k] + discount[k] * lam[k] * last
         returns.append(last)
     return torch.stack(returns[::-1])
+
+
+def replay_lambda_return(reward: Tensor, cont: Tensor, is_first: Tensor, value: Tensor,
+                         gamma: float, lam: float) -> tuple[Tensor, Tensor]:
+    """λ-returns along replayed windows, of the real rewards, bootstrapped on `value`.
+
+    All [T, N], time-major, as replay stores them: reward[t] received on arriving at obs t,
+    cont[t] 0 where obs t is terminal, is_first[t] 1 where obs t starts an episode, value[t]
+    the critic's at obs t. A window may hold the end of one episode and the start of the
+    next: a return never runs across that boundary (the last obs of an episode, and the
+    window's last, bootstrap on their own value), and a step whose successor is another
+    episode's has no target. Returns the targets of obs 0 .. T-2 and their weights (0 for
+    those without a target, and for terminal obs), both [T - 1, N]."""
+    ends = torch.cat([is_first[2:], torch.ones_like(is_first[:1])])  # obs t+1 is a last
+    returns = lambda_return(reward[1:], cont[1:], value, gamma, lam * (1 - ends))
+    weight = (1 - is_first[1:]) * cont[:-1]
+    return returns, weight
 
 
 class ReturnNormalizer(nn.Module):
