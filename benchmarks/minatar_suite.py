@@ -15,7 +15,8 @@ JSON: the same command again reuses finished runs and resumes interrupted ones f
 latest checkpoint.
 
 Prints, per game, our final greedy eval return and our training return (the episodes that
-ended in the last 10% of the run; means over seeds) beside DQN's at 100k and 1M env steps
+ended in the last 10% of the run; means over seeds) beside a uniform random policy's return
+(100 episodes, measured here: benchmarks/random_policy.py) and DQN's at 100k and 1M env steps
 (benchmarks/reference_scores.json: training returns read from the MinAtar paper's curves,
 about ±10%), and on how many games each of ours reaches each of DQN's. --show prints
 saved results again, several as one table.
@@ -25,6 +26,7 @@ import argparse
 import statistics
 
 from common import fmt, load_config, parse_benchmark_args
+from random_policy import random_returns
 from reference import reference_value
 from suite_runs import eval_kind, merge_reports, run_grid, save_report, task_stats
 
@@ -33,22 +35,39 @@ DQN_BUDGETS = (100_000, 1_000_000)
 OURS = (("mean", "eval"), ("train_mean", "training"))  # summary key, name
 
 
-def summarise(runs: list[dict], games: list[str], frames: int) -> dict:
-    """Per game: our final eval and last training return over seeds, and DQN's figures."""
-    summary = {}
+RANDOM_EPISODES = 100
+
+
+def random_return(game: str) -> float:
+    """A uniform random policy's mean return in the game (MinAtar's sticky actions, the
+    config's time limit), over RANDOM_EPISODES episodes from seed 0."""
+    return statistics.mean(random_returns(["env=minatar", f"env.game={game}"],
+                                          RANDOM_EPISODES))
+
+
+def summarise(runs: list[dict], games: list[str], frames: int,
+              known_random: dict[str, float] | None = None) -> dict:
+    """Per game: our final eval and last training return over seeds, a random policy's
+    return (measured unless `known_random` has it), and DQN's figures."""
+    summary, known_random = {}, known_random or {}
     for game in games:
         trains = [r["final_train_return"] for r in runs
                   if r["task"] == game and r.get("final_train_return") is not None]
         summary[game] = task_stats(runs, game) | {
             "train_mean": statistics.mean(trains) if trains else None,
+            "random": known_random[game] if game in known_random else random_return(game),
             "dqn": {str(b): reference_value("minatar", game, b, agent="dqn")
                     for b in DQN_BUDGETS}}
     return summary
 
 
 def merge(reports: list[dict]) -> dict:
-    """Saved results made one game at a time, as one table."""
-    return merge_reports(reports, GAMES, ("frames", "eval_episodes", "eval_greedy"), summarise)
+    """Saved results made one game at a time, as one table (the random policy's returns
+    they saved are reused)."""
+    known = {game: s["random"] for r in reports for game, s in r.get("summary", {}).items()
+             if s.get("random") is not None}
+    return merge_reports(reports, GAMES, ("frames", "eval_episodes", "eval_greedy"),
+                         lambda runs, games, frames: summarise(runs, games, frames, known))
 
 
 def reaches(ours: float | None, theirs: float | None) -> bool | None:
@@ -60,9 +79,10 @@ def print_table(report: dict) -> None:
     print(f"\nMinAtar, {frames:,} env steps: our final {eval_kind(report)} eval over "
           f"{report['eval_episodes']} episodes, and our training return (the episodes "
           f"ending in the last 10% of the run); DQN's figures are training returns\n"
-          f"| game | seeds | ours: eval (mean ± std) | ours: training | DQN 100k | DQN 1M "
-          f"| ≥ DQN 100k (eval / training) | ≥ DQN 1M (eval / training) | wall s per run |\n"
-          f"|---|---|---|---|---|---|---|---|---|")
+          f"| game | seeds | ours: eval (mean ± std) | ours: training | random policy "
+          f"| DQN 100k | DQN 1M | ≥ DQN 100k (eval / training) | ≥ DQN 1M (eval / training) "
+          f"| wall s per run |\n"
+          f"|---|---|---|---|---|---|---|---|---|---|")
     counts = {(budget, key): 0 for budget in DQN_BUDGETS for key, _ in OURS}
     word = {True: "yes", False: "no", None: "-"}
     for game, s in summary.items():
@@ -73,7 +93,8 @@ def print_table(report: dict) -> None:
                 counts[budget, key] += bool(hit)
             marks.append(" / ".join(word[hit] for hit in hits.values()))
         print(f"| {game} | {s['runs']} | {fmt(s['mean'], 1)} ± {fmt(s['std'], 1)} "
-              f"| {fmt(s['train_mean'], 1)} | {fmt(s['dqn']['100000'], 1)} "
+              f"| {fmt(s['train_mean'], 1)} | {fmt(s.get('random'), 2)} "
+              f"| {fmt(s['dqn']['100000'], 1)} "
               f"| {fmt(s['dqn']['1000000'], 1)} | {marks[0]} | {marks[1]} "
               f"| {fmt(s['wall_s'])} |")
     for key, name in OURS:

@@ -150,8 +150,10 @@ def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
         path = tmp_path / f"{game}.json"
         run = {"task": game, "seed": 0, "final_return": final, "final_train_return": 0.0,
                "wall_s": 1.0}
+        # breakout's result carries the random policy's return it measured: reused as is
+        summary = {game: {"random": 0.123}} if game == "breakout" else {}
         path.write_text(json.dumps({"frames": 100_000, "eval_episodes": 10, "runs": [run],
-                                    "summary": {}}))
+                                    "summary": summary}))
         return path
 
     # DQN: breakout 4 (100k) and 9 (1M); seaquest 0.5 and 1; asterix 0.7 and 12
@@ -167,6 +169,21 @@ def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
     assert ("eval return at least DQN's 100k figure on 2 of 3 games, at least its 1M figure "
             "on 1") in shown
     assert "training return at least DQN's 100k figure on 0 of 3 games" in shown
+    assert rows[0].split(" | ")[4] == "0.12"  # the saved random return
+    measured = [float(row.split(" | ")[4]) for row in rows[1:]]  # the others measured now
+    assert all(0.0 <= value < 2.0 for value in measured)  # random play scores little here
+
+
+def test_a_random_policy_scores_what_random_play_scores_in_the_real_env():
+    """CartPole pays 1 per step: a random policy's returns are its episode lengths, which
+    are short (a pole falls in about 20 steps when pushed at random) and vary."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from random_policy import random_returns
+
+    returns = random_returns(["env=cartpole"], episodes=30)
+    assert all(r == int(r) and 8 <= r < 200 for r in returns)
+    assert 12 < sum(returns) / len(returns) < 40 and len(set(returns)) > 5
+    assert random_returns(["env=cartpole"], episodes=30) == returns  # seeded
 
 
 def test_learning_summary_says_how_often_a_solution_held_after_the_first_success():
