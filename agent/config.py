@@ -131,8 +131,9 @@ class ActorCriticConfig:
     """Imagination start states per update; 0 uses all B * T replayed states."""
     replay_value: float = 0.0
     """Weight of the critic's loss on the replayed windows: λ-returns of the real rewards,
-    bootstrapped on the critic (DreamerV3: 0.3, bootstrapped on imagined returns); 0 leaves
-    it out and the critic learns from imagination alone."""
+    bootstrapped on the critic, on detached states (DreamerV3: 0.3, bootstrapped on the
+    imagined returns, and its gradient also trains the world model); 0 leaves it out and
+    the critic learns from imagination alone."""
 
 
 @dataclass
