@@ -125,3 +125,13 @@ def test_two_hot_loss_is_cross_entropy_against_the_encoding():
     target = torch.tensor([-2.0, 0.0, 0.4, 3.0, 12.0])
     dense = -(th.encode(target) * torch.log_softmax(logits, -1)).sum(-1)
     torch.testing.assert_close(th.loss(logits, target), dense)
+
+
+def test_a_replayed_return_into_a_terminal_window_end_is_its_last_reward():
+    reward = torch.tensor([[0.0], [1.0], [3.0]])
+    cont = torch.tensor([[1.0], [1.0], [0.0]])  # obs 2, the window's last, is terminal
+    value = torch.tensor([[0.0], [6.0], [50.0]])
+    returns, weight = replay_lambda_return(reward, cont, torch.zeros(3, 1), value, 0.5, 0.5)
+    torch.testing.assert_close(returns[1, 0], torch.tensor(3.0))
+    torch.testing.assert_close(returns[0, 0], torch.tensor(1.0 + 0.5 * (0.5 * 6.0 + 0.5 * 3.0)))
+    torch.testing.assert_close(weight[:, 0], torch.tensor([1.0, 1.0]))
