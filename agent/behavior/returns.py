@@ -43,8 +43,9 @@ def replay_lambda_return(reward: Tensor, cont: Tensor, is_first: Tensor, value: 
     the critic's at obs t. A window may hold the end of one episode and the start of the
     next: a return never runs across that boundary (the return of the obs before an
     episode's last obs, or before the window's last, bootstraps on that obs's value), and
-    a step whose successor is another episode's has no target. Returns the targets of obs 0 .. T-2 and their weights (0 for
-    those without a target, and for terminal obs), both [T - 1, N]."""
+    a step whose successor is another episode's has no target. Returns the targets of obs
+    0 .. T-2 and their weights (0 for those without a target, and for terminal obs), both
+    [T - 1, N]."""
     ends = torch.cat([is_first[2:], torch.ones_like(is_first[:1])])  # obs t+1 is a last
     returns = lambda_return(reward[1:], cont[1:], value, gamma, lam * (1 - ends))
     weight = (1 - is_first[1:]) * cont[:-1]

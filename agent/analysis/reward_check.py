@@ -1,0 +1,116 @@
+"""Does the reward head see the rewards? Its predictions at a run's replayed steps against
+the rewards that really came there.
+
+    python -m agent.analysis.reward_check RUN_DIR_OR_CHECKPOINT [--windows 64] [--seed 0]
+
+A head that learned only the average reward predicts about the same at every step: its
+squared error is then the rewards' variance (the error of predicting their mean
+everywhere), the share of that variance it explains is about 0, and its predictions do not
+move with the rewards. Sparse rewards (a +1 every hundred steps) fail this way while the reward loss
+looks small, so the policy gets no signal in imagination (docs/results/minatar.md). With
+few distinct reward values the check also lists the mean prediction at each.
+"""
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from agent.agent import Agent
+from agent.analysis.random_data import observed_rewards
+from agent.config import saved_config
+from agent.loop import checkpoint
+from agent.loop.replay import Replay
+from envs import ActionCodec, ObservationSpec, make_vector_env
+
+WARMUP = 8
+"""Steps at the start of each window left out: h starts from zeros there."""
+
+MAX_GROUPS = 10
+"""At most this many distinct reward values are listed one by one."""
+
+
+@dataclass
+class RewardCheck:
+    steps: int                    # replayed steps scored (not an episode's first)
+    head_mse: float               # mean (predicted - real reward)^2
+    average_mse: float            # the same for predicting the mean reward everywhere
+    correlation: float | None     # Pearson, predicted vs real; None if either is constant
+    by_value: dict[float, tuple[int, float]]  # reward -> (steps, mean prediction)
+
+    @property
+    def explained(self) -> float | None:
+        """1 - head_mse / average_mse: 1 for a perfect head, 0 for one that knows only the
+        average (None when every reward is the same)."""
+        return None if self.average_mse == 0 else 1 - self.head_mse / self.average_mse
+
+    def lines(self) -> list[str]:
+        def show(x):
+            return "-" if x is None else f"{x:.3f}"
+
+        out = [f"reward head over {self.steps} replayed steps: squared error "
+               f"{self.head_mse:.5f}, predicting the mean reward everywhere {self.average_mse:.5f} "
+               f"(variance explained {show(self.explained)}); correlation with the real "
+               f"reward {show(self.correlation)}"]
+        out += [f"  reward {value:+g}: {n} steps, mean prediction {pred:+.4f}"
+                for value, (n, pred) in self.by_value.items()]
+        return out
+
+
+@torch.no_grad()
+def check_rewards(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 64,
+                  seed: int = 0) -> RewardCheck:
+    """Score the reward head on `windows` replayed windows (drawn with their own generator,
+    so the replay's sampler is left as it was)."""
+    batch = replay.sample(windows, seq_len, np.random.default_rng(seed))
+    predicted = observed_rewards(agent, batch.obs, batch.action, batch.is_first)
+    # An episode's first step carries no reward (nothing led to it): left out too.
+    scored = batch.is_first[:, WARMUP:].flatten() == 0
+    predicted = predicted[:, WARMUP:].flatten()[scored]
+    real = batch.reward[:, WARMUP:].flatten()[scored]
+    values = torch.unique(real)
+    by_value = {} if len(values) > MAX_GROUPS else {
+        float(v): (int((real == v).sum()), float(predicted[real == v].mean())) for v in values}
+    constant = predicted.std() == 0 or real.std() == 0
+    correlation = None if constant else float(torch.corrcoef(torch.stack([predicted, real]))[0, 1])
+    return RewardCheck(len(real), float((predicted - real).pow(2).mean()),
+                       float((real - real.mean()).pow(2).mean()), correlation, by_value)
+
+
+def load_run(target: Path) -> tuple[Agent, Replay, int]:
+    """The agent and the replay of a checkpoint (or of a run folder's latest), and the
+    checkpoint's env steps."""
+    state = checkpoint.load(checkpoint.find(target))
+    cfg = OmegaConf.to_object(saved_config(state["config"]))
+    env = cfg.env
+    probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
+    codec = ActionCodec(probe.single_action_space)
+    spec = ObservationSpec(probe.single_observation_space, env.image_size)
+    probe.close()
+    agent = Agent(spec, codec, cfg, "cpu")
+    agent.load_state_dict(state["agent"])
+    saved = state["replay"]
+    streams, kept = saved["reward"].shape  # only what the run kept, not its capacity
+    replay = Replay(streams * kept, streams, spec, codec.size)
+    replay.load_state_dict(saved)
+    return agent, replay, state["env_steps"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    parser.add_argument("--windows", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    agent, replay, env_steps = load_run(args.target)
+    result = check_rewards(agent, replay, args.windows, agent.cfg.train.seq_len, args.seed)
+    print(f"{args.target} (checkpoint at {env_steps} env steps)")
+    print("\n".join(result.lines()))
+
+
+if __name__ == "__main__":
+    main()
