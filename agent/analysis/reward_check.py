@@ -17,14 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
 from agent.agent import Agent
 from agent.analysis.random_data import observed_rewards
-from agent.config import saved_config
 from agent.loop import checkpoint
+from agent.loop.evaluate import agent_from_checkpoint
 from agent.loop.replay import Replay
-from envs import ActionCodec, ObservationSpec, make_vector_env
 
 WARMUP = 8
 """Steps at the start of each window left out: h starts from zeros there."""
@@ -84,14 +82,7 @@ def load_run(target: Path) -> tuple[Agent, Replay, int]:
     """The agent and the replay of a checkpoint (or of a run folder's latest), and the
     checkpoint's env steps."""
     state = checkpoint.load(checkpoint.find(target))
-    cfg = OmegaConf.to_object(saved_config(state["config"]))
-    env = cfg.env
-    probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
-    codec = ActionCodec(probe.single_action_space)
-    spec = ObservationSpec(probe.single_observation_space, env.image_size)
-    probe.close()
-    agent = Agent(spec, codec, cfg, "cpu")
-    agent.load_state_dict(state["agent"])
+    agent, codec, spec = agent_from_checkpoint(state)
     saved = state["replay"]
     streams, kept = saved["reward"].shape  # only what the run kept, not its capacity
     replay = Replay(streams * kept, streams, spec, codec.size)

@@ -77,14 +77,10 @@ def outputs(path: Path) -> tuple[Path, Path]:
     return path.with_name(f"{path.stem}-eval.json"), path.with_name(f"{path.stem}-eval.mp4")
 
 
-def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu", seed: int = 0,
-                        greedy: bool | None = None) -> dict[str, float]:
-    """Weights only: rebuild the agent from the checkpoint's own config, run `episodes`
-    episodes (greedy unless `greedy` is False, or, when it is None, the checkpoint's
-    eval.greedy is), print mean ± std and write the results (`outputs`), with a video of
-    one more greedy episode where the env renders."""
-    path = checkpoint.find(target)
-    state = checkpoint.load(path)
+def agent_from_checkpoint(state: dict, device: str = "cpu"
+                          ) -> tuple[Agent, ActionCodec, ObservationSpec]:
+    """The agent a loaded checkpoint holds, built from the checkpoint's own config (its env
+    is made once to read the spaces), with the env's action codec and observation spec."""
     cfg = OmegaConf.to_object(saved_config(state["config"]))
     env = cfg.env
     probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
@@ -93,6 +89,19 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu", seed: 
     probe.close()
     agent = Agent(spec, codec, cfg, resolve_device(device))
     agent.load_state_dict(state["agent"])
+    return agent, codec, spec
+
+
+def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu", seed: int = 0,
+                        greedy: bool | None = None) -> dict[str, float]:
+    """Weights only: rebuild the agent from the checkpoint's own config, run `episodes`
+    episodes (greedy unless `greedy` is False, or, when it is None, the checkpoint's
+    eval.greedy is), print mean ± std and write the results (`outputs`), with a video of
+    one more greedy episode where the env renders."""
+    path = checkpoint.find(target)
+    state = checkpoint.load(path)
+    agent, codec, spec = agent_from_checkpoint(state, device)
+    cfg, env = agent.cfg, agent.cfg.env
     seeds = Seeds(seed)
     greedy = cfg.eval.greedy if greedy is None else greedy
     evaluator = Evaluator(env, episodes, codec, spec, seeds, greedy)
