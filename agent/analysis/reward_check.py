@@ -6,9 +6,10 @@ the rewards that really came there.
 A head that learned only the average reward predicts about the same at every step: its
 squared error is then the rewards' variance (the error of predicting their mean
 everywhere), the share of that variance it explains is about 0, and its predictions do not
-move with the rewards. Sparse rewards (a +1 every hundred steps) fail this way while the reward loss
-looks small, so the policy gets no signal in imagination (docs/results/minatar.md). With
-few distinct reward values the check also lists the mean prediction at each.
+move with the rewards. Sparse rewards (a +1 every hundred steps) fail this way while the
+reward loss looks small, so the policy gets no signal in imagination
+(docs/results/minatar.md). With few distinct reward values the check also lists the mean
+prediction at each.
 """
 
 import argparse
