@@ -77,16 +77,22 @@ def outputs(path: Path) -> tuple[Path, Path]:
     return path.with_name(f"{path.stem}-eval.json"), path.with_name(f"{path.stem}-eval.mp4")
 
 
+def env_interface(env: EnvConfig) -> tuple[ActionCodec, ObservationSpec]:
+    """The action codec and observation spec of the env this config makes (made once to
+    read its spaces)."""
+    probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
+    codec = ActionCodec(probe.single_action_space)
+    spec = ObservationSpec(probe.single_observation_space, env.image_size)
+    probe.close()
+    return codec, spec
+
+
 def agent_from_checkpoint(state: dict, device: str = "cpu"
                           ) -> tuple[Agent, ActionCodec, ObservationSpec]:
     """The agent a loaded checkpoint holds, built from the checkpoint's own config (its env
     is made once to read the spaces), with the env's action codec and observation spec."""
     cfg = OmegaConf.to_object(saved_config(state["config"]))
-    env = cfg.env
-    probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
-    codec = ActionCodec(probe.single_action_space)
-    spec = ObservationSpec(probe.single_observation_space, env.image_size)
-    probe.close()
+    codec, spec = env_interface(cfg.env)
     agent = Agent(spec, codec, cfg, resolve_device(device))
     agent.load_state_dict(state["agent"])
     return agent, codec, spec
