@@ -1,5 +1,5 @@
 """The code probe (agent/analysis/code_probe.py) counts the bits of the code over replayed
-steps: all of them for varied CartPole states, none when every observation is the same."""
+steps: some for varied CartPole states, none when every observation is the same."""
 
 import pytest
 import torch
