@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agent.agent import Agent
+from agent.agent import Agent, evaluating
 from agent.loop.replay import Replay
 
 
@@ -46,13 +46,9 @@ def code_information(agent: Agent, replay: Replay, windows: int = 16, length: in
     """Scored on `windows` x `length` replayed steps, drawn with their own generator."""
     batch = replay.sample(windows, length, np.random.default_rng(seed))
     wm = agent.world_model
-    was_training = wm.training
-    wm.eval()
-    try:
+    with evaluating(wm):
         embedding = wm.embedding(batch.obs).flatten(0, -2).float()
         quantized = wm.quantizer(embedding)
-    finally:
-        wm.train(was_training)
     spread = float(embedding.std(0).mean() / embedding.abs().mean().clamp(min=1e-12))
     if not wm.quantizer.has_codebook:
         return CodeInformation(None, None, spread)

@@ -4,7 +4,7 @@ the model can learn from the data, with the behaviour taken out)."""
 import numpy as np
 import torch
 
-from agent.agent import Agent
+from agent.agent import Agent, evaluating
 from agent.loop.driver import Driver
 from agent.loop.replay import Replay
 from envs import ActionCodec, ObservationSpec, make_vector_env
@@ -54,10 +54,6 @@ def train_in_chunks(agent: Agent, replay: Replay, updates: int, every: int):
 def observed_rewards(agent: Agent, obs, action, is_first) -> torch.Tensor:
     """The reward head's prediction [B, T] at every observed step, in eval mode."""
     wm = agent.world_model
-    was_training = wm.training
-    wm.eval()
-    try:
+    with evaluating(wm):
         states = wm.observe(obs, action, is_first)
         return wm.reward_mean(wm.feat(states.h, states.quantized.code))
-    finally:
-        wm.train(was_training)
