@@ -75,6 +75,11 @@ class ModelConfig:
     actor_outscale: float = 1.0
     """The same for the actor's output layer (DreamerV3: 0.01, a policy that starts near
     uniform, or with its mean near zero for continuous actions, in every state)."""
+    prior_grad_into_h: float = 1.0
+    """Share of the dynamics loss's gradient that reaches h (and through it the GRU, the
+    step input and the previous codes): 1 trains the sequence model for the prior too, as
+    DreamerV3 does; 0 leaves the prior to read an h shaped by the decoder, reward and
+    continue heads alone. Its forward value is the same either way."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from agent.agent import Agent
 from agent.data import Batch
 from agent.distributions import symexp, symlog
 from agent.loop.replay import Replay
-from agent.model.networks import mlp
+from agent.model.networks import mlp, scale_gradient
 from agent.optim import Optimizer
 
 
@@ -89,12 +89,12 @@ class GradientIntoH(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h, rest = x[..., :self.deter], x[..., self.deter:]
-        h = h * self.scale + (h * (1 - self.scale)).detach()
-        return self.head(torch.cat([h, rest], -1))
+        return self.head(torch.cat([scale_gradient(h, self.scale), rest], -1))
 
 
 def scale_gradient_into_h(agent: Agent, head: str, scale: float) -> None:
     """Let the world model's `head` ('prior', 'decoder' or 'cont') pass only `scale` of its
-    gradient into h: what each head's pressure on h does to a cue only the reward needs."""
+    gradient into h: what each head's pressure on h does to a cue only the reward needs.
+    (For the prior, `model.prior_grad_into_h` is the config option that does the same.)"""
     wm = agent.world_model
     setattr(wm, head, GradientIntoH(getattr(wm, head), wm.deter, scale))

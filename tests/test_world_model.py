@@ -7,8 +7,10 @@ import torch
 
 from agent.agent import Agent
 from agent.distributions import categorical_kl
-from agent.model.networks import mlp
+from agent.errors import ConfigError
+from agent.model.networks import mlp, scale_gradient
 from agent.quantizers import QuantizerOutput, available
+from agent.validation import validate
 from tests.conftest import small_config
 from tests.helpers import cartpole_replay
 
@@ -223,7 +225,6 @@ def test_an_actor_side_fault_changes_no_weight_of_any_part(replay):
 
 
 def test_a_loss_term_without_a_scale_stops_the_agent_being_built(monkeypatch):
-    from agent.errors import ConfigError
     from agent.model.world_model import WorldModel
 
     monkeypatch.setattr(WorldModel, "LOSSES", (*WorldModel.LOSSES, "sharpness"))
@@ -256,3 +257,46 @@ def test_a_zero_reward_output_layer_passes_no_gradient_to_the_encoder_at_first(o
     feat = torch.randn(3, wm.feat_dim)
     start = wm.reward_mean(feat).abs().max().item()  # uniform over symmetric bins: 0
     assert start < 1e-6 if outscale == 0 else start > 1e-3
+
+
+def test_scale_gradient_keeps_the_value_and_multiplies_the_gradient():
+    x = torch.randn(5, 3, requires_grad=True)
+    upstream = torch.randn(5, 3)
+    for scale in (1.0, 0.3, 0.0):
+        y = scale_gradient(x, scale)
+        assert torch.equal(y, x)
+        (grad,) = torch.autograd.grad(y, x, upstream)
+        assert torch.allclose(grad, scale * upstream, rtol=0, atol=1e-7)
+
+
+def test_prior_grad_into_h_scales_what_the_dynamics_loss_sends_below_h(replay):
+    """The share multiplies the dyn gradient on the GRU, the step input and the encoder (all
+    reached through h), and leaves the prior head's own gradient as it was."""
+    agent = trained_agent("fsq", replay)
+    wm = agent.world_model
+    wm.free_bits = 0.0
+    batch = replay.sample(4, 16)
+    below_h = [*wm.gru.parameters(), *wm.step_input.parameters(), *wm.encoder.parameters()]
+    prior_head = list(wm.prior.parameters())
+    grads = {}
+    for share in (1.0, 0.25, 0.0):
+        wm.prior_grad_into_h = share
+        losses, _ = wm.loss(batch)
+        grads[share] = torch.autograd.grad(losses["dyn"], below_h + prior_head,
+                                           allow_unused=True)
+    n = len(below_h)
+    full = grads[1.0]
+    assert all(g is not None and g.abs().sum() > 0 for g in full[:n])
+    for low, high in zip(grads[0.25][:n], full[:n], strict=True):
+        assert torch.allclose(low, 0.25 * high, rtol=1e-4, atol=1e-9)
+    assert all(g is None or g.abs().sum() == 0 for g in grads[0.0][:n])
+    for share in (0.25, 0.0):
+        for mine, theirs in zip(grads[share][n:], full[n:], strict=True):
+            assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-9)
+
+
+def test_prior_grad_into_h_outside_zero_to_one_is_refused_before_building():
+    cfg = small_config("fsq")
+    cfg.model.prior_grad_into_h = 1.5
+    with pytest.raises(ConfigError, match=r"model.prior_grad_into_h=1.5 is invalid"):
+        validate(cfg)

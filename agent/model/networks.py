@@ -1,7 +1,15 @@
 """Small building blocks shared by the world model and the actor-critic."""
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+
+
+def scale_gradient(x: Tensor, scale: float) -> Tensor:
+    """x in the forward pass (exactly); `scale` times its gradient in the backward pass."""
+    if scale == 1:
+        return x
+    frozen = x.detach()
+    return frozen + scale * (x - frozen)
 
 
 def mlp(inp: int, units: int, layers: int, out: int | None = None,

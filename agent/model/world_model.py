@@ -19,7 +19,7 @@ from agent.config import Config
 from agent.data import Batch, Obs
 from agent.distributions import TwoHot, symexp, symlog
 from agent.model.convnets import ConvDecoder, ConvEncoder, image_target, to_pixels
-from agent.model.networks import mlp
+from agent.model.networks import mlp, scale_gradient
 from agent.model.priors import make_prior
 from agent.quantizers import QuantizerOutput, build
 from envs.observations import ObservationSpec
@@ -42,6 +42,7 @@ class WorldModel(nn.Module):
         super().__init__()
         m = cfg.model
         self.free_bits = cfg.train.free_bits
+        self.prior_grad_into_h = m.prior_grad_into_h
         self.vector_keys, self.image_keys = spec.vector_keys, spec.image_keys
         self.spec_sizes = {k: spec.keys[k].shape[0] for k in self.vector_keys}
         vector_dim = sum(self.spec_sizes.values())
@@ -163,7 +164,8 @@ class WorldModel(nn.Module):
         states = self.observe(batch.obs, batch.action, batch.is_first)
         posterior = states.quantized
         feat = self.feat(states.h, posterior.code)
-        dyn, rep = self.dynamics_losses(posterior, self.prior(states.h))
+        prior_input = scale_gradient(states.h, self.prior_grad_into_h)
+        dyn, rep = self.dynamics_losses(posterior, self.prior(prior_input))
         recon = self.reconstruction_loss(feat, batch.obs)
         cont_logit = self.cont(feat).squeeze(-1)
         losses = {
