@@ -95,6 +95,7 @@ class GradientIntoH(nn.Module):
 def scale_gradient_into_h(agent: Agent, head: str, scale: float) -> None:
     """Let the world model's `head` ('prior', 'decoder' or 'cont') pass only `scale` of its
     gradient into h: what each head's pressure on h does to a cue only the reward needs.
-    (For the prior, `model.prior_grad_into_h` is the config option that does the same.)"""
+    (For the prior, `model.prior_grad_into_h` is the config option that does the same; with
+    both, the two shares multiply.)"""
     wm = agent.world_model
     setattr(wm, head, GradientIntoH(getattr(wm, head), wm.deter, scale))

@@ -262,11 +262,13 @@ def test_a_zero_reward_output_layer_passes_no_gradient_to_the_encoder_at_first(o
 def test_scale_gradient_keeps_the_value_and_multiplies_the_gradient():
     x = torch.randn(5, 3, requires_grad=True)
     upstream = torch.randn(5, 3)
-    for scale in (1.0, 0.3, 0.0):
+    for scale in (1.0, 0.3):
         y = scale_gradient(x, scale)
         assert torch.equal(y, x)
         (grad,) = torch.autograd.grad(y, x, upstream)
         assert torch.allclose(grad, scale * upstream, rtol=0, atol=1e-7)
+    blocked = scale_gradient(x, 0.0)  # cut from the graph: not even a zero goes back
+    assert torch.equal(blocked, x) and not blocked.requires_grad
 
 
 def test_prior_grad_into_h_scales_what_the_dynamics_loss_sends_below_h(replay):
@@ -278,12 +280,21 @@ def test_prior_grad_into_h_scales_what_the_dynamics_loss_sends_below_h(replay):
     batch = replay.sample(4, 16)
     below_h = [*wm.gru.parameters(), *wm.step_input.parameters(), *wm.encoder.parameters()]
     prior_head = list(wm.prior.parameters())
-    grads = {}
+    grads, values, others = {}, {}, {}
     for share in (1.0, 0.25, 0.0):
         wm.prior_grad_into_h = share
+        torch.manual_seed(0)  # the same posterior samples at every share
         losses, _ = wm.loss(batch)
+        values[share] = {name: loss.item() for name, loss in losses.items()}
         grads[share] = torch.autograd.grad(losses["dyn"], below_h + prior_head,
-                                           allow_unused=True)
+                                           retain_graph=True, allow_unused=True)
+        rest = sum(loss for name, loss in losses.items() if name not in ("dyn", "rep"))
+        others[share] = torch.autograd.grad(rest, below_h, allow_unused=True)
+    assert values[0.25] == values[1.0] and values[0.0] == values[1.0]
+    for share in (0.25, 0.0):  # the other heads' gradients below h are untouched
+        for mine, theirs in zip(others[share], others[1.0], strict=True):
+            assert (mine is None) == (theirs is None)
+            assert mine is None or torch.allclose(mine, theirs, rtol=1e-5, atol=1e-9)
     n = len(below_h)
     full = grads[1.0]
     assert all(g is not None and g.abs().sum() > 0 for g in full[:n])
@@ -295,8 +306,16 @@ def test_prior_grad_into_h_scales_what_the_dynamics_loss_sends_below_h(replay):
             assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-9)
 
 
-def test_prior_grad_into_h_outside_zero_to_one_is_refused_before_building():
+@pytest.mark.parametrize("share", [1.5, -0.1])
+def test_prior_grad_into_h_outside_zero_to_one_is_refused_before_building(share):
     cfg = small_config("fsq")
-    cfg.model.prior_grad_into_h = 1.5
-    with pytest.raises(ConfigError, match=r"model.prior_grad_into_h=1.5 is invalid"):
+    cfg.model.prior_grad_into_h = share
+    with pytest.raises(ConfigError, match=rf"model\.prior_grad_into_h={share} is invalid: "
+                                          r"it must be in \[0, 1\]"):
         validate(cfg)
+
+
+def test_prior_grad_into_h_is_read_from_the_config():
+    cfg = small_config("fsq")
+    cfg.model.prior_grad_into_h = 0.25
+    assert Agent(4, 2, cfg).world_model.prior_grad_into_h == 0.25

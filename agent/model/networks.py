@@ -9,6 +9,8 @@ def scale_gradient(x: Tensor, scale: float) -> Tensor:
     if scale == 1:
         return x
     frozen = x.detach()
+    if scale == 0:  # no backward at all: a non-finite gradient above cannot leak through
+        return frozen
     return frozen + scale * (x - frozen)
 
 
