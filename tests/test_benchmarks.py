@@ -274,3 +274,32 @@ def test_a_benchmark_run_saved_before_a_setting_existed_holds_the_same_settings(
     assert settings_not_held(tmp_path, overrides) == {}
     assert settings_not_held(tmp_path, [*overrides, "quantizer.rep_temperature=0.5"]) == {
         "quantizer.rep_temperature": (0.0, 0.5)}
+
+
+def test_model_updates_trains_a_checkpoints_world_model_and_scores_the_same_windows(tmp_path):
+    from tests.helpers import smoke_run
+
+    smoke_run(tmp_path)  # a real 200-step CartPole run, its checkpoint at the end
+    script = str(ROOT / "benchmarks/model_updates.py")
+    result = subprocess.run([sys.executable, script, str(tmp_path / "run"), "--updates", "2",
+                             "--every", "1", "--draws", "2"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in result.stdout.splitlines() if line.startswith("| ")]
+    header, *body = rows
+    assert header[1] == "reward_mae_h1" and [row[0] for row in body] == ["0", "1", "2"]
+    assert all(math.isfinite(float(row[1])) for row in body)
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from model_updates import open_loop_means
+
+    from agent.analysis.random_data import train_world_model
+    from agent.analysis.reward_check import load_run
+
+    agent, replay, _ = load_run(tmp_path / "run")
+    before = open_loop_means(agent, replay, draws=2, seed=0)
+    np.testing.assert_equal(open_loop_means(agent, replay, draws=2, seed=0), before)  # NaN too
+    train_world_model(agent, replay, 2)
+    after = open_loop_means(agent, replay, draws=2, seed=0)
+    assert after["model/openloop_obs_mse_h1"] != before["model/openloop_obs_mse_h1"]
