@@ -7,7 +7,7 @@ checkpoint (its weights and the replay it collected), train the world model alon
                                        [--draws 16] [--seed 0]
 
 The errors are those a run logs as model/openloop_* (agent/loop/openloop_errors.py), each
-a mean over --draws draws of 32 replayed windows, the same windows at every row, so the
+a mean over --draws draws of STARTS (32) replayed windows, the same windows at every row, so the
 rows differ only by the updates. The updates use the run's batch shape, loss scales and
 model optimizer with the state the checkpoint kept. One torch thread.
 """
@@ -22,14 +22,14 @@ import torch
 
 from agent.analysis.random_data import train_in_chunks
 from agent.analysis.reward_check import load_run
-from agent.loop.openloop_errors import HORIZONS, measure_open_loop
+from agent.loop.openloop_errors import HORIZONS, STARTS, context_steps, measure_open_loop
 
 KEYS = [f"model/openloop_{name}_h{h}" for name in ("reward_mae", "obs_mse") for h in HORIZONS]
 
 
 def open_loop_means(agent, replay, draws: int, seed: int) -> dict[str, float]:
     """Each error's mean over `draws` draws (a horizon no window reached is left out)."""
-    context = max(1, agent.cfg.train.seq_len // 4)
+    context = context_steps(agent.cfg.train.seq_len)
     rows = [measure_open_loop(agent.world_model, replay, np.random.default_rng([seed, i]),
                               context, torch.device("cpu")) for i in range(draws)]
     means = {}
@@ -57,7 +57,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     agent, replay, env_steps = load_run(args.target)
     print(f"{args.target}: checkpoint at {env_steps:,} env steps, {len(replay):,} replayed "
-          f"steps; open-loop errors, each over {args.draws} x 32 windows")
+          f"steps; open-loop errors, each over {args.draws} x {STARTS} windows")
     print("| more updates | " + " | ".join(k.removeprefix("model/openloop_") for k in KEYS)
           + " | wall s |")
     print("|---" * (len(KEYS) + 2) + "|")

@@ -28,6 +28,12 @@ HORIZONS = (1, 5, 15)
 STARTS = 32
 
 
+def context_steps(seq_len: int) -> int:
+    """Replayed steps seen through the posterior before the prior runs alone: a quarter of
+    a training window, so the rest of it holds the horizons."""
+    return max(1, seq_len // 4)
+
+
 def obs_squared_error(result: OpenLoop) -> Tensor:
     """[B, T]: per-dimension squared error, averaged within each key, then over keys."""
     errors = []

@@ -37,7 +37,7 @@ from agent.loop.openloop import (
     plot_open_loop,
     write_open_loop_video,
 )
-from agent.loop.openloop_errors import measure_open_loop
+from agent.loop.openloop_errors import context_steps, measure_open_loop
 from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
 from agent.loop.resume import remove_media_after
@@ -254,7 +254,7 @@ class Run:
             return
         with own_randomness(self.device):
             batch = self.replay.sample(3, seq_len, rng=self.diagnostic_rng).to(self.device)
-            result = open_loop(self.agent.world_model, batch, context=max(1, seq_len // 4))
+            result = open_loop(self.agent.world_model, batch, context=context_steps(seq_len))
         folder, step = self.run_dir / "openloop", self.counters.steps
         logger.media(step, "openloop/plot",
                      plot_open_loop(result, folder / f"openloop-{step:010d}.png"))
@@ -272,7 +272,7 @@ class Run:
             return {}
         return measure_open_loop(self.agent.world_model, self.replay,
                                  self.seeds.open_loop_errors(self.counters.steps),
-                                 max(1, self.cfg.train.seq_len // 4), self.device)
+                                 context_steps(self.cfg.train.seq_len), self.device)
 
     def record_video(self, logger: Logger) -> None:
         folder = self.run_dir / "videos"
