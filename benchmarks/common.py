@@ -135,8 +135,27 @@ def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,
     args = parser.parse_args()
     if args.show:
         if merge:
-            print_table(merge([json.loads(path.read_text()) for path in args.show]))
+            show_arms([json.loads(path.read_text()) for path in args.show], merge, print_table)
         else:
             print_table(json.loads(args.show.read_text()))
         return None
     return args
+
+
+def arm_of(report: dict) -> tuple[str, ...]:
+    """What a saved result trained: its overrides less the run keys (threads, wandb, ...),
+    which change how a run is carried out, not what it learns."""
+    return tuple(sorted(o for o in report.get("overrides", [])
+                        if not is_run_key(override_key(o))))
+
+
+def show_arms(reports: list[dict], merge, print_table) -> None:
+    """Saved results as one table per arm: results made with other training overrides
+    (e.g. quantizer=categorical beside the default) are other arms, never more seeds."""
+    arms: dict[tuple[str, ...], list[dict]] = {}
+    for report in reports:
+        arms.setdefault(arm_of(report), []).append(report)
+    for arm, members in arms.items():
+        if len(arms) > 1:
+            print(f"\n## arm: {' '.join(arm) or 'no overrides (the default config)'}")
+        print_table(merge(members))

@@ -19,7 +19,8 @@ Prints, per task, our final eval return (mean and std over seeds) next to Dreame
 same budget (benchmarks/reference_scores.json; '-' where none is published), and the means
 over tasks; writes JSON with each run's folder and eval curve (in frames). --show prints the
 table of a saved result again, without training; given several, one table over all their
-runs (results made one task at a time).
+runs (results made one task at a time), one table per arm where their training overrides
+differ (quantizer=categorical beside the default is another arm, not more seeds).
 """
 
 import argparse

@@ -7,12 +7,11 @@ import json
 import platform
 import statistics
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from common import check_run_folder, fmt, read_metrics, train_or_resume
+from common import arm_of, check_run_folder, fmt, read_metrics, train_or_resume
 
 
 def run_folder(out: Path, task: str, seed: int) -> Path:
@@ -95,16 +94,17 @@ def merge_reports(reports: list[dict], order: list[str], budget_keys: tuple[str,
                   summarise) -> dict:
     """Saved results of separate invocations (e.g. one task each) as one report, the tasks
     in `order` first; `summarise(runs, tasks, frames)` makes the report's summary. They must
-    share the budget, or the table would mix them."""
+    share the budget and the arm (common.show_arms splits arms), or the table would mix
+    them."""
+    arms = {arm_of(r) for r in reports}
+    if len(arms) > 1:
+        raise SystemExit(f"error: these results are different arms (overrides): "
+                         f"{sorted(arms)}; show them as one table per arm")
     budgets = {tuple(r.get(key, BUDGET_DEFAULTS.get(key)) for key in budget_keys)
                for r in reports}
     if len(budgets) > 1:
         raise SystemExit(f"error: these results have different budgets "
                          f"({', '.join(budget_keys)}): {sorted(budgets)}")
-    overrides = {" ".join(sorted(r.get("overrides", []))) for r in reports}
-    if len(overrides) > 1:  # e.g. threads=1 in one of them: often harmless, so say it
-        print(f"warning: these results were made with different overrides: "
-              f"{sorted(overrides)}", file=sys.stderr)
     runs = [run for r in reports for run in r["runs"]]
     present = {run["task"] for run in runs}
     tasks = [t for t in order if t in present] + sorted(present - set(order))

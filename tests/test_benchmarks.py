@@ -174,6 +174,39 @@ def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
     assert all(0.0 <= value < 2.0 for value in measured)  # random play scores little here
 
 
+def test_saved_results_of_other_arms_show_as_tables_of_their_own_never_as_more_seeds(
+        tmp_path):
+    def saved(name: str, final: float, overrides: list[str]) -> Path:
+        path = tmp_path / f"{name}.json"
+        run = {"task": "breakout", "seed": 0, "final_return": final, "final_train_return": 1.0,
+               "wall_s": 1.0}
+        path.write_text(json.dumps({"frames": 100_000, "eval_episodes": 10, "runs": [run],
+                                    "overrides": overrides,
+                                    "summary": {"breakout": {"random": 0.4}}}))
+        return path
+
+    script = str(ROOT / "benchmarks/minatar_suite.py")
+    ratio = "train.train_ratio=64"
+    shown = subprocess.run(
+        [sys.executable, script, "--show", str(saved("fsq-s0", 3.0, [ratio, "threads=1"])),
+         str(saved("cat-s0", 6.0, ["quantizer=categorical", ratio])),
+         str(saved("fsq-s1", 5.0, [ratio])),  # threads: how it ran, not what it trained
+         str(saved("cat-s1", 4.0, [ratio, "quantizer=categorical", "wandb.mode=disabled"]))],
+        check=True, capture_output=True, text=True).stdout
+    arms = shown.split("## arm: ")[1:]
+    assert [arm.splitlines()[0] for arm in arms] == [ratio, f"quantizer=categorical {ratio}"]
+    rows = [[line for line in arm.splitlines() if line.startswith("| breakout")] for arm in arms]
+    assert rows[0][0].startswith("| breakout | 2 | 4.0 ± 1.0 |")  # seeds 3.0 and 5.0
+    assert rows[1][0].startswith("| breakout | 2 | 5.0 ± 1.0 |")  # seeds 6.0 and 4.0
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import minatar_suite
+
+    reports = [json.loads((tmp_path / f"{name}.json").read_text()) for name in ("fsq-s0", "cat-s0")]
+    with pytest.raises(SystemExit, match="different arms"):
+        minatar_suite.merge(reports)
+
+
 def test_a_random_policy_scores_what_random_play_scores_in_the_real_env():
     """CartPole pays 1 per step: a random policy's returns are its episode lengths, which
     are short (a pole falls in about 20 steps when pushed at random) and vary."""
