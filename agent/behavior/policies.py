@@ -22,19 +22,20 @@ class Categoricals:
         self.segments, self.unimix = segments, unimix
         self.size = sum(segments)
 
-    def _logprobs(self, params: Tensor) -> list[Tensor]:
+    def segment_logprobs(self, params: Tensor) -> list[Tensor]:
+        """Each segment's log-probabilities (unimix applied), [..., n] per segment."""
         return [unimix_logits(p, self.unimix) for p in params.float().split(self.segments, -1)]
 
     def sample(self, params: Tensor, greedy: bool = False) -> Tensor:
         return torch.cat([one_hot(logp.argmax(-1) if greedy else sample_categorical(logp),
-                                  logp.shape[-1]) for logp in self._logprobs(params)], -1)
+                                  logp.shape[-1]) for logp in self.segment_logprobs(params)], -1)
 
     def log_prob(self, params: Tensor, action: Tensor) -> Tensor:
         return sum((logp * a).sum(-1) for logp, a in
-                   zip(self._logprobs(params), action.split(self.segments, -1), strict=True))
+                   zip(self.segment_logprobs(params), action.split(self.segments, -1), strict=True))
 
     def entropy(self, params: Tensor) -> Tensor:
-        return sum(-(logp.exp() * logp).sum(-1) for logp in self._logprobs(params))
+        return sum(-(logp.exp() * logp).sum(-1) for logp in self.segment_logprobs(params))
 
 
 class BoundedNormal:

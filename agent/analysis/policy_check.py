@@ -1,0 +1,86 @@
+"""What the actor does in the states a run has seen: per action, its mean probability and the
+share of states where it is the greedy choice.
+
+    python -m agent.analysis.policy_check RUN_DIR_OR_CHECKPOINT [--windows 64] [--seed 0]
+
+A greedy evaluation plays the most probable action, training samples. When the two returns
+part ways (a high greedy eval beside a low training return), this says why: a policy near
+uniform (entropy close to its maximum) whose slight preference is the same in most states
+plays that action always when greedy and a third of the time when sampling.
+"""
+
+import argparse
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agent.agent import Agent, evaluating
+from agent.analysis.reward_check import WARMUP, load_run
+from agent.behavior.policies import Categoricals
+from agent.loop.replay import Replay
+
+
+@dataclass
+class PolicyCheck:
+    steps: int                       # replayed states scored
+    mean_probs: list[list[float]]    # per action segment, per action
+    greedy_shares: list[list[float]]  # per segment, per action: states where it is the mode
+    entropy: float                   # mean over states, summed over segments (nats)
+    max_entropy: float               # that of the uniform policy
+
+    def lines(self) -> list[str]:
+        out = [f"policy over {self.steps} replayed states: entropy {self.entropy:.3f} nats "
+               f"(uniform: {self.max_entropy:.3f})"]
+        for i, (probs, shares) in enumerate(zip(self.mean_probs, self.greedy_shares,
+                                                strict=True)):
+            name = f"segment {i}, " if len(self.mean_probs) > 1 else ""
+            out += [f"  {name}action {a}: mean probability {p:.3f}, the greedy choice in "
+                    f"{100 * s:.1f}% of states" for a, (p, s) in enumerate(zip(probs, shares,
+                                                                               strict=True))]
+        return out
+
+
+@torch.no_grad()
+def check_policy(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 64,
+                 seed: int = 0) -> PolicyCheck:
+    """Score the actor on `windows` replayed windows (their own generator: the replay's
+    sampler is left as it was), in the states the world model infers for them."""
+    policy = agent.actor_critic.policy
+    if not isinstance(policy, Categoricals):
+        raise SystemExit("error: the policy check reads discrete actions (Discrete or "
+                         "MultiDiscrete); this run's actions are continuous")
+    batch = replay.sample(windows, seq_len, np.random.default_rng(seed))
+    wm = agent.world_model
+    with evaluating(agent):
+        states = wm.observe(batch.obs, batch.action, batch.is_first)
+        params = agent.actor_critic.actor(wm.feat(states.h, states.quantized.code))
+    params = params[:, WARMUP:].flatten(0, 1).float()  # h starts from zeros before WARMUP
+    mean_probs, greedy_shares, entropy = [], [], 0.0
+    for logp in policy.segment_logprobs(params):
+        probs = logp.exp()
+        greedy = torch.bincount(logp.argmax(-1), minlength=logp.shape[-1])
+        mean_probs.append(probs.mean(0).tolist())
+        greedy_shares.append((greedy / len(logp)).tolist())
+        entropy += float(-(probs * logp).sum(-1).mean())
+    return PolicyCheck(len(params), mean_probs, greedy_shares, entropy,
+                       sum(math.log(n) for n in policy.segments))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    parser.add_argument("--windows", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    agent, replay, env_steps = load_run(args.target)
+    result = check_policy(agent, replay, args.windows, agent.cfg.train.seq_len, args.seed)
+    print(f"{args.target} (checkpoint at {env_steps} env steps)")
+    print("\n".join(result.lines()))
+
+
+if __name__ == "__main__":
+    main()

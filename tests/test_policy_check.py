@@ -1,0 +1,52 @@
+"""The policy check reports what the actor does in replayed states
+(agent/analysis/policy_check.py): on a real run's checkpoint, and on an actor whose
+preference is set by hand, where every figure is known."""
+
+import math
+
+import pytest
+import torch
+from gymnasium.spaces import Box
+
+from agent.agent import Agent
+from agent.analysis.policy_check import check_policy
+from agent.analysis.reward_check import load_run
+from envs import ActionCodec
+from tests.conftest import small_config
+from tests.helpers import smoke_run
+
+
+def test_the_check_reads_a_run_folder_and_its_figures_are_distributions(tmp_path):
+    smoke_run(tmp_path)  # a real 200-step CartPole run
+    agent, replay, _ = load_run(tmp_path / "run")
+    state = replay.rng.bit_generator.state
+    result = check_policy(agent, replay, windows=4, seq_len=16)
+    assert replay.rng.bit_generator.state == state  # the run's sampler is left alone
+    assert result.steps == 4 * (16 - 8)  # the first 8 steps of each window left out
+    (probs,), (shares,) = result.mean_probs, result.greedy_shares
+    assert len(probs) == 2 and sum(probs) == pytest.approx(1.0)
+    assert sum(shares) == pytest.approx(1.0)
+    assert 0.0 < result.entropy <= result.max_entropy == pytest.approx(math.log(2))
+    assert "the greedy choice in" in result.lines()[1]
+
+
+def test_a_slight_preference_held_in_every_state_is_the_greedy_choice_everywhere(tmp_path):
+    smoke_run(tmp_path)
+    agent, replay, _ = load_run(tmp_path / "run")
+    head = agent.actor_critic.actor[-1]
+    with torch.no_grad():  # logits (0, 0.4) whatever the state
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([0.0, 0.4]))
+    result = check_policy(agent, replay, windows=4, seq_len=16)
+    unimix = agent.cfg.ac.unimix
+    preferred = (1 - unimix) * torch.sigmoid(torch.tensor(0.4)).item() + unimix / 2
+    assert result.mean_probs[0] == pytest.approx([1 - preferred, preferred], abs=1e-5)
+    assert result.greedy_shares == [[0.0, 1.0]]  # sampled 60% of the time, greedy always
+    near_uniform = -(preferred * math.log(preferred) + (1 - preferred) * math.log(1 - preferred))
+    assert result.entropy == pytest.approx(near_uniform, abs=1e-5)
+
+
+def test_continuous_actions_are_refused_with_a_message():
+    agent = Agent(3, ActionCodec(Box(-1.0, 1.0, (2,))), small_config())
+    with pytest.raises(SystemExit, match="discrete actions"):
+        check_policy(agent, replay=None)
