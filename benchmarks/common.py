@@ -126,11 +126,13 @@ def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,
                          print_table, merge=None) -> argparse.Namespace | None:
     """Add the options every learning benchmark shares (--jobs, --out, --show, and run.py
     overrides) and parse; None when --show printed a saved result instead. With `merge`
-    (saved results -> one), --show takes several files and prints them as one table."""
+    (saved results -> one), --show takes several files and prints one table per arm
+    (show_arms)."""
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / default_out)
     parser.add_argument("--show", type=Path, nargs="+" if merge else None, metavar="JSON",
-                        help="print a saved result" + (" (several: one table)" if merge else ""))
+                        help="print a saved result"
+                        + (" (several: one table per arm)" if merge else ""))
     parser.add_argument("overrides", nargs="*", help="extra run.py overrides")
     args = parser.parse_args()
     if args.show:
@@ -144,9 +146,11 @@ def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,
 
 def arm_of(report: dict) -> tuple[str, ...]:
     """What a saved result trained: its overrides less the run keys (threads, wandb, ...),
-    which change how a run is carried out, not what it learns."""
-    return tuple(sorted(o for o in report.get("overrides", [])
-                        if not is_run_key(override_key(o))))
+    which change how a run is carried out, not what it learns; `++key=v` is `key=v`, and
+    of a key given twice the last value counts, as in the run's config."""
+    values = {override_key(o): o.partition("=")[2] for o in report.get("overrides", [])}
+    return tuple(sorted(f"{key}={value}" for key, value in values.items()
+                        if not is_run_key(key)))
 
 
 def show_arms(reports: list[dict], merge, print_table) -> None:
@@ -156,6 +160,6 @@ def show_arms(reports: list[dict], merge, print_table) -> None:
     for report in reports:
         arms.setdefault(arm_of(report), []).append(report)
     for arm, members in arms.items():
-        if len(arms) > 1:
+        if arm or len(arms) > 1:
             print(f"\n## arm: {' '.join(arm) or 'no overrides (the default config)'}")
         print_table(merge(members))

@@ -191,7 +191,9 @@ def test_saved_results_of_other_arms_show_as_tables_of_their_own_never_as_more_s
         [sys.executable, script, "--show", str(saved("fsq-s0", 3.0, [ratio, "threads=1"])),
          str(saved("cat-s0", 6.0, ["quantizer=categorical", ratio])),
          str(saved("fsq-s1", 5.0, [ratio])),  # threads: how it ran, not what it trained
-         str(saved("cat-s1", 4.0, [ratio, "quantizer=categorical", "wandb.mode=disabled"]))],
+         # ++key is key, and of a key given twice the last value is what the run had
+         str(saved("cat-s1", 4.0, [ratio, "quantizer=fsq", "++quantizer=categorical",
+                                   "wandb.mode=disabled"]))],
         check=True, capture_output=True, text=True).stdout
     arms = shown.split("## arm: ")[1:]
     assert [arm.splitlines()[0] for arm in arms] == [ratio, f"quantizer=categorical {ratio}"]

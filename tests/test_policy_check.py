@@ -3,22 +3,31 @@
 preference is set by hand, where every figure is known."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
-from gymnasium.spaces import Box
+from gymnasium.spaces import Box, MultiDiscrete
 
 from agent.agent import Agent
 from agent.analysis.policy_check import check_policy
+from agent.analysis.random_data import random_policy_replay
 from agent.analysis.reward_check import load_run
 from envs import ActionCodec
 from tests.conftest import small_config
 from tests.helpers import smoke_run
 
 
-def test_the_check_reads_a_run_folder_and_its_figures_are_distributions(tmp_path):
-    smoke_run(tmp_path)  # a real 200-step CartPole run
-    agent, replay, _ = load_run(tmp_path / "run")
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    """A real 200-step CartPole run, shared: each test loads its own agent from it."""
+    tmp_path = tmp_path_factory.mktemp("policy_check")
+    smoke_run(tmp_path)
+    return tmp_path / "run"
+
+
+def test_the_check_reads_a_run_folder_and_its_figures_are_distributions(run_folder):
+    agent, replay, _ = load_run(run_folder)
     state = replay.rng.bit_generator.state
     result = check_policy(agent, replay, windows=4, seq_len=16)
     assert replay.rng.bit_generator.state == state  # the run's sampler is left alone
@@ -30,9 +39,8 @@ def test_the_check_reads_a_run_folder_and_its_figures_are_distributions(tmp_path
     assert "the greedy choice in" in result.lines()[1]
 
 
-def test_a_slight_preference_held_in_every_state_is_the_greedy_choice_everywhere(tmp_path):
-    smoke_run(tmp_path)
-    agent, replay, _ = load_run(tmp_path / "run")
+def test_a_slight_preference_held_in_every_state_is_the_greedy_choice_everywhere(run_folder):
+    agent, replay, _ = load_run(run_folder)
     head = agent.actor_critic.actor[-1]
     with torch.no_grad():  # logits (0, 0.4) whatever the state
         head.weight.zero_()
@@ -46,7 +54,26 @@ def test_a_slight_preference_held_in_every_state_is_the_greedy_choice_everywhere
     assert result.entropy == pytest.approx(near_uniform, abs=1e-5)
 
 
-def test_continuous_actions_are_refused_with_a_message():
+def test_continuous_actions_and_windows_too_short_to_score_are_refused_with_a_message(
+        run_folder):
     agent = Agent(3, ActionCodec(Box(-1.0, 1.0, (2,))), small_config())
     with pytest.raises(SystemExit, match="discrete actions"):
         check_policy(agent, replay=None)
+    agent, replay, _ = load_run(run_folder)
+    with pytest.raises(SystemExit, match="no state to score"):
+        check_policy(agent, replay, windows=4, seq_len=8)
+
+
+def test_each_dimension_of_a_multidiscrete_action_is_reported_on_its_own():
+    replay = random_policy_replay("tests.custom_env:TwoKnobCartPole-v0", steps=50, num_envs=1)
+    agent = Agent(4, ActionCodec(MultiDiscrete([2, 3])), small_config())
+    head = agent.actor_critic.actor[-1]
+    with torch.no_grad():  # the second knob prefers its last action everywhere
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 2.0]))
+    result = check_policy(agent, replay, windows=4, seq_len=16)
+    assert [len(p) for p in result.mean_probs] == [2, 3]
+    assert result.mean_probs[0] == pytest.approx([0.5, 0.5])
+    assert result.greedy_shares == [[1.0, 0.0], [0.0, 0.0, 1.0]]  # ties: the first action
+    assert result.max_entropy == pytest.approx(math.log(2) + math.log(3))
+    assert result.lines()[1].startswith("  segment 0, action 0:")

@@ -6,7 +6,9 @@ share of states where it is the greedy choice.
 A greedy evaluation plays the most probable action, training samples. When the two returns
 part ways (a high greedy eval beside a low training return), this says why: a policy near
 uniform (entropy close to its maximum) whose slight preference is the same in most states
-plays that action always when greedy and a third of the time when sampling.
+plays that action always when greedy and little more than 1/n of the time when sampling
+(n actions). The states are those of the replay (the sampling policy's and the random
+prefill's), each inferred from its window with h started from zeros WARMUP steps earlier.
 """
 
 import argparse
@@ -52,6 +54,9 @@ def check_policy(agent: Agent, replay: Replay, windows: int = 64, seq_len: int =
     if not isinstance(policy, Categoricals):
         raise SystemExit("error: the policy check reads discrete actions (Discrete or "
                          "MultiDiscrete); this run's actions are continuous")
+    if seq_len <= WARMUP:
+        raise SystemExit(f"error: windows of {seq_len} steps leave no state to score after "
+                         f"the first {WARMUP}; pass a longer seq_len")
     batch = replay.sample(windows, seq_len, np.random.default_rng(seed))
     wm = agent.world_model
     with evaluating(agent):
