@@ -7,7 +7,8 @@ minatar.py: on the benchmarks' path that would hide the minatar package.)
     python benchmarks/minatar_suite.py --show benchmarks/results/minatar.json [more.json ...]
 
 Each run is `env=minatar env.game=GAME` (pip install -e ".[minatar]"; MinAtar has no frame
-skip, so env steps are frames) for --steps env steps, with a greedy eval over 10 episodes
+skip, so env steps are frames; the MinAtar config's quantizer is categorical, `quantizer=fsq`
+runs the CPU default's) for --steps env steps, with a greedy eval over 10 episodes
 (the config's eval.episodes) every --eval-every steps. Extra key=value overrides go to every
 run (e.g. `train.train_ratio=64`; `preset=debug` to try the script). With --jobs N, N runs
 train at a time with one torch thread each. Runs train in <out>-runs/GAME-sSEED/ beside the

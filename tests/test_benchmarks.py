@@ -129,7 +129,7 @@ def test_a_suite_benchmark_again_rereads_finished_runs_and_resumes_interrupted_o
 
     # Other settings, given or left out, stop it before anything trains.
     metrics = (run_dir / "metrics.jsonl").read_text()
-    for changed in ([*command, "train.train_ratio=32"], [*command, "quantizer=categorical"],
+    for changed in ([*command, "train.train_ratio=32"], [*command, "quantizer=fsq"],
                     [c for c in command if c != "train.model_opt.lr=2e-4"]):
         other = subprocess.run(changed, timeout=600, cwd=tmp_path, capture_output=True,
                                text=True)

@@ -21,6 +21,13 @@ def test_minatar_breakout_trains(tmp_path):
     assert "id: MinAtar/Breakout-v1" in config
 
 
+def test_minatar_runs_the_categorical_code_unless_a_quantizer_is_named():
+    assert compose_config("env=minatar").quantizer.name == "categorical"
+    assert compose_config("env=minatar", "quantizer=fsq").quantizer.name == "fsq"
+    assert compose_config("env=minatar", "quantizer.groups=4").quantizer.groups == 4
+    assert compose_config().quantizer.name == "fsq"  # the global default stays
+
+
 def test_minatar_episodes_end_even_where_the_game_never_ends(tmp_path):
     """Seaquest's submarine waiting at the surface never dies; the config's limit ends it."""
     pytest.importorskip("minatar", reason="the minatar extra is not installed")
