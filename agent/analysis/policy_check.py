@@ -11,16 +11,14 @@ plays that action always when greedy and little more than 1/n of the time when s
 prefill's), each inferred from its window with h started from zeros WARMUP steps earlier.
 """
 
-import argparse
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from agent.agent import Agent, evaluating
-from agent.analysis.reward_check import WARMUP, load_run
+from agent.analysis.reward_check import WARMUP, check_command
 from agent.behavior.policies import Categoricals
 from agent.loop.replay import Replay
 
@@ -74,18 +72,5 @@ def check_policy(agent: Agent, replay: Replay, windows: int = 64, seq_len: int =
                        sum(math.log(n) for n in policy.segments))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
-    parser.add_argument("--windows", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    agent, replay, env_steps = load_run(args.target)
-    result = check_policy(agent, replay, args.windows, agent.cfg.train.seq_len, args.seed)
-    print(f"{args.target} (checkpoint at {env_steps} env steps)")
-    print("\n".join(result.lines()))
-
-
 if __name__ == "__main__":
-    main()
+    check_command(__doc__, check_policy)

@@ -91,18 +91,20 @@ def load_run(target: Path) -> tuple[Agent, Replay, int]:
     return agent, replay, state["env_steps"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+def check_command(description: str, check) -> None:
+    """The command line of a check over a run's replayed windows: `check(agent, replay,
+    windows, seq_len, seed)` on a run folder's or checkpoint's agent and replay, printed."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
     parser.add_argument("--windows", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     agent, replay, env_steps = load_run(args.target)
-    result = check_rewards(agent, replay, args.windows, agent.cfg.train.seq_len, args.seed)
+    result = check(agent, replay, args.windows, agent.cfg.train.seq_len, args.seed)
     print(f"{args.target} (checkpoint at {env_steps} env steps)")
     print("\n".join(result.lines()))
 
 
 if __name__ == "__main__":
-    main()
+    check_command(__doc__, check_rewards)
