@@ -57,7 +57,9 @@ def check_policy(agent: Agent, replay: Replay, windows: int = 64, seq_len: int =
                          f"the first {WARMUP}; pass a longer seq_len")
     batch = replay.sample(windows, seq_len, np.random.default_rng(seed))
     wm = agent.world_model
-    with evaluating(agent):
+    # A stochastic posterior (categorical) samples its codes: seeded, so a check repeats.
+    with evaluating(agent), torch.random.fork_rng():
+        torch.manual_seed(seed)
         states = wm.observe(batch.obs, batch.action, batch.is_first)
         params = agent.actor_critic.actor(wm.feat(states.h, states.quantized.code))
     params = params[:, WARMUP:].flatten(0, 1).float()  # h starts from zeros before WARMUP

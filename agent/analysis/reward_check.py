@@ -65,7 +65,10 @@ def check_rewards(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
     """Score the reward head on `windows` replayed windows (drawn with their own generator,
     so the replay's sampler is left as it was)."""
     batch = replay.sample(windows, seq_len, np.random.default_rng(seed))
-    predicted = observed_rewards(agent, batch.obs, batch.action, batch.is_first)
+    # A stochastic posterior (categorical) samples its codes: seeded, so a check repeats.
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        predicted = observed_rewards(agent, batch.obs, batch.action, batch.is_first)
     # An episode's first step carries no reward (nothing led to it): left out too.
     scored = batch.is_first[:, WARMUP:].flatten() == 0
     predicted = predicted[:, WARMUP:].flatten()[scored]
