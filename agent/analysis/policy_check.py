@@ -14,11 +14,10 @@ prefill's), each inferred from its window with h started from zeros WARMUP steps
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from agent.agent import Agent, evaluating
-from agent.analysis.reward_check import WARMUP, check_command
+from agent.analysis.reward_check import WARMUP, check_command, sample_windows, seeded_posterior
 from agent.behavior.policies import Categoricals
 from agent.loop.replay import Replay
 
@@ -46,20 +45,15 @@ class PolicyCheck:
 @torch.no_grad()
 def check_policy(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 64,
                  seed: int = 0) -> PolicyCheck:
-    """Score the actor on `windows` replayed windows (their own generator: the replay's
-    sampler is left as it was), in the states the world model infers for them."""
+    """Score the actor on `windows` replayed windows (sample_windows), in the states the
+    world model infers for them."""
     policy = agent.actor_critic.policy
     if not isinstance(policy, Categoricals):
         raise SystemExit("error: the policy check reads discrete actions (Discrete or "
                          "MultiDiscrete); this run's actions are continuous")
-    if seq_len <= WARMUP:
-        raise SystemExit(f"error: windows of {seq_len} steps leave no state to score after "
-                         f"the first {WARMUP}; pass a longer seq_len")
-    batch = replay.sample(windows, seq_len, np.random.default_rng(seed))
+    batch = sample_windows(replay, windows, seq_len, seed)
     wm = agent.world_model
-    # A stochastic posterior (categorical) samples its codes: seeded, so a check repeats.
-    with evaluating(agent), torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with evaluating(agent), seeded_posterior(seed):
         states = wm.observe(batch.obs, batch.action, batch.is_first)
         params = agent.actor_critic.actor(wm.feat(states.h, states.quantized.code))
     params = params[:, WARMUP:].flatten(0, 1).float()  # h starts from zeros before WARMUP

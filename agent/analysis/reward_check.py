@@ -13,6 +13,8 @@ prediction at each.
 """
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import torch
 
 from agent.agent import Agent
 from agent.analysis.random_data import observed_rewards
+from agent.data import Batch
 from agent.loop import checkpoint
 from agent.loop.evaluate import agent_from_checkpoint
 from agent.loop.replay import Replay
@@ -59,15 +62,30 @@ class RewardCheck:
         return out
 
 
+def sample_windows(replay: Replay, windows: int, seq_len: int, seed: int) -> Batch:
+    """A check's replayed windows, drawn with their own generator (the replay's sampler is
+    left as it was); each must reach past the WARMUP steps a check leaves out."""
+    if seq_len <= WARMUP:
+        raise SystemExit(f"error: windows of {seq_len} steps leave no state to score after "
+                         f"the first {WARMUP}; pass a longer seq_len")
+    return replay.sample(windows, seq_len, np.random.default_rng(seed))
+
+
+@contextmanager
+def seeded_posterior(seed: int) -> Iterator[None]:
+    """A stochastic posterior (categorical) samples its codes: seeded within, so a check
+    repeats exactly, and the caller's torch random state is left as it was."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
+
+
 @torch.no_grad()
 def check_rewards(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 64,
                   seed: int = 0) -> RewardCheck:
-    """Score the reward head on `windows` replayed windows (drawn with their own generator,
-    so the replay's sampler is left as it was)."""
-    batch = replay.sample(windows, seq_len, np.random.default_rng(seed))
-    # A stochastic posterior (categorical) samples its codes: seeded, so a check repeats.
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    """Score the reward head on `windows` replayed windows (sample_windows)."""
+    batch = sample_windows(replay, windows, seq_len, seed)
+    with seeded_posterior(seed):
         predicted = observed_rewards(agent, batch.obs, batch.action, batch.is_first)
     # An episode's first step carries no reward (nothing led to it): left out too.
     scored = batch.is_first[:, WARMUP:].flatten() == 0
