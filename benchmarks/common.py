@@ -14,6 +14,7 @@ from agent.config import changed_settings, flatten, is_run_key, override_key, sa
 from agent.loop.cli import compose_config
 from agent.loop.metrics_file import METRICS, read_events
 from agent.loop.sweep import SUMMARY, prepare
+from agent.quantizers import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,8 +76,13 @@ def settings_not_held(run_dir: Path, overrides: list[str]) -> dict[str, tuple]:
     """Each setting (dotted key) in which the run saved in run_dir differs from a run with
     these overrides: (its value there, the value asked); how runs are carried out
     (agent.config.RUN_KEYS) is left out."""
-    return changed_settings(flatten(saved_settings((run_dir / "config.yaml").read_text())),
+    return changed_settings(trained_settings(run_dir),
                             flatten(dataclasses.asdict(load_config(overrides))))
+
+
+def trained_settings(run_dir: Path) -> dict:
+    """The settings of the run saved in run_dir (its config.yaml), flattened."""
+    return flatten(saved_settings((Path(run_dir) / "config.yaml").read_text()))
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -137,29 +143,82 @@ def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,
     args = parser.parse_args()
     if args.show:
         if merge:
-            show_arms([json.loads(path.read_text()) for path in args.show], merge, print_table)
+            show_arms(load_results(args.show), merge, print_table)
         else:
             print_table(json.loads(args.show.read_text()))
         return None
     return args
 
 
-def arm_of(report: dict) -> tuple[str, ...]:
-    """What a saved result trained: its overrides less the run keys (threads, wandb, ...),
-    which change how a run is carried out, not what it learns; `++key=v` is `key=v`, and
-    of a key given twice the last value counts, as in the run's config."""
-    values = {override_key(o): o.partition("=")[2] for o in report.get("overrides", [])}
-    return tuple(sorted(f"{key}={value}" for key, value in values.items()
-                        if not is_run_key(key)))
+def load_results(paths: list[Path]) -> list[dict]:
+    """Saved results (--show), each run marked with its arm (run_arm)."""
+    reports = []
+    for path in paths:
+        report = json.loads(path.read_text())
+        for run in report["runs"]:
+            run["arm"] = run_arm(run, report, path)
+        reports.append(report)
+    return reports
+
+
+def run_settings(run: dict, report: dict, path: Path) -> dict:
+    """What a saved run trained, as flattened settings: kept in the result (`settings`),
+    or read from its config.yaml (beside the result when it holds one run, as in a record,
+    or in the run's folder)."""
+    if "settings" in run:
+        return run["settings"]
+    places = [path.parent] if len(report["runs"]) == 1 else []
+    if run.get("run_dir"):
+        places.append(ROOT / run["run_dir"])
+    for place in places:
+        if (place / "config.yaml").exists():
+            return trained_settings(place)
+    raise SystemExit(f"error: {path}: cannot tell what {run['task']} seed {run['seed']} "
+                     f"trained: no config.yaml in {' or '.join(map(str, places))}; copy "
+                     f"that run's config.yaml beside the result")
+
+
+def run_arm(run: dict, report: dict, path: Path) -> tuple[tuple[str, object], ...]:
+    """A saved run's arm: each setting in which it differs from what today's defaults
+    train for the same task and seed (the overrides the benchmark gave that run alone).
+    Runs of one arm trained the same, whatever overrides named it, and a default changed
+    since the run (e.g. a suite's quantizer) puts it in an arm of its own."""
+    common = set(report.get("overrides", []))
+    own = [o for o in run.get("overrides", []) if o not in common]
+    today = flatten(dataclasses.asdict(load_config(own)))
+    differ = changed_settings(run_settings(run, report, path), today)
+    return tuple((key, held) for key, (held, _) in sorted(differ.items()))
+
+
+def arm_of(report: dict) -> tuple[tuple[str, object], ...]:
+    """The arm of a saved result's runs (load_results marks them); one result is one arm."""
+    arms = {tuple(map(tuple, run["arm"])) for run in report["runs"]}
+    if len(arms) > 1:
+        raise SystemExit(f"error: one result holds runs of different arms: {sorted(arms)}")
+    return arms.pop() if arms else ()
+
+
+def arm_label(arm: tuple[tuple[str, object], ...]) -> str:
+    """An arm as `key=value` words; another quantizer reads `quantizer=NAME`, with only
+    the options that differ from that quantizer's defaults."""
+    values = dict(arm)
+    name = values.get("quantizer.name")
+    if name is not None:
+        options = dataclasses.asdict(registry.quantizer_class(name).Options())
+        defaults = flatten({"quantizer": options})
+        values = {key: value for key, value in values.items()
+                  if not (key.startswith("quantizer.") and defaults.get(key) == value)}
+        values = {"quantizer": name} | values
+    return " ".join(f"{key}={value}" for key, value in values.items()) or "today's defaults"
 
 
 def show_arms(reports: list[dict], merge, print_table) -> None:
-    """Saved results as one table per arm: results made with other training overrides
-    (e.g. quantizer=categorical beside the default) are other arms, never more seeds."""
-    arms: dict[tuple[str, ...], list[dict]] = {}
+    """Saved results as one table per arm: runs that trained otherwise (by their saved
+    settings, e.g. another quantizer) are another arm, never more seeds."""
+    arms: dict[tuple, list[dict]] = {}
     for report in reports:
         arms.setdefault(arm_of(report), []).append(report)
     for arm, members in arms.items():
         if arm or len(arms) > 1:
-            print(f"\n## arm: {' '.join(arm) or 'no overrides (the default config)'}")
+            print(f"\n## arm: {arm_label(arm)}")
         print_table(merge(members))

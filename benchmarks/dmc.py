@@ -19,8 +19,9 @@ Prints, per task, our final eval return (mean and std over seeds) next to Dreame
 same budget (benchmarks/reference_scores.json; '-' where none is published), and the means
 over tasks; writes JSON with each run's folder and eval curve (in frames). --show prints the
 table of a saved result again, without training; given several, one table over all their
-runs (results made one task at a time), one table per arm where their training overrides
-differ (quantizer=categorical beside the default is another arm, not more seeds).
+runs (results made one task at a time), one table per arm where what their runs trained
+differs (each run's saved settings against today's defaults for its task: another quantizer
+is another arm, not more seeds, even where a default changed since).
 """
 
 import argparse

@@ -20,8 +20,9 @@ ended in the last 10% of the run; means over seeds) beside a uniform random poli
 (100 episodes, measured here: benchmarks/random_policy.py) and DQN's at 100k and 1M env steps
 (benchmarks/reference_scores.json: training returns read from the MinAtar paper's curves,
 about ±10%), and on how many games each of ours reaches each of DQN's. --show prints
-saved results again, several as one table, or one per arm where their training overrides
-differ.
+saved results again, several as one table, or one per arm where what their runs trained
+differs (each run's saved settings against today's defaults: an fsq record made when fsq was
+MinAtar's default is its own arm).
 """
 
 import argparse

@@ -11,7 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from common import arm_of, check_run_folder, fmt, read_metrics, train_or_resume
+from common import (
+    arm_label,
+    arm_of,
+    check_run_folder,
+    fmt,
+    read_metrics,
+    train_or_resume,
+    trained_settings,
+)
 
 
 def run_folder(out: Path, task: str, seed: int) -> Path:
@@ -30,6 +38,7 @@ def run_one(task: str, seed: int, run_dir: Path, overrides: list[str]) -> dict:
         print(f"{task} seed {seed}: crashed ({err})", flush=True)
         return row | {"error": str(err), "final_return": None, "best_return": None,
                       "wall_s": None, "curve": []}
+    row["settings"] = trained_settings(run_dir)  # what it trained, for --show's arms
     events = read_metrics(run_dir)
     curve = [(e["frames"], e["eval/return"]) for e in events if e.get("eval/return") is not None]
     row |= {"wall_s": wall, "curve": curve, "final_frames": curve[-1][0] if curve else None,
@@ -98,8 +107,9 @@ def merge_reports(reports: list[dict], order: list[str], budget_keys: tuple[str,
     them."""
     arms = {arm_of(r) for r in reports}
     if len(arms) > 1:
-        raise SystemExit(f"error: these results are different arms (overrides): "
-                         f"{sorted(arms)}; show them as one table per arm")
+        raise SystemExit(f"error: these results are different arms "
+                         f"({'; '.join(arm_label(arm) for arm in arms)}); show them as one "
+                         f"table per arm")
     budgets = {tuple(r.get(key, BUDGET_DEFAULTS.get(key)) for key in budget_keys)
                for r in reports}
     if len(budgets) > 1:

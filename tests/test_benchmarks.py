@@ -1,6 +1,7 @@
 """The benchmark scripts run end to end: the GPU script anywhere (on the CPU when no GPU is
 visible), the DMC script with tiny settings; each writes its table and JSON."""
 
+import dataclasses
 import json
 import math
 import os
@@ -10,8 +11,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+
+from agent.config import flatten
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def trained(overrides: list[str]) -> dict:
+    """The settings a run with these overrides trains, flattened, as a suite result keeps
+    them beside each run (what `--show` sorts runs into arms by)."""
+    from common import load_config
+
+    return flatten(dataclasses.asdict(load_config(overrides)))
+
+
+def saved_run(suite: str, task: str, seed: int = 0, common: tuple[str, ...] = (),
+              trains: tuple[str, ...] = (), **fields) -> dict:
+    """A run as a suite benchmark saves it: its overrides (the benchmark's per-run ones,
+    then `common`) and the settings it trained (`trains` added: a default of its day)."""
+    task_key = "env.game" if suite == "minatar" else "env.task"
+    overrides = [f"env={suite}", f"{task_key}={task}", f"seed={seed}", *common]
+    return {"task": task, "seed": seed, "overrides": overrides,
+            "settings": trained([*overrides, *trains]), **fields}
 
 
 def test_gpu_script_measures_every_precision_and_compile_mode_and_pixels(tmp_path):
@@ -50,7 +73,6 @@ def test_dmc_benchmark_runs_end_to_end_and_shows_its_table(tmp_path):
 
 
 def test_dmc_benchmark_compares_with_dreamerv3_at_the_same_frames():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     import dmc
 
     summary = dmc.summarise([{"task": "walker_walk", "final_return": 600.0, "wall_s": 1.0}],
@@ -64,7 +86,7 @@ def test_dmc_benchmark_compares_with_dreamerv3_at_the_same_frames():
 def test_dmc_results_made_one_task_at_a_time_show_as_one_table(tmp_path):
     def saved(task: str, final: float, frames: int = 100_000) -> Path:
         path = tmp_path / f"{task}-{frames}.json"
-        run = {"task": task, "seed": 0, "final_return": final, "wall_s": 10.0}
+        run = saved_run("dmc", task, final_return=final, wall_s=10.0)
         path.write_text(json.dumps({"frames": frames, "action_repeat": 2, "eval_episodes": 10,
                                     "runs": [run], "summary": {}}))
         return path
@@ -148,8 +170,8 @@ def test_a_suite_benchmark_again_rereads_finished_runs_and_resumes_interrupted_o
 def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
     def saved(game: str, final: float) -> Path:
         path = tmp_path / f"{game}.json"
-        run = {"task": game, "seed": 0, "final_return": final, "final_train_return": 0.0,
-               "wall_s": 1.0}
+        run = saved_run("minatar", game, final_return=final, final_train_return=0.0,
+                        wall_s=1.0)
         # breakout's result carries the random policy's return it measured: reused as is
         summary = {game: {"random": 0.123}} if game == "breakout" else {}
         path.write_text(json.dumps({"frames": 100_000, "eval_episodes": 10, "runs": [run],
@@ -176,43 +198,67 @@ def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
 
 def test_saved_results_of_other_arms_show_as_tables_of_their_own_never_as_more_seeds(
         tmp_path):
-    def saved(name: str, final: float, overrides: list[str]) -> Path:
+    ratio = "train.train_ratio=64"
+
+    def saved(name: str, seed: int, final: float, common: list[str],
+              trains: tuple[str, ...] = ()) -> Path:
         path = tmp_path / f"{name}.json"
-        run = {"task": "breakout", "seed": 0, "final_return": final, "final_train_return": 1.0,
-               "wall_s": 1.0}
+        run = saved_run("minatar", "breakout", seed, tuple(common), trains,
+                        final_return=final, final_train_return=1.0, wall_s=1.0)
         path.write_text(json.dumps({"frames": 100_000, "eval_episodes": 10, "runs": [run],
-                                    "overrides": overrides,
+                                    "overrides": common,
                                     "summary": {"breakout": {"random": 0.4}}}))
         return path
 
+    results = [
+        # saved when MinAtar's default quantizer was fsq: no override names it
+        saved("old-s0", 0, 3.0, [ratio, "threads=1"], trains=("quantizer=fsq",)),
+        saved("new-s0", 0, 6.0, [ratio]),  # today's default: the categorical code
+        saved("old-s1", 1, 5.0, [ratio, "quantizer=fsq"]),  # fsq named this time
+        # the default named: the same arm as new-s0; wandb: how it ran, not what it trained
+        saved("new-s1", 1, 4.0, ["quantizer=categorical", ratio, "wandb.mode=disabled"])]
     script = str(ROOT / "benchmarks/minatar_suite.py")
-    ratio = "train.train_ratio=64"
-    shown = subprocess.run(
-        [sys.executable, script, "--show", str(saved("fsq-s0", 3.0, [ratio, "threads=1"])),
-         str(saved("cat-s0", 6.0, ["quantizer=categorical", ratio])),
-         str(saved("fsq-s1", 5.0, [ratio])),  # threads: how it ran, not what it trained
-         # ++key is key, and of a key given twice the last value is what the run had
-         str(saved("cat-s1", 4.0, [ratio, "quantizer=fsq", "++quantizer=categorical",
-                                   "wandb.mode=disabled"]))],
-        check=True, capture_output=True, text=True).stdout
+    shown = subprocess.run([sys.executable, script, "--show", *map(str, results)],
+                           check=True, capture_output=True, text=True).stdout
     arms = shown.split("## arm: ")[1:]
-    assert [arm.splitlines()[0] for arm in arms] == [ratio, f"quantizer=categorical {ratio}"]
+    assert [arm.splitlines()[0] for arm in arms] == [f"quantizer=fsq {ratio}.0", f"{ratio}.0"]
     rows = [[line for line in arm.splitlines() if line.startswith("| breakout")] for arm in arms]
     assert rows[0][0].startswith("| breakout | 2 | 4.0 ± 1.0 |")  # seeds 3.0 and 5.0
     assert rows[1][0].startswith("| breakout | 2 | 5.0 ± 1.0 |")  # seeds 6.0 and 4.0
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import common
     import minatar_suite
 
-    reports = [json.loads((tmp_path / f"{name}.json").read_text()) for name in ("fsq-s0", "cat-s0")]
     with pytest.raises(SystemExit, match="different arms"):
-        minatar_suite.merge(reports)
+        minatar_suite.merge(common.load_results(results[:2]))
+
+    # A record saved before results kept settings: its config.yaml beside it tells.
+    record = tmp_path / "record"
+    record.mkdir()
+    report = json.loads(results[0].read_text())
+    settings = report["runs"][0].pop("settings")
+    (record / "benchmark.json").write_text(json.dumps(report))
+    (report_arm,) = {run["arm"] for run in common.load_results([results[0]])[0]["runs"]}
+    with pytest.raises(SystemExit, match="cannot tell what breakout seed 0 trained"):
+        common.load_results([record / "benchmark.json"])
+    nested = {}
+    for key, value in settings.items():  # the run's config.yaml: nested, lists as lists
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        listed = isinstance(value, str) and value.startswith("[")
+        node[leaf] = json.loads(value) if listed else value
+    (record / "config.yaml").write_text(yaml.safe_dump(nested))
+    (run,) = common.load_results([record / "benchmark.json"])[0]["runs"]
+    assert run["arm"] == report_arm  # read from config.yaml: the same arm as from settings
+    assert dict(run["arm"])["quantizer.name"] == "fsq"
+    assert dict(run["arm"])["train.train_ratio"] == 64.0
 
 
 def test_a_random_policy_scores_what_random_play_scores_in_the_real_env():
     """CartPole pays 1 per step: a random policy's returns are its episode lengths, which
     are short (a pole falls in about 20 steps when pushed at random) and vary."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from random_policy import random_returns
 
     returns = random_returns(["env=cartpole"], episodes=30)
@@ -222,7 +268,6 @@ def test_a_random_policy_scores_what_random_play_scores_in_the_real_env():
 
 
 def test_learning_summary_says_how_often_a_solution_held_after_the_first_success():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from common import learning_summary
 
     returns = [20.0, 480.0, 500.0, 300.0, 475.0, 490.0]
@@ -260,8 +305,8 @@ def test_env_targets_trains_in_a_folder_per_task_and_seed_and_reports_the_thresh
 def test_a_suite_table_says_how_its_evaluations_acted_and_never_mixes_the_two(tmp_path):
     def saved(game: str, greedy: bool | None) -> str:
         path = tmp_path / f"{game}-{greedy}.json"
-        run = {"task": game, "seed": 0, "final_return": 1.0, "final_train_return": 1.0,
-               "wall_s": 1.0}
+        run = saved_run("minatar", game, final_return=1.0, final_train_return=1.0,
+                        wall_s=1.0)
         report = {"frames": 100_000, "eval_episodes": 10, "runs": [run], "summary": {}}
         if greedy is not None:  # a result saved before eval.greedy existed has no key
             report["eval_greedy"] = greedy
@@ -282,7 +327,6 @@ def test_a_suite_table_says_how_its_evaluations_acted_and_never_mixes_the_two(tm
 
 
 def test_pixel_signal_shows_a_larger_tilt_as_a_larger_pixel_difference():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from pixel_signal import TILTS, difference, renderer
 
     render = renderer(64)
@@ -296,7 +340,6 @@ def test_pixel_signal_shows_a_larger_tilt_as_a_larger_pixel_difference():
 
 
 def test_a_benchmark_run_saved_before_a_setting_existed_holds_the_same_settings(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     import dataclasses
 
     import yaml
@@ -326,7 +369,6 @@ def test_model_updates_trains_a_checkpoints_world_model_and_scores_the_same_wind
     assert header[1] == "reward_mae_h1" and [row[0] for row in body] == ["0", "1", "2"]
     assert all(math.isfinite(float(row[1])) for row in body)
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from model_updates import open_loop_means
 
     from agent.analysis.random_data import train_world_model
