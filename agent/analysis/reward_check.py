@@ -1,7 +1,8 @@
 """Does the reward head see the rewards? Its predictions at a run's replayed steps against
 the rewards that really came there.
 
-    python -m agent.analysis.reward_check RUN_DIR_OR_CHECKPOINT [--windows 64] [--seed 0]
+    python -m agent.analysis.reward_check RUN_DIR_OR_CHECKPOINT [--windows 64]
+        [--seq-len N] [--seed 0]
 
 A head that learned only the average reward predicts about the same at every step: its
 squared error is then the rewards' variance (the error of predicting their mean
@@ -67,7 +68,10 @@ def sample_windows(replay: Replay, windows: int, seq_len: int, seed: int) -> Bat
     left as it was); each must reach past the WARMUP steps a check leaves out."""
     if seq_len <= WARMUP:
         raise SystemExit(f"error: windows of {seq_len} steps leave no state to score after "
-                         f"the first {WARMUP}; pass a longer seq_len")
+                         f"the first {WARMUP}; use windows longer than {WARMUP} steps "
+                         f"(--seq-len)")
+    if windows < 1:
+        raise SystemExit(f"error: {windows} windows score nothing; use --windows 1 or more")
     return replay.sample(windows, seq_len, np.random.default_rng(seed))
 
 
@@ -119,10 +123,13 @@ def check_command(description: str, check) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
     parser.add_argument("--windows", type=int, default=64)
+    parser.add_argument("--seq-len", type=int, default=None,
+                        help="steps per window (default: the run's train.seq_len)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     agent, replay, env_steps = load_run(args.target)
-    result = check(agent, replay, args.windows, agent.cfg.train.seq_len, args.seed)
+    seq_len = agent.cfg.train.seq_len if args.seq_len is None else args.seq_len
+    result = check(agent, replay, args.windows, seq_len, args.seed)
     print(f"{args.target} (checkpoint at {env_steps} env steps)")
     print("\n".join(result.lines()))
 
