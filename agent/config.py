@@ -36,7 +36,9 @@ class EnvConfig:
     image_size: Any = "auto"
     """Image observations are resized to image_size x image_size (a multiple of 16, at
     least 16), or `auto`: an image that is already square with a side that is a multiple
-    of 16 and at most 64 keeps its size, any other is resized to 64 x 64."""
+    of 16 and at most 64 keeps its size, any other is resized to 64 x 64; or `flat`: every
+    image is a vector of its pixels in [0, 1] for the MLP encoder (small symbolic boards,
+    e.g. MinAtar's 10 x 10)."""
     action_repeat: int = 1
     """Env steps (frames) per agent step (rewards summed). `steps` and every other step count
     in the config are agent steps; metrics.jsonl also logs `frames` = agent steps x

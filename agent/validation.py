@@ -32,8 +32,9 @@ def validate(cfg: Config) -> None:
     _require(cfg.env.num_envs >= 1, "env.num_envs", cfg.env.num_envs, ">= 1")
     _require(cfg.env.obs in ("default", "pixels"), "env.obs", cfg.env.obs, "default or pixels")
     size = cfg.env.image_size
-    _require(size == "auto" or (isinstance(size, int) and size >= 16 and size % 16 == 0),
-             "env.image_size", size, "auto or a multiple of 16, at least 16")
+    _require(size in ("auto", "flat") or (isinstance(size, int) and size >= 16
+                                          and size % 16 == 0),
+             "env.image_size", size, "auto, flat or a multiple of 16, at least 16")
     _require(cfg.model.cnn_depth >= 1, "model.cnn_depth", cfg.model.cnn_depth, ">= 1")
     _require(cfg.env.action_repeat >= 1, "env.action_repeat", cfg.env.action_repeat, ">= 1")
     _require(cfg.env.time_limit >= 0, "env.time_limit", cfg.env.time_limit,

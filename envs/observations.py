@@ -1,7 +1,8 @@
 """What the agent takes of gymnasium's observation spaces, and how observations become its
 dict of tensors: each key is a vector (float32 [d]; a scalar is a vector of size 1) or an
 image (uint8 [C, S, S], resized to the configured S x S, or kept at its own size where
-`auto` allows)."""
+`auto` allows). With image_size `flat` an image is a vector of its pixels instead (in [0, 1]),
+read by the MLP encoder: for small symbolic boards such as MinAtar's."""
 
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ SUPPORTED = ("a scalar or 1-D Box of any dtype (vector, read as float32), a uint
 class ObsKey:
     shape: tuple[int, ...]  # as the agent sees it: (d,) for a vector, (C, S, S) for an image
     image: bool
+    scale: float = 1.0      # a vector's values are multiplied by it (a flattened uint8 image)
 
 
 class ObservationSpec:
@@ -50,6 +52,9 @@ class ObservationSpec:
                 return ObsKey((int(np.prod(space.shape)),), image=False)
             image = (space.dtype == np.uint8 and len(space.shape) in (2, 3)) or (
                 space.dtype == np.bool_ and len(space.shape) == 3)
+            if image and self.image_size == "flat":
+                scale = 1.0 if space.dtype == np.bool_ else 1 / 255
+                return ObsKey((int(np.prod(space.shape)),), image=False, scale=scale)
             if image:
                 channels = space.shape[2] if len(space.shape) == 3 else 1
                 side = self._side(space.shape[:2])
@@ -80,8 +85,9 @@ class ObservationSpec:
         return {k: self._convert(np.asarray(raw[k]), spec) for k, spec in self.keys.items()}
 
     def _convert(self, x: np.ndarray, spec: ObsKey) -> Tensor:
-        if not spec.image:  # [N] scalars -> [N, 1]; float64 -> float32
-            return torch.as_tensor(x.reshape(len(x), *spec.shape), dtype=torch.float32)
+        if not spec.image:  # [N] scalars -> [N, 1]; float64 -> float32; flat images -> [N, d]
+            vector = torch.as_tensor(x.reshape(len(x), *spec.shape), dtype=torch.float32)
+            return vector * spec.scale if spec.scale != 1.0 else vector
         binary = x.dtype == np.bool_
         if binary:
             x = x.astype(np.uint8) * 255

@@ -55,6 +55,25 @@ def test_images_are_resized_to_the_configured_size_and_stay_uint8():
                        torch.as_tensor(frames[:, :16, :16]).permute(0, 3, 1, 2))
 
 
+def test_flat_makes_every_image_a_vector_of_its_pixels_in_0_1():
+    space = gym.spaces.Dict({"board": gym.spaces.Box(0, 1, (10, 10, 4), np.bool_),
+                             "gray": gym.spaces.Box(0, 255, (3, 5), np.uint8),
+                             "state": gym.spaces.Box(-9, 9, (2,), np.float32)})
+    spec = ObservationSpec(space, image_size="flat")
+    assert spec.image_keys == [] and {k: v.shape for k, v in spec.keys.items()} == {
+        "board": (400,), "gray": (15,), "state": (2,)}
+    rng = np.random.default_rng(0)
+    board = rng.random((2, 10, 10, 4)) < 0.1
+    gray = rng.integers(0, 256, (2, 3, 5), dtype=np.uint8)
+    out = spec.to_tensors({"board": board, "gray": gray,
+                           "state": np.full((2, 2), -9.0, np.float32)})
+    assert out["board"].dtype == torch.float32
+    assert torch.equal(out["board"], torch.as_tensor(board.reshape(2, 400), dtype=torch.float32))
+    torch.testing.assert_close(out["gray"], torch.as_tensor(gray.reshape(2, 15) / 255.0,
+                                                            dtype=torch.float32))
+    assert torch.all(out["state"] == -9.0)  # a vector is read as it is
+
+
 @pytest.mark.parametrize("native, side", [((16, 16), 16), ((32, 32), 32), ((64, 64), 64),
                                           ((128, 128), 64), ((10, 10), 64), ((48, 32), 64),
                                           ((400, 600), 64)])
