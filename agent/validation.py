@@ -35,6 +35,12 @@ def validate(cfg: Config) -> None:
     _require(size in ("auto", "flat") or (isinstance(size, int) and size >= 16
                                           and size % 16 == 0),
              "env.image_size", size, "auto, flat or a multiple of 16, at least 16")
+    # flat reads an env's own images as vectors; a render needs a size in pixels
+    renders = cfg.env.obs == "pixels" or "'flat'" in repr(cfg.env.kwargs)
+    _require(size != "flat" or not renders, "env.image_size", size,
+             "a multiple of 16 where it sets the size of rendered frames (env.obs=pixels, "
+             "or an env config that renders at image_size, as dmc and mujoco do); flat is "
+             "for an env's own images, e.g. MinAtar's boards")
     _require(cfg.model.cnn_depth >= 1, "model.cnn_depth", cfg.model.cnn_depth, ">= 1")
     _require(cfg.env.action_repeat >= 1, "env.action_repeat", cfg.env.action_repeat, ">= 1")
     _require(cfg.env.time_limit >= 0, "env.time_limit", cfg.env.time_limit,

@@ -10,7 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-from agent.config import changed_settings, flatten, is_run_key, override_key, saved_settings
+from agent.config import (
+    changed_settings,
+    comparable,
+    flatten,
+    is_run_key,
+    override_key,
+    saved_settings,
+)
 from agent.loop.cli import compose_config
 from agent.loop.metrics_file import METRICS, read_events
 from agent.loop.sweep import SUMMARY, prepare
@@ -154,7 +161,7 @@ def load_results(paths: list[Path]) -> list[dict]:
     """Saved results (--show), each run marked with its arm (run_arm)."""
     reports = []
     for path in paths:
-        report = json.loads(path.read_text())
+        report = json.loads(path.read_text()) | {"source": str(path)}
         for run in report["runs"]:
             run["arm"] = run_arm(run, report, path)
         reports.append(report)
@@ -163,11 +170,13 @@ def load_results(paths: list[Path]) -> list[dict]:
 
 def run_settings(run: dict, report: dict, path: Path) -> dict:
     """What a saved run trained, as flattened settings: kept in the result (`settings`),
-    or read from its config.yaml (beside the result when it holds one run, as in a record,
-    or in the run's folder)."""
+    or read from its config.yaml: beside the result when it holds one run (a record), in
+    the folder the benchmark trains it in beside the result (<name>-runs/TASK-sSEED), or in
+    the run folder it names."""
     if "settings" in run:
         return run["settings"]
     places = [path.parent] if len(report["runs"]) == 1 else []
+    places.append(path.parent / f"{path.stem}-runs" / f"{run['task']}-s{run['seed']}")
     if run.get("run_dir"):
         places.append(ROOT / run["run_dir"])
     for place in places:
@@ -175,7 +184,7 @@ def run_settings(run: dict, report: dict, path: Path) -> dict:
             return trained_settings(place)
     raise SystemExit(f"error: {path}: cannot tell what {run['task']} seed {run['seed']} "
                      f"trained: no config.yaml in {' or '.join(map(str, places))}; copy "
-                     f"that run's config.yaml beside the result")
+                     f"that run's config.yaml into {places[0]}")
 
 
 def run_arm(run: dict, report: dict, path: Path) -> tuple[tuple[str, object], ...]:
@@ -186,15 +195,22 @@ def run_arm(run: dict, report: dict, path: Path) -> tuple[tuple[str, object], ..
     common = set(report.get("overrides", []))
     own = [o for o in run.get("overrides", []) if o not in common]
     today = flatten(dataclasses.asdict(load_config(own)))
-    differ = changed_settings(run_settings(run, report, path), today)
-    return tuple((key, held) for key, (held, _) in sorted(differ.items()))
+    held = run_settings(run, report, path)
+    differ = {key: value for key, (value, _) in changed_settings(held, today).items()}
+    # Today's replay capacity is `auto`, which changed_settings never compares; a replay
+    # that evicted steps during the run trained otherwise.
+    if comparable(held).get("replay.capacity") not in ("whole run", "auto", None):
+        differ["replay.capacity"] = held["replay.capacity"]
+    return tuple(sorted(differ.items()))
 
 
 def arm_of(report: dict) -> tuple[tuple[str, object], ...]:
     """The arm of a saved result's runs (load_results marks them); one result is one arm."""
     arms = {tuple(map(tuple, run["arm"])) for run in report["runs"]}
     if len(arms) > 1:
-        raise SystemExit(f"error: one result holds runs of different arms: {sorted(arms)}")
+        raise SystemExit(f"error: {report.get('source', 'a result')}: its runs trained "
+                         f"different settings ({'; '.join(map(arm_label, arms))}); show "
+                         f"them from separate results")
     return arms.pop() if arms else ()
 
 
@@ -209,7 +225,11 @@ def arm_label(arm: tuple[tuple[str, object], ...]) -> str:
         values = {key: value for key, value in values.items()
                   if not (key.startswith("quantizer.") and defaults.get(key) == value)}
         values = {"quantizer": name} | values
-    return " ".join(f"{key}={value}" for key, value in values.items()) or "today's defaults"
+    def word(value):  # 64.0 as the command line said it, 64
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    return (" ".join(f"{key}={word(value)}" for key, value in values.items())
+            or "today's defaults")
 
 
 def show_arms(reports: list[dict], merge, print_table) -> None:

@@ -3,6 +3,7 @@ folder named after the report, its eval curve in env frames, the per-task statis
 seeds, and saved results merged into one."""
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
@@ -16,10 +17,13 @@ from common import (
     arm_of,
     check_run_folder,
     fmt,
+    load_config,
     read_metrics,
     train_or_resume,
     trained_settings,
 )
+
+from agent.config import flatten
 
 
 def run_folder(out: Path, task: str, seed: int) -> Path:
@@ -31,14 +35,17 @@ def run_folder(out: Path, task: str, seed: int) -> Path:
 def run_one(task: str, seed: int, run_dir: Path, overrides: list[str]) -> dict:
     """Train one (task, seed), or resume or reread it; its final and best eval return and
     its eval curve."""
-    row = {"task": task, "seed": seed, "run_dir": str(run_dir), "overrides": overrides}
+    # What it trains, kept in the result for --show's arms (read back from the run's
+    # config.yaml once it ran; as composed here if it crashed first).
+    row = {"task": task, "seed": seed, "run_dir": str(run_dir), "overrides": overrides,
+           "settings": flatten(dataclasses.asdict(load_config(overrides)))}
     try:
         wall = train_or_resume(run_dir, overrides)
     except subprocess.CalledProcessError as err:  # the other runs still count
         print(f"{task} seed {seed}: crashed ({err})", flush=True)
         return row | {"error": str(err), "final_return": None, "best_return": None,
                       "wall_s": None, "curve": []}
-    row["settings"] = trained_settings(run_dir)  # what it trained, for --show's arms
+    row["settings"] = trained_settings(run_dir)
     events = read_metrics(run_dir)
     curve = [(e["frames"], e["eval/return"]) for e in events if e.get("eval/return") is not None]
     row |= {"wall_s": wall, "curve": curve, "final_frames": curve[-1][0] if curve else None,

@@ -53,11 +53,13 @@ def cartpole_replay(steps: int = 200, num_envs: int = 2, seed: int = 0,
 
 
 def smoke_run(tmp_path: Path, *args: str) -> list[dict]:
-    """A 200-step debug run of run.py with `args`; returns its metrics.jsonl events."""
+    """A 200-step debug run of run.py with `args` (which may set its own image size);
+    returns its metrics.jsonl events."""
     run_dir = tmp_path / "run"
+    size = [] if any(a.startswith("env.image_size=") for a in args) else ["env.image_size=32"]
     result = subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), "preset=debug", *args, "steps=200",
-         "env.image_size=32", "model.cnn_depth=4", "threads=1", "wandb.mode=disabled",
+        [sys.executable, str(ROOT / "run.py"), "preset=debug", *args, "steps=200", *size,
+         "model.cnn_depth=4", "threads=1", "wandb.mode=disabled",
          "log.progress=false", f"run_dir={run_dir}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr

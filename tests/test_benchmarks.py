@@ -221,7 +221,7 @@ def test_saved_results_of_other_arms_show_as_tables_of_their_own_never_as_more_s
     shown = subprocess.run([sys.executable, script, "--show", *map(str, results)],
                            check=True, capture_output=True, text=True).stdout
     arms = shown.split("## arm: ")[1:]
-    assert [arm.splitlines()[0] for arm in arms] == [f"quantizer=fsq {ratio}.0", f"{ratio}.0"]
+    assert [arm.splitlines()[0] for arm in arms] == [f"quantizer=fsq {ratio}", ratio]
     rows = [[line for line in arm.splitlines() if line.startswith("| breakout")] for arm in arms]
     assert rows[0][0].startswith("| breakout | 2 | 4.0 ± 1.0 |")  # seeds 3.0 and 5.0
     assert rows[1][0].startswith("| breakout | 2 | 5.0 ± 1.0 |")  # seeds 6.0 and 4.0
@@ -252,6 +252,12 @@ def test_saved_results_of_other_arms_show_as_tables_of_their_own_never_as_more_s
     (record / "config.yaml").write_text(yaml.safe_dump(nested))
     (run,) = common.load_results([record / "benchmark.json"])[0]["runs"]
     assert run["arm"] == report_arm  # read from config.yaml: the same arm as from settings
+    # A replay that evicted steps trained otherwise: its own arm, though `auto` is today's.
+    evicting = saved_run("minatar", "breakout", 0, ("steps=5000",), ("replay.capacity=1000",))
+    kept_all = saved_run("minatar", "breakout", 0, ("steps=5000",), ("replay.capacity=9000",))
+    arm_of_run = [common.run_arm(r, {"overrides": [], "runs": [r]}, record / "x.json")
+                  for r in (evicting, kept_all)]
+    assert arm_of_run == [(("replay.capacity", 1000),), ()]
     assert dict(run["arm"])["quantizer.name"] == "fsq"
     assert dict(run["arm"])["train.train_ratio"] == 64.0
 

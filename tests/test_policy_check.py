@@ -69,6 +69,9 @@ def test_continuous_actions_and_windows_too_short_to_score_are_refused_with_a_me
         check_policy(agent, replay, windows=4, seq_len=8)
     with pytest.raises(SystemExit, match="use --windows 1 or more"):
         check_policy(agent, replay, windows=0, seq_len=16)
+    with pytest.raises(SystemExit, match="fewer steps per env than windows of 500; use "
+                                         "shorter windows"):
+        check_policy(agent, replay, windows=4, seq_len=500)  # the run kept 200 steps
 
 
 def test_the_command_scores_windows_of_the_length_asked(run_folder):

@@ -12,13 +12,17 @@ from envs import EnvError, make_env
 from tests.helpers import compose_config, smoke_run
 
 
-def test_minatar_breakout_trains(tmp_path):
+@pytest.mark.parametrize("board", ["image", "flat"])
+def test_minatar_breakout_trains(tmp_path, board):
+    """As an image through the CNN, and as a vector through the MLP (env.image_size=flat)."""
     pytest.importorskip("minatar", reason="the minatar extra is not installed")
-    events = smoke_run(tmp_path, "env=minatar", "env.game=breakout")
+    flat = ["env.image_size=flat"] if board == "flat" else []
+    events = smoke_run(tmp_path, "env=minatar", "env.game=breakout", *flat)
     losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
     assert losses and all(math.isfinite(v) for v in losses)
-    config = (tmp_path / "run" / "config.yaml").read_text()
-    assert "id: MinAtar/Breakout-v1" in config
+    config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert config["env"]["id"] == "MinAtar/Breakout-v1"
+    assert config["env"]["image_size"] == ("flat" if flat else 32)
 
 
 def test_minatar_runs_the_categorical_code_unless_a_quantizer_is_named():

@@ -75,13 +75,13 @@ def check_policy(agent: Agent, replay: Replay, windows: int = 64, seq_len: int =
                        sum(math.log(n) for n in policy.segments))
 
 
-def tied_share(probs: Tensor, tolerance: float = 1e-6) -> float:
-    """The share of states (rows) whose two most probable actions are equally probable:
-    there the greedy choice is an index's, not the policy's."""
+def tied_share(probs: Tensor) -> float:
+    """The share of states (rows) whose two most probable actions are exactly equally
+    probable: there the greedy choice (argmax: the first) is an index's, not the policy's."""
     if probs.shape[-1] < 2:
         return 0.0
     top = probs.topk(2, dim=-1).values
-    return float(((top[:, 0] - top[:, 1]) <= tolerance).float().mean())
+    return float((top[:, 0] == top[:, 1]).float().mean())
 
 
 if __name__ == "__main__":

@@ -72,6 +72,9 @@ def sample_windows(replay: Replay, windows: int, seq_len: int, seed: int) -> Bat
                          f"(--seq-len)")
     if windows < 1:
         raise SystemExit(f"error: {windows} windows score nothing; use --windows 1 or more")
+    if not replay.can_sample(seq_len):
+        raise SystemExit(f"error: the replay holds fewer steps per env than windows of "
+                         f"{seq_len}; use shorter windows (--seq-len)")
     return replay.sample(windows, seq_len, np.random.default_rng(seed))
 
 
