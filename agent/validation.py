@@ -1,6 +1,7 @@
 """Range checks that a type system cannot express, run before anything is written."""
 
 import dataclasses
+from typing import Any
 
 from agent.config import Config
 from agent.errors import ConfigError
@@ -25,6 +26,16 @@ def check_quantizer_name(options) -> None:
                           f"quantizer=NAME, one of {', '.join(registry.available())}")
 
 
+def holds_value(tree: Any, value: Any) -> bool:
+    """Whether `value` is anywhere in nested dicts and lists (an env config's kwargs that
+    took `${env.image_size}` as a render size)."""
+    if isinstance(tree, dict):
+        return any(holds_value(v, value) for v in tree.values())
+    if isinstance(tree, list | tuple):
+        return any(holds_value(v, value) for v in tree)
+    return tree == value
+
+
 def validate(cfg: Config) -> None:
     t, ac = cfg.train, cfg.ac
     check_quantizer_name(cfg.quantizer)
@@ -36,7 +47,7 @@ def validate(cfg: Config) -> None:
                                           and size % 16 == 0),
              "env.image_size", size, "auto, flat or a multiple of 16, at least 16")
     # flat reads an env's own images as vectors; a render needs a size in pixels
-    renders = cfg.env.obs == "pixels" or "'flat'" in repr(cfg.env.kwargs)
+    renders = cfg.env.obs == "pixels" or holds_value(cfg.env.kwargs, "flat")
     _require(size != "flat" or not renders, "env.image_size", size,
              "a multiple of 16 where it sets the size of rendered frames (env.obs=pixels, "
              "or an env config that renders at image_size, as dmc and mujoco do); flat is "
