@@ -158,9 +158,13 @@ def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,
 
 
 def load_results(paths: list[Path]) -> list[dict]:
-    """Saved results (--show), each run marked with its arm (run_arm)."""
-    reports = []
+    """Saved results (--show), each run marked with its arm (run_arm). A file named twice
+    (overlapping globs) is read once."""
+    unique: dict[Path, Path] = {}
     for path in paths:
+        unique.setdefault(path.resolve(), path)
+    reports = []
+    for path in unique.values():
         report = json.loads(path.read_text()) | {"source": str(path)}
         for run in report["runs"]:
             run["arm"] = run_arm(run, report, path)

@@ -123,11 +123,27 @@ def merge_reports(reports: list[dict], order: list[str], budget_keys: tuple[str,
         raise SystemExit(f"error: these results have different budgets "
                          f"({', '.join(budget_keys)}): {sorted(budgets)}")
     runs = [run for r in reports for run in r["runs"]]
+    refuse_runs_shown_twice(reports)
     present = {run["task"] for run in runs}
     tasks = [t for t in order if t in present] + sorted(present - set(order))
     seeds = sorted({run["seed"] for run in runs})
     return reports[0] | {"runs": runs, "seeds": seeds,
                          "summary": summarise(runs, tasks, reports[0]["frames"])}
+
+
+def refuse_runs_shown_twice(reports: list[dict]) -> None:
+    """One arm's task and seed in two results (a run and its record, say) would count as
+    two seeds."""
+    seen: dict[tuple, str] = {}
+    for report in reports:
+        for run in report["runs"]:
+            key = (run["task"], run["seed"])
+            if key in seen:
+                raise SystemExit(f"error: {run['task']} seed {run['seed']} is in both "
+                                 f"{seen[key]} and {report.get('source', 'another result')}: "
+                                 f"one run shown twice would count as two seeds; show one "
+                                 f"of them")
+            seen[key] = report.get("source", "a result")
 
 
 def save_report(args: argparse.Namespace, budget: dict, runs: list[dict], summary: dict,
