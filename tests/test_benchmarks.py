@@ -343,19 +343,6 @@ def test_a_suite_table_says_how_its_evaluations_acted_and_never_mixes_the_two(tm
     assert "our final greedy eval over 10 episodes" in old_and_new.stdout
     mixed = show(saved("breakout", True), saved("asterix", False))
     assert mixed.returncode != 0 and "different budgets" in mixed.stderr
-    # A file that two globs both name is one run; the same run in two files is refused.
-    walker = saved("walker_walk", 300.0)
-    twice = subprocess.run([sys.executable, script, "--show", str(walker),
-                            str(tmp_path / ".." / tmp_path.name / walker.name)],
-                           check=True, capture_output=True, text=True).stdout
-    assert "| walker_walk | 1 | 300.0" in twice
-    copy = tmp_path / "record" / "benchmark.json"
-    copy.parent.mkdir()
-    copy.write_text(walker.read_text())
-    copied = subprocess.run([sys.executable, script, "--show", str(walker), str(copy)],
-                            capture_output=True, text=True)
-    assert copied.returncode != 0
-    assert "walker_walk seed 0 is in both" in copied.stderr and "two seeds" in copied.stderr
 
 
 def test_pixel_signal_shows_a_larger_tilt_as_a_larger_pixel_difference():
