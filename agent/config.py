@@ -104,6 +104,9 @@ class OptimConfig:
     eps: float = 1e-8
     clip: float = 1000.0
     """Global gradient-norm clip."""
+    warmup: int = 0
+    """Updates over which the learning rate rises linearly to `lr` (the first update takes
+    lr / warmup; DreamerV3: 1,000); 0: the full rate from the first update."""
 
 
 @dataclass

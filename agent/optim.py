@@ -16,22 +16,45 @@ class NonFiniteError(ArithmeticError):
 
 
 class Optimizer:
-    """Adam with global-norm clipping over one group of modules."""
+    """Adam with global-norm clipping over one group of modules, and an optional linear
+    warm-up of the learning rate."""
 
     def __init__(self, modules: list[nn.Module], cfg: OptimConfig):
         self.params = [p for m in modules for p in m.parameters() if p.requires_grad]
-        self.max_norm = cfg.clip
+        self.max_norm, self.lr, self.warmup = cfg.clip, cfg.lr, cfg.warmup
         self.adam = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.eps, foreach=True)
+        self.updates = 0  # steps taken: where the warm-up stands
 
     def clip_gradients(self) -> Tensor:
         """Clip the group's gradient to `max_norm`; returns its norm before clipping."""
         return nn.utils.clip_grad_norm_(self.params, self.max_norm, foreach=True)
 
+    def rate(self) -> float:
+        """The learning rate of the next update."""
+        if self.updates >= self.warmup:
+            return self.lr
+        return self.lr * (self.updates + 1) / self.warmup
+
+    def step(self) -> None:
+        for group in self.adam.param_groups:
+            group["lr"] = self.rate()
+        self.adam.step()
+        self.updates += 1
+
     def state_dict(self) -> dict:
-        return self.adam.state_dict()
+        return {"adam": self.adam.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict) -> None:
-        self.adam.load_state_dict(state)
+        if "adam" not in state:  # saved before the warm-up existed: Adam's state alone
+            state = {"adam": state, "updates": adam_steps(state)}
+        self.adam.load_state_dict(state["adam"])
+        self.updates = state["updates"]
+
+
+def adam_steps(state: dict) -> int:
+    """The updates an Adam state_dict has taken (0 before the first)."""
+    steps = [float(s["step"]) for s in state["state"].values() if "step" in s]
+    return int(max(steps, default=0))
 
 
 class Optimizers(nn.Module):
@@ -72,5 +95,5 @@ def apply_updates(optimizers: Optimizers, stages: list[dict[str, Tensor]]
         groups = [f"{name} gradient" for name, n in norms.items() if not torch.isfinite(n)]
         raise NonFiniteError(next((terms for terms in bad if terms), groups))
     for _, opt in optimizers.items():
-        opt.adam.step()
+        opt.step()
     return norms

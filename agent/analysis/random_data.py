@@ -38,7 +38,7 @@ def train_world_model(agent: Agent, replay: Replay, updates: int) -> list[float]
         optimizer.adam.zero_grad(set_to_none=True)
         losses, _ = agent.world_model_gradients(replay.sample(t.batch_size, t.seq_len))
         optimizer.clip_gradients()
-        optimizer.adam.step()
+        optimizer.step()
         rewards.append(losses["reward"].item())
     return rewards
 
