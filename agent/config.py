@@ -302,6 +302,19 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
+def unflatten(flat: dict) -> dict:
+    """flatten's inverse: dotted keys as nested settings, JSON lists as lists."""
+    tree: dict = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        listed = isinstance(value, str) and value.startswith("[")
+        node[leaf] = json.loads(value) if listed else value
+    return tree
+
+
 def comparable(flat: dict) -> dict:
     """Flattened settings as comparisons should see them: a replay that keeps every step of
     the run (nothing evicted) trains the same whatever its capacity, so that capacity reads
@@ -331,6 +344,12 @@ def saved_config(text: str) -> DictConfig:
     """A run's saved config.yaml (or a checkpoint's copy of it) as a typed node of the
     schema; overrides can still be applied before `OmegaConf.to_object`."""
     return OmegaConf.merge(OmegaConf.structured(Config), yaml.safe_load(text))
+
+
+def saved_flat_settings(flat: dict) -> dict:
+    """A run's settings saved flattened (a benchmark result keeps them), with the defaults
+    of keys added since, as saved_settings gives them for a config.yaml."""
+    return flatten(saved_settings(yaml.safe_dump(unflatten(flat))))
 
 
 def saved_settings(text: str) -> dict:

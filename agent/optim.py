@@ -36,6 +36,8 @@ class Optimizer:
         return self.lr * (self.updates + 1) / self.warmup
 
     def step(self) -> None:
+        """One Adam step at the warm-up's rate. Only applied updates count (a skipped one
+        never gets here), so `updates` may trail the run's update counter."""
         for group in self.adam.param_groups:
             group["lr"] = self.rate()
         self.adam.step()

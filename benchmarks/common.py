@@ -16,6 +16,7 @@ from agent.config import (
     flatten,
     is_run_key,
     override_key,
+    saved_flat_settings,
     saved_settings,
 )
 from agent.loop.cli import compose_config
@@ -177,8 +178,8 @@ def run_settings(run: dict, report: dict, path: Path) -> dict:
     or read from its config.yaml: beside the result when it holds one run (a record), in
     the folder the benchmark trains it in beside the result (<name>-runs/TASK-sSEED), or in
     the run folder it names."""
-    if "settings" in run:
-        return run["settings"]
+    if "settings" in run:  # saved before a key existed: that key's default
+        return saved_flat_settings(run["settings"])
     places = [path.parent] if len(report["runs"]) == 1 else []
     places.append(path.parent / f"{path.stem}-runs" / f"{run['task']}-s{run['seed']}")
     if run.get("run_dir"):

@@ -132,18 +132,20 @@ def merge_reports(reports: list[dict], order: list[str], budget_keys: tuple[str,
 
 
 def refuse_runs_shown_twice(reports: list[dict]) -> None:
-    """One arm's task and seed in two results (a run and its record, say) would count as
-    two seeds."""
+    """A task and seed twice among results of one arm (merge_reports' results; a run and
+    its record, say) would count as two seeds."""
     seen: dict[tuple, str] = {}
     for report in reports:
+        source = report.get("source", "a result")
         for run in report["runs"]:
             key = (run["task"], run["seed"])
             if key in seen:
-                raise SystemExit(f"error: {run['task']} seed {run['seed']} is in both "
-                                 f"{seen[key]} and {report.get('source', 'another result')}: "
-                                 f"one run shown twice would count as two seeds; show one "
-                                 f"of them")
-            seen[key] = report.get("source", "a result")
+                where = (f"twice in {source}" if seen[key] == source
+                         else f"in both {seen[key]} and {source}")
+                raise SystemExit(f"error: {run['task']} seed {run['seed']} is {where}: one "
+                                 f"run shown twice would count as two seeds; show one of "
+                                 f"them")
+            seen[key] = source
 
 
 def save_report(args: argparse.Namespace, budget: dict, runs: list[dict], summary: dict,

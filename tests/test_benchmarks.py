@@ -273,6 +273,13 @@ def test_saved_results_of_other_arms_show_as_tables_of_their_own_never_as_more_s
     assert arm_of_run == [(("replay.capacity", 1000),), ()]
     assert dict(run["arm"])["quantizer.name"] == "fsq"
     assert dict(run["arm"])["train.train_ratio"] == 64.0
+    # A result saved before a setting existed ran with its default: no arm of its own.
+    older = saved_run("minatar", "breakout", 0, (ratio,))
+    del older["settings"]["train.model_opt.warmup"]
+    newer = saved_run("minatar", "breakout", 0, (ratio,))
+    arms = [common.run_arm(r, {"overrides": [ratio], "runs": [r]}, record / "x.json")
+            for r in (older, newer)]
+    assert arms[0] == arms[1] == (("train.train_ratio", 64.0),)
 
 
 def test_a_random_policy_scores_what_random_play_scores_in_the_real_env():

@@ -57,7 +57,7 @@ def test_checkpoints_are_written_kept_and_verified(trained):
     optimizers = state["agent"]["optimizers._extra_state"]  # the agent's state holds its optimizers
     assert set(optimizers) == {"model", "actor", "critic"}
     assert optimizers["model"]["adam"]["state"]  # Adam moments are in it
-    assert optimizers["model"]["updates"] == state["updates"]  # where a warm-up stands
+    assert optimizers["model"]["updates"] == state["updates"]  # no update skipped in this run
 
 
 def test_evaluate_loads_weights_and_writes_eval_json(trained):

@@ -58,8 +58,16 @@ def test_the_command_reads_a_run_folders_latest_checkpoint(run_folder):
     lines = shown.stdout.splitlines()
     assert lines[0] == "| env steps | obs:2 | reward |"
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| 100", "| 200"]
-    angles = [float(line.split(" | ")[1]) for line in lines[2:]]
-    assert all(abs(angle) < 0.21 for angle in angles)  # CartPole ends past 0.21 rad
+    # CartPole pays 1 a step; the replay stores 0 with each episode's first step.
+    rewards = [float(line.split(" | ")[2].rstrip(" |")) for line in lines[2:]]
+    assert all(0.8 < reward <= 1.0 for reward in rewards)
+
+
+def test_a_missing_checkpoint_is_a_one_line_error(tmp_path):
+    refused = command(str(tmp_path), "--keys", "obs:0")
+    assert refused.returncode != 0 and "neither a checkpoint file nor a run folder" in (
+        refused.stderr)
+    assert "Traceback" not in refused.stderr
 
 
 @pytest.mark.parametrize("key, message", [

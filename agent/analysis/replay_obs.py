@@ -10,8 +10,10 @@ the run went on. `KEY` names an observation entry (`obs` for a plain Box observa
 `KEY:I` takes element I of a vector entry, which an entry of more than one element needs.
 The steps are the replay's in the checkpoint (a run folder's latest): the training
 policy's, and the random prefill's, never the greedy evaluations'; a replay that evicted
-steps holds only the latest ones. Windows as in agent.analysis.windows: the window (0,
-every] is labelled `every`; --frames counts env frames (action repeat).
+steps holds only the latest ones, so its first window may be partly kept. Windows as in
+agent.analysis.windows: the window (0, every] is labelled `every`; --frames counts env
+frames (action repeat). The `reward` column is the mean reward per agent step (with action
+repeat, the sum over its frames), counting the 0 stored with each episode's first step.
 """
 
 import argparse
@@ -30,10 +32,11 @@ def parse_key(word: str, obs: dict[str, Tensor]) -> tuple[str, int]:
     name, _, index = word.partition(":")
     if name not in obs:
         raise SystemExit(f"error: the observations have no entry {name!r}; they have: "
-                         f"{', '.join(f'{k} ({v.shape[-1]})' for k, v in obs.items())}")
+                         f"{', '.join(f'{k} ({describe(v)})' for k, v in obs.items())}")
     entry = obs[name]
     if entry.dim() != 3:
-        raise SystemExit(f"error: {name!r} is an image; give vector entries")
+        raise SystemExit(f"error: {name!r} is an image ({describe(entry)}); name vector "
+                         f"entries")
     size = entry.shape[-1]
     if not index:
         if size != 1:
@@ -42,6 +45,12 @@ def parse_key(word: str, obs: dict[str, Tensor]) -> tuple[str, int]:
     if not index.isdigit() or int(index) >= size:
         raise SystemExit(f"error: {word!r}: {name!r} has elements 0 to {size - 1}")
     return name, int(index)
+
+
+def describe(entry: Tensor) -> str:
+    """An entry of the replay ([streams, steps, ...]) as its elements or its image shape."""
+    shape = tuple(entry.shape[2:])
+    return f"image {'x'.join(map(str, shape))}" if len(shape) > 1 else str(shape[0])
 
 
 def step_of_slot(written: int, kept: int) -> Tensor:
@@ -83,7 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.every <= 0:
         parser.error(f"--every must be a positive number of steps, not {args.every}")
-    state = checkpoint.load(checkpoint.find(args.target))
+    try:
+        state = checkpoint.load(checkpoint.find(args.target))
+    except checkpoint.CheckpointError as err:
+        parser.error(str(err))
     if not state["replay"]["written"]:
         parser.error("the checkpoint's replay holds no steps")
     columns, rows = window_rows(state, args.keys, args.every, args.frames)
