@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from agent.config import flatten
+from agent.config import flatten, unflatten
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -254,15 +254,8 @@ def test_saved_results_of_other_arms_show_as_tables_of_their_own_never_as_more_s
     (report_arm,) = {run["arm"] for run in common.load_results([results[0]])[0]["runs"]}
     with pytest.raises(SystemExit, match="cannot tell what breakout seed 0 trained"):
         common.load_results([record / "benchmark.json"])
-    nested = {}
-    for key, value in settings.items():  # the run's config.yaml: nested, lists as lists
-        *parents, leaf = key.split(".")
-        node = nested
-        for part in parents:
-            node = node.setdefault(part, {})
-        listed = isinstance(value, str) and value.startswith("[")
-        node[leaf] = json.loads(value) if listed else value
-    (record / "config.yaml").write_text(yaml.safe_dump(nested))
+    # the run's config.yaml: nested, lists as lists
+    (record / "config.yaml").write_text(yaml.safe_dump(unflatten(settings)))
     (run,) = common.load_results([record / "benchmark.json"])[0]["runs"]
     assert run["arm"] == report_arm  # read from config.yaml: the same arm as from settings
     # A replay that evicted steps trained otherwise: its own arm, though `auto` is today's.
