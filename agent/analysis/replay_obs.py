@@ -20,10 +20,10 @@ import argparse
 from pathlib import Path
 
 import torch
-import yaml
 from torch import Tensor
 
 from agent.analysis.windows import table
+from agent.config import saved_config
 from agent.loop import checkpoint
 
 
@@ -67,7 +67,7 @@ def window_rows(state: dict, keys: list[str], every: int, frames: bool
     obs = replay["obs"]
     streams, kept = replay["reward"].shape
     columns = [parse_key(word, obs) for word in keys]
-    repeat = yaml.safe_load(state["config"])["env"].get("action_repeat", 1) if frames else 1
+    repeat = saved_config(state["config"]).env.action_repeat if frames else 1
     # Every stream moves together: step s of the streams ends at env step (s + 1) * streams.
     x = (step_of_slot(replay["written"], kept) + 1) * streams * repeat
     window = torch.div(x + every - 1, every, rounding_mode="floor") * every
