@@ -135,3 +135,15 @@ def test_an_existing_run_folder_is_left_untouched(tmp_path):
     assert result.returncode != 0 and "already exists" in result.stderr
     assert sorted(p.name for p in run_dir.iterdir()) == ["metrics.jsonl"]
     assert (run_dir / "metrics.jsonl").read_text() == '{"step": 1}\n'
+
+
+def test_configs_composed_by_several_threads_at_once_are_each_their_own():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.loop.cli import compose_config
+
+    seeds = list(range(8))
+    with ThreadPoolExecutor(4) as pool:  # a benchmark's jobs compose side by side
+        configs = list(pool.map(lambda seed: compose_config(
+            str(ROOT / "configs"), ["run_dir=unused", f"seed={seed}"]), seeds))
+    assert [cfg.seed for cfg in configs] == seeds

@@ -1,5 +1,7 @@
 """Turning bad command lines into one-line errors, before Hydra starts a run."""
 
+import threading
+
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
@@ -91,10 +93,15 @@ def one_value_each(parsed: list) -> list[list[str]]:
                       for i, values in enumerate(choices) for value in values[1:]]
 
 
+# Hydra keeps one global instance while it composes: two threads composing at once (a
+# benchmark's jobs, say) would find it taken and fail.
+_COMPOSING = threading.Lock()
+
+
 def compose_config(config_dir: str, overrides: list[str]):
-    """The typed Config that `python run.py OVERRIDES` trains with."""
+    """The typed Config that `python run.py OVERRIDES` trains with (from any thread)."""
     import agent.config  # noqa: F401  (registers the schema)
     import agent.quantizers  # noqa: F401  (registers every quantizer's config)
 
-    with initialize_config_dir(config_dir=config_dir, version_base=None):
+    with _COMPOSING, initialize_config_dir(config_dir=config_dir, version_base=None):
         return OmegaConf.to_object(compose(config_name="config", overrides=overrides))
