@@ -5,10 +5,11 @@ import argparse
 import dataclasses
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from children import run_child
 
 from agent.config import (
     changed_settings,
@@ -37,7 +38,7 @@ def train(run_dir: Path, overrides: list[str]) -> float:
     cmd = [sys.executable, str(ROOT / "run.py"), f"run_dir={run_dir}", "wandb.mode=disabled",
            "log.progress=false", *overrides]
     tic = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    run_child(cmd)
     return time.perf_counter() - tic
 
 
@@ -57,9 +58,8 @@ def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
     elif todo:
         # How this session carries the run out (threads, device, ...) applies to it too.
         carried = [o for o in overrides if is_run_key(override_key(o))]
-        subprocess.run([sys.executable, str(ROOT / "run.py"), f"resume={run_dir}",
-                        "wandb.mode=disabled", "log.progress=false", *carried, *longer],
-                       check=True)
+        run_child([sys.executable, str(ROOT / "run.py"), f"resume={run_dir}",
+                   "wandb.mode=disabled", "log.progress=false", *carried, *longer])
     else:
         train(run_dir, overrides)
     return json.loads((run_dir / SUMMARY).read_text())["perf/wall_s"]
