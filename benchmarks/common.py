@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from children import run_child
 
 from agent.config import (
@@ -219,10 +221,26 @@ def arm_of(report: dict) -> tuple[tuple[str, object], ...]:
     return arms.pop() if arms else ()
 
 
+def size_preset(values: dict) -> dict:
+    """An arm's model settings as the size preset that trains them (`size=xs`), when one
+    does: every setting of configs/size/NAME.yaml as the arm or today's default has it."""
+    default = flatten({"model": dataclasses.asdict(load_config([]).model)})
+    for path in sorted((ROOT / "configs" / "size").glob("*.yaml")):
+        preset = {f"model.{key}": value
+                  for key, value in yaml.safe_load(path.read_text()).items()}
+        named = any(key in values for key in preset)
+        if named and all(values.get(key, default[key]) == value
+                         for key, value in preset.items()):
+            rest = {key: value for key, value in values.items() if key not in preset}
+            return {"size": path.stem} | rest
+    return values
+
+
 def arm_label(arm: tuple[tuple[str, object], ...]) -> str:
     """An arm as `key=value` words; another quantizer reads `quantizer=NAME`, with only
-    the options that differ from that quantizer's defaults."""
-    values = dict(arm)
+    the options that differ from that quantizer's defaults, and another model size
+    `size=NAME`."""
+    values = size_preset(dict(arm))
     name = values.get("quantizer.name")
     if name is not None:
         options = dataclasses.asdict(registry.quantizer_class(name).Options())

@@ -275,6 +275,18 @@ def test_saved_results_of_other_arms_show_as_tables_of_their_own_never_as_more_s
     assert arms[0] == arms[1] == (("train.train_ratio", 64.0),)
 
 
+def test_an_arm_of_another_model_size_is_named_by_its_size_preset():
+    """A run at `size=xs` differs from today's defaults in the model's widths; its arm
+    reads as the preset that trains them, and a width no preset has reads as itself."""
+    from common import arm_label
+
+    xs = (("model.deter", 256), ("model.units", 256))
+    assert arm_label(xs) == "size=xs"
+    assert arm_label((*xs, ("quantizer.name", "fsq"))) == "quantizer=fsq size=xs"
+    assert arm_label((("model.deter", 256),)) == "model.deter=256"  # units stayed 128
+    assert arm_label((*xs, ("model.layers", 3))) == "model.deter=256 model.units=256 model.layers=3"
+
+
 def test_a_random_policy_scores_what_random_play_scores_in_the_real_env():
     """CartPole pays 1 per step: a random policy's returns are its episode lengths, which
     are short (a pole falls in about 20 steps when pushed at random) and vary."""
