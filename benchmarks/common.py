@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from children import run_child
 
 from agent.config import (
