@@ -218,3 +218,23 @@ def test_a_checkpoint_file_left_without_its_checksum_is_removed_at_the_next_save
     assert sorted(p.name for p in folder.iterdir()) == [
         "ckpt-0000000100.json", "ckpt-0000000100.pt", "ckpt-0000000200.json",
         "ckpt-0000000200.pt"]
+
+
+def test_a_damaged_newer_checkpoint_never_costs_the_run_its_good_ones(tmp_path):
+    """Resumed from 200 because 300 is damaged, the run saves 250 with keep=1: 250 stays
+    (the next resume starts there), and the damaged file is left as it was."""
+    folder = tmp_path / "checkpoints"
+    for step in (200, 300):
+        checkpoint.save(folder, step, {"w": torch.full((2,), float(step))}, keep=3)
+    damaged = folder / "ckpt-0000000300.pt"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="ckpt-0000000300.pt is truncated or corrupted"):
+        assert checkpoint.latest(folder).name == "ckpt-0000000200.pt"
+    checkpoint.save(folder, 250, {"w": torch.full((2,), 250.0)}, keep=1)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "ckpt-0000000250.json", "ckpt-0000000250.pt", "ckpt-0000000300.json",
+        "ckpt-0000000300.pt"]
+    with pytest.warns(UserWarning, match="ckpt-0000000300.pt is truncated or corrupted"):
+        found = checkpoint.latest(folder)
+    assert found.name == "ckpt-0000000250.pt"
+    assert checkpoint.load(found)["w"].tolist() == [250.0, 250.0]

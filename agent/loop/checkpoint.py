@@ -46,7 +46,12 @@ def save(folder: Path, step: int, state: dict[str, Any], keep: int = 3) -> Path:
     write_atomically(path, lambda f: torch.save(state, f))
     meta = {"step": step, "sha256": _sha256(path), "bytes": path.stat().st_size}
     write_text_atomically(path.with_suffix(".json"), json.dumps(meta))
-    for old in sorted(folder.glob("ckpt-*.json"))[:-keep]:
+    # Only checkpoints up to this one count toward `keep`: one newer than the step a run
+    # resumed from is one that failed its checksum then (latest skipped it), and counting
+    # it would delete the good ones, this one included.
+    kept = [meta for meta in sorted(folder.glob("ckpt-*.json"))
+            if meta.with_suffix(".pt") <= path]
+    for old in kept[:-keep]:
         old.unlink()
         old.with_suffix(".pt").unlink(missing_ok=True)
     # A kill between a checkpoint and its checksum leaves the file alone; once a newer
