@@ -143,6 +143,22 @@ def test_a_failed_checkpoint_write_is_one_line_and_leaves_no_debris(tmp_path):
     assert not list(run_dir.rglob("*.tmp"))
 
 
+def test_a_run_dir_that_cannot_be_a_folder_is_one_line_and_touches_nothing(tmp_path):
+    """A run_dir below a file cannot be made, and its error.txt cannot be written either:
+    the line still names the cause and the fix, and the file stays as it was."""
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder\n")
+    result = run(*TINY, f"run_dir={blocker / 'run'}")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert last_line(result.stderr) == (
+        f"error: run in {blocker / 'run'} stopped: Not a directory ({blocker / 'run'}); no "
+        f"checkpoint was written; choose a run_dir whose parents are all folders and start "
+        f"again")
+    assert blocker.read_text() == "not a folder\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+
+
 def test_a_stopped_run_exits_with_the_shell_code_of_its_signal(tmp_path):
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
         run_dir = tmp_path / sig.name

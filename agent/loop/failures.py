@@ -19,6 +19,7 @@ FIXES = {
     errno.EPERM: "make the folder writable",
     errno.EROFS: "use a writable file system",
     errno.EIO: "check the disk",
+    errno.ENOTDIR: "choose a run_dir whose parents are all folders",
 }
 
 

@@ -158,9 +158,12 @@ def record_crash(run_dir: Path, err: BaseException, line: str | None = None) -> 
     """Write the error and its traceback; returns the one-line description (`line`, or
     the error's own)."""
     line = line or f"{type(err).__name__}: {err}".splitlines()[0]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(run_dir / ERROR,
-                          line + "\n\n" + "".join(traceback.format_exception(err)))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(run_dir / ERROR,
+                              line + "\n\n" + "".join(traceback.format_exception(err)))
+    except OSError:
+        pass  # the folder that failed (read-only, full, not a folder) keeps no error.txt
     return line
 
 
