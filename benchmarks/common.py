@@ -43,6 +43,16 @@ def train(run_dir: Path, overrides: list[str]) -> float:
     return time.perf_counter() - tic
 
 
+def resume(run_dir: Path, overrides: list[str], *more: str) -> None:
+    """Continue the run in run_dir from its latest checkpoint (no wandb, no progress bar).
+    Of `overrides` (what a fresh run would be given), only how this session carries the
+    run out (threads, device, ...) applies; what it trained is its own. `more`: e.g. a
+    longer `steps=`."""
+    carried = [o for o in overrides if is_run_key(override_key(o))]
+    run_child([sys.executable, str(ROOT / "run.py"), f"resume={run_dir}",
+               "wandb.mode=disabled", "log.progress=false", *carried, *more])
+
+
 def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
     """`train` unless run_dir already holds this run: a finished one (summary.json) is read
     again, an interrupted one continues from its latest checkpoint, and a finished one asked
@@ -57,10 +67,7 @@ def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
     if todo is None:
         pass
     elif todo:
-        # How this session carries the run out (threads, device, ...) applies to it too.
-        carried = [o for o in overrides if is_run_key(override_key(o))]
-        run_child([sys.executable, str(ROOT / "run.py"), f"resume={run_dir}",
-                   "wandb.mode=disabled", "log.progress=false", *carried, *longer])
+        resume(run_dir, overrides, *longer)
     else:
         train(run_dir, overrides)
     return json.loads((run_dir / SUMMARY).read_text())["perf/wall_s"]

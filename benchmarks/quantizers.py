@@ -43,6 +43,7 @@ from common import (
     median_unsolved_last,
     parse_benchmark_args,
     read_metrics,
+    resume,
     train,
 )
 
@@ -116,12 +117,13 @@ def main() -> None:
         name, seed = job
         run_dir = args.out.parent / f"quantizers-{stamp}-{name}-s{seed}"
         overrides = fresh_overrides(name, seed)
-        if job in sources:  # a copy continues; the source run is left as it was
-            shutil.copytree(sources[job], run_dir,
-                            ignore=shutil.ignore_patterns("wandb", "summary.json", "error.txt"))
-            overrides = [f"resume={run_dir}", f"steps={args.steps}", *extra]
         try:
-            train(run_dir, overrides)
+            if job in sources:  # a copy continues; the source run is left as it was
+                shutil.copytree(sources[job], run_dir, ignore=shutil.ignore_patterns(
+                    "wandb", "summary.json", "error.txt", ".lock"))
+                resume(run_dir, extra, f"steps={args.steps}")
+            else:
+                train(run_dir, overrides)
             wall = json.loads((run_dir / "summary.json").read_text())["perf/wall_s"]
         except (subprocess.CalledProcessError, FileNotFoundError) as err:
             print(f"{name} seed {seed}: crashed ({err})", flush=True)

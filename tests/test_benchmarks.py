@@ -72,6 +72,34 @@ def test_dmc_benchmark_runs_end_to_end_and_shows_its_table(tmp_path):
     assert "| walker_walk | 1 |" in shown and "400 env frames" in shown
 
 
+def test_the_quantizer_benchmark_extends_a_shorter_sweep_by_resuming_copies(tmp_path):
+    """--extend copies each finished run of a shorter sweep and resumes the copy to the
+    longer budget: the copy trains on from the source's checkpoint, and the source stays
+    as it was."""
+    script = str(ROOT / "benchmarks/quantizers.py")
+    short, longer = tmp_path / "short", tmp_path / "longer"
+    base = ["--quantizers", "fsq", "--seeds", "0"]
+    subprocess.run([sys.executable, script, *base, "--steps", "300", "--out",
+                    str(short / "q.json"), "preset=debug", "threads=1"], check=True,
+                   timeout=600, cwd=tmp_path, capture_output=True)
+    (source,) = [p.parent for p in short.glob("*/summary.json")]
+    before = (source / "metrics.jsonl").read_text()
+    subprocess.run([sys.executable, script, *base, "--steps", "600", "--extend", str(short),
+                    "--out", str(longer / "q.json"), "preset=debug", "threads=1"],
+                   check=True, timeout=600, cwd=tmp_path, capture_output=True)
+    (row,) = json.loads((longer / "q.json").read_text())["runs"]
+    assert "error" not in row
+    extended = Path(row["run_dir"])
+    assert json.loads((extended / "summary.json").read_text())["steps"] == 600
+    evals = [e["step"] for e in map(json.loads, (extended / "metrics.jsonl").open())
+             if "eval/return" in e]
+    assert evals == [300, 500, 600]  # the source's final eval, then the extension's
+    kept = (extended / "metrics.jsonl").read_text()
+    assert kept.startswith(before)  # the first 300 steps are the source's, continued
+    assert (source / "metrics.jsonl").read_text() == before
+    assert json.loads((source / "summary.json").read_text())["steps"] == 300
+
+
 def test_dmc_benchmark_compares_with_dreamerv3_at_the_same_frames():
     import dmc
 
