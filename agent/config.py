@@ -371,6 +371,10 @@ OmegaConf.register_new_resolver(
     "camel", lambda name: "".join(w.capitalize() for w in str(name).split("_")), replace=True)
 # `${dmc:walker_walk}` -> dm_control/walker-walk-v0 (env=dmc).
 OmegaConf.register_new_resolver("dmc", lambda task: dmc_env_id(str(task)), replace=True)
+# `${one_folder:env.id=ALE/Pong-v5}` -> env.id=ALE%2FPong-v5: a sweep job's folder (and
+# the name its outcome is filed under) stays one folder whatever its overrides hold.
+OmegaConf.register_new_resolver("one_folder", lambda name: str(name).replace("/", "%2F"),
+                                replace=True)
 ConfigStore.instance().store(name="schema", node=Config)
 # `quantizer=NAME` selects a registered quantizer's Options, whenever it registers.
 registry.on_register(lambda name, cls: ConfigStore.instance().store(

@@ -20,6 +20,10 @@ class TextObservationEnv(gym.Env):
 gym.register("ShortCartPole-v0",
              entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv",
              max_episode_steps=5)
+# An id with a namespace, as ALE/Pong-v5 and dm_control/walker-walk-v0 have.
+gym.register("slashed/ShortCartPole-v0",
+             entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv",
+             max_episode_steps=5)
 gym.register("TextObservation-v0", entry_point=TextObservationEnv)
 
 

@@ -179,6 +179,25 @@ def test_a_multirun_with_a_crashed_job_exits_non_zero_and_names_it(tmp_path):
     assert "env.id=CartPole-v1" not in line
 
 
+def test_a_sweep_over_ids_with_a_namespace_gives_each_job_one_folder(tmp_path):
+    """`env.id=ALE/Pong-v5` as a sweep value: each job's folder is one folder beside the
+    others (where report= looks), the launch records every outcome, and no bookkeeping
+    folder is left where it was launched."""
+    sweep_dir = tmp_path / "sweep"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run(command(
+        "-m", *TINY, "steps=100", "eval.every=0", "hydra.launcher.n_jobs=1",
+        "env.id=tests.custom_env:slashed/ShortCartPole-v0,CartPole-v1",
+        f"hydra.sweep.dir={sweep_dir}"), cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    finished = sorted(p.parent.name for p in sweep_dir.glob("*/summary.json"))
+    assert finished == ["env.id=CartPole-v1,eval.every=0,preset=debug,steps=100",
+                        "env.id=tests.custom_env\\:slashed%2FShortCartPole-v0,eval.every=0,"
+                        "preset=debug,steps=100"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep"]
+
+
 def wandb_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No credentials anywhere: a HOME of its own, no key in the environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}

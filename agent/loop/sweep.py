@@ -218,8 +218,9 @@ def unfinished_jobs(folder: Path) -> tuple[int, list[dict]]:
     """How many jobs reported, and those that did not finish; the folder is removed."""
     reports = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     shutil.rmtree(folder, ignore_errors=True)
-    if folder.parent.is_dir() and not any(folder.parent.iterdir()):
-        folder.parent.rmdir()
+    for parent in folder.parents[:2]:  # .outcomes, then sweeps/ if the launch made it
+        if parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
     return len(reports), [r for r in reports if r["outcome"] not in DONE]
 
 
