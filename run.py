@@ -44,7 +44,7 @@ def training_config(cfg: DictConfig):
     return config, resume
 
 
-SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}  # the shell's codes: 128 + signal number
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR2": 140}  # the shell's: 128 + number
 
 
 def train(cfg: DictConfig) -> None:
@@ -153,8 +153,9 @@ def stop_launch_gently() -> None:
         if sweep.stopped_by():
             raise KeyboardInterrupt
         sweep.mark_stopped(name)
-        print(f"multirun: {name}: running jobs stop after a checkpoint, the others do not "
-              f"start (again to abort)", file=sys.stderr)
+        print(f"multirun: {name}: jobs not yet started do not start; running jobs stop "
+              f"after a checkpoint when the signal reaches them too (Ctrl-C, or kill -- "
+              f"-{os.getpgrp()}); again to abort", file=sys.stderr)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handle)

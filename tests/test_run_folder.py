@@ -160,7 +160,8 @@ def test_a_run_dir_that_cannot_be_a_folder_is_one_line_and_touches_nothing(tmp_p
 
 
 def test_a_stopped_run_exits_with_the_shell_code_of_its_signal(tmp_path):
-    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+    # SIGUSR2: SLURM's warning before a time limit, as submitit passes it on
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGUSR2, 140)):
         run_dir = tmp_path / sig.name
         proc = start_long_run(run_dir)
         proc.send_signal(sig)

@@ -71,7 +71,10 @@ def holder(run_dir: Path) -> int | None:
     fd = os.open(path, os.O_RDONLY)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Shared: it conflicts with a holder's exclusive lock all the same, and on NFS
+            # (where flock is emulated by fcntl locks) an exclusive one needs a file open
+            # for writing, which would fail here with EBADF.
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return _read_pid(fd) or -1
         fcntl.flock(fd, fcntl.LOCK_UN)

@@ -205,12 +205,14 @@ class Run:
                                          **counters.wall(), **self.last_eval()})
             return None
         finally:
-            stop.restore()
-            logger.close()
-            self.envs.close()
-            if self.evaluator:
-                self.evaluator.close()
-            self.lock.release()
+            try:
+                stop.restore()
+                logger.close()
+                self.envs.close()
+                if self.evaluator:
+                    self.evaluator.close()
+            finally:  # even if closing fails (a full disk): a sweep's worker runs on
+                self.lock.release()
 
     def env_step(self, logger: Logger) -> None:
         """Act once in every env, store the step, and run the updates now due."""

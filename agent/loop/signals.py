@@ -32,13 +32,14 @@ def startup_stops_undo() -> Iterator[None]:
 
 
 class StopSignal:
-    """Turns SIGINT and SIGTERM (Ctrl-C, cluster preemption) into a flag the loop checks, so
-    the run ends between steps with a checkpoint and closed logs."""
+    """Turns SIGINT, SIGTERM and SIGUSR2 (Ctrl-C, cluster preemption, the warning SLURM
+    sends through submitit before a job's time limit) into a flag the loop checks, so the
+    run ends between steps with a checkpoint and closed logs."""
 
     def __init__(self):
         self.received: str | None = None
         self.previous = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2):
             try:
                 self.previous[sig] = signal.signal(sig, self.handle)
             except ValueError:  # not the main thread (e.g. a thread-based launcher)
