@@ -63,7 +63,9 @@ def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
     check_run_folder(run_dir, overrides)
     differ = settings_not_held(run_dir, overrides) if (run_dir / "config.yaml").exists() else {}
     longer = [f"steps={differ['steps'][1]}"] if differ else []  # only steps can differ here
-    todo = True if longer else prepare(run_dir)  # None: finished; True: resume; False: start
+    # A finished run asked for more steps trains on; any other goes through prepare (None:
+    # finished; True: resume; False: start, an unfinished run without a checkpoint set aside).
+    todo = True if longer and (run_dir / SUMMARY).exists() else prepare(run_dir)
     if todo is None:
         pass
     elif todo:

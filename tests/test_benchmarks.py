@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -207,6 +208,20 @@ def test_a_suite_benchmark_again_rereads_finished_runs_and_resumes_interrupted_o
     (run,) = json.loads(out.read_text())["runs"]
     assert [frames for frames, _ in run["curve"]] == [100, 200, 300]
     assert run["curve"][:2] == first["curve"]
+
+    # Stopped before its first checkpoint, then asked for more steps: nothing to resume,
+    # so the folder is set aside (kept) and the run starts again.
+    (run_dir / "summary.json").unlink()
+    shutil.rmtree(run_dir / "checkpoints")
+    again = [*command[:5], "400", *command[6:]]
+    restarted = subprocess.run(again, timeout=600, cwd=tmp_path, capture_output=True,
+                               text=True)
+    assert restarted.returncode == 0, restarted.stderr
+    assert "restarting unfinished run" in restarted.stderr
+    (run,) = json.loads(out.read_text())["runs"]
+    assert [frames for frames, _ in run["curve"]] == [100, 200, 300, 400]
+    (kept,) = [p for p in run_dir.parent.iterdir() if ".unfinished-" in p.name]
+    assert (kept / "config.yaml").exists()
 
 def test_minatar_benchmark_counts_the_games_at_dqns_figures(tmp_path):
     def saved(game: str, final: float) -> Path:
