@@ -315,6 +315,39 @@ def test_a_resume_with_nothing_left_to_train_keeps_its_checkpoint_and_summarises
     assert evals and {k: summary[k] for k in evals} == evals
 
 
+def test_a_resume_behind_what_wandb_logged_goes_on_in_a_new_wandb_run(tmp_path):
+    """wandb keeps one value per step: a run killed after logging past its checkpoint
+    resumes into a new wandb run, while a run stopped at its checkpoint resumes its own."""
+    import shutil
+
+    def wandb_ids(run_dir: Path) -> set[str]:
+        return {p.name.rsplit("-", 1)[1] for p in (run_dir / "wandb").glob("offline-run-*")}
+
+    run_dir = tmp_path / "run"
+    offline = [*TINY, "wandb.mode=offline"]
+    result = run(*offline, f"run_dir={run_dir}", "checkpoint.every=100", "checkpoint.keep=5",
+                 env=wandb_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (first,) = wandb_ids(run_dir)
+    stopped_at_checkpoint = tmp_path / "stopped"
+    shutil.copytree(run_dir, stopped_at_checkpoint)
+    (stopped_at_checkpoint / "summary.json").unlink()
+    result = run(f"resume={stopped_at_checkpoint}", env=wandb_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "logged past" not in result.stderr
+    assert wandb_ids(stopped_at_checkpoint) == {first}
+
+    (run_dir / "summary.json").unlink()  # killed after logging step 400, before its checkpoint
+    for suffix in (".pt", ".json"):
+        (run_dir / "checkpoints" / f"ckpt-0000000400{suffix}").unlink()
+    result = run(f"resume={run_dir}", env=wandb_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"wandb: run {first} logged past env step 300" in result.stderr
+    (second,) = wandb_ids(run_dir) - {first}
+    state = checkpoint.load(checkpoint.latest(run_dir / "checkpoints"))
+    assert state["wandb_id"] == second  # a later resume goes on in the new one
+
+
 def test_a_resume_that_would_cut_the_run_short_is_refused_before_anything_changes(
         checkpointed, tmp_path):
     run_dir = killed_after_300(checkpointed, tmp_path)

@@ -64,3 +64,12 @@ def read_events(path: Path) -> list[dict]:
 def events_until(path: Path, step: int) -> str:
     """The file's text with only the events up to `step`, each line as it was written."""
     return "".join(line + "\n" for line, _ in read_lines(path, until_step=step))
+
+
+def logged_past(path: Path, step: int) -> bool:
+    """Whether the file holds an event after `step` (a run stopped after its checkpoint
+    logged on); lines that are not events are passed over."""
+    if not path.exists():
+        return False
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return any((event := parse(line)) is not None and event["step"] > step for line in lines)

@@ -30,7 +30,7 @@ from agent.loop.files import remove_temporaries, write_text_atomically
 from agent.loop.lock import RunDirLock, check_free
 from agent.loop.logger import Logger, MetricMeans, wandb_mode
 from agent.loop.memory import announce, replay_capacity
-from agent.loop.metrics_file import METRICS, events_until, read_events
+from agent.loop.metrics_file import METRICS, events_until, logged_past, read_events
 from agent.loop.openloop import (
     open_loop,
     own_randomness,
@@ -137,6 +137,14 @@ class Run:
             # read (and checked) now, written in start(): a damaged file stops the resume
             # before anything in the folder changes
             self.metrics_kept = events_until(self.run_dir / METRICS, done)
+            if self.wandb_id and logged_past(self.run_dir / METRICS, done):
+                # wandb keeps one value per step and drops a step logged again, so the
+                # steps retrained from here go to a new wandb run of the same name.
+                print(f"wandb: run {self.wandb_id} logged past env step {done}, where this "
+                      f"resume starts; logging to a new wandb run from here "
+                      f"(metrics.jsonl, cut back to step {done}, holds the whole run)",
+                      file=sys.stderr)
+                self.wandb_id = None
         self.saved_step = self.counters.steps if resume else None  # the state on disk
 
     def parts(self) -> dict[str, Any]:
