@@ -69,9 +69,10 @@ def train(cfg: DictConfig) -> None:
         config, resume = setup
         run_dir = Path(config.run_dir)
         stopped = Run(config, resume=resume).train()
-    except (*UserError, NonFiniteStop) as err:
-        outcome = "refused" if isinstance(err, UserError) else "crashed"
-        return end(job, outcome, explain(err) if outcome == "refused" else str(err))
+    except UserError as err:
+        return end(job, "refused", explain(err))
+    except NonFiniteStop as err:  # error.txt: a report counts it as crashed, not unfinished
+        return end(job, "crashed", sweep.record_crash(run_dir, err, str(err)))
     except Exception as err:
         line = explain_failure(err, run_dir) if run_dir else None
         if not multirun and (line is None or os.environ.get("HYDRA_FULL_ERROR") == "1"):

@@ -14,7 +14,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import ROOT, fmt, learning_summary, median_unsolved_last, percent, read_metrics, train
+from common import ROOT, fmt, learning_summary, percent, read_metrics, train
+
+from agent.analysis.report import median_unsolved_last
 
 
 def main() -> None:

@@ -4,7 +4,6 @@ and reading its metrics."""
 import argparse
 import dataclasses
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -128,14 +127,6 @@ def learning_summary(events: list[dict], threshold: float) -> dict:
 
 def last_value(events: list[dict], key: str) -> float | None:
     return next((e[key] for e in reversed(events) if e.get(key) is not None), None)
-
-
-def median_unsolved_last(values: list) -> float | None:
-    """Median where an unsolved run (None) counts as slower than every solved one."""
-    if not values:
-        return None
-    mid = statistics.median(float("inf") if v is None else v for v in values)
-    return None if mid == float("inf") else mid
 
 
 def fmt(value, digits: int = 0) -> str:

@@ -31,12 +31,13 @@ from common import (
     check_run_folder,
     fmt,
     learning_summary,
-    median_unsolved_last,
     percent,
     read_metrics,
     train_or_resume,
 )
 from suite_runs import run_folder
+
+from agent.analysis.report import median_unsolved_last
 
 TASKS = {  # name: (overrides, env steps, threshold or None)
     "pendulum": (["env=pendulum"], 20_000, -250.0),

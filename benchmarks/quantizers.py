@@ -40,7 +40,6 @@ from common import (
     last_value,
     learning_summary,
     load_config,
-    median_unsolved_last,
     parse_benchmark_args,
     read_metrics,
     resume,
@@ -48,6 +47,7 @@ from common import (
 )
 
 import agent.quantizers as quantizers
+from agent.analysis.report import median_unsolved_last
 from agent.loop.resume import resume_config
 
 

@@ -304,3 +304,46 @@ def test_a_run_whose_metrics_cannot_be_read_is_listed_and_the_report_is_written(
     report = (damaged / "report.md").read_text()
     assert f"`{vq1.name}` cannot be read: " in report and "line 3 is not a JSON event" in report
     assert report.count("\n| vq |") == 2  # the arm still has its rows (its other seed)
+
+
+def test_an_arm_says_how_many_of_its_runs_it_stands_on_and_lists_the_rest(tiny_ablation,
+                                                                          tmp_path):
+    """A run that crashed (error.txt, as a diverged one leaves) and a job that crashed
+    before its run wrote a config: the arm's statistics stand on what finished, the row
+    says "k of n", and both are listed; with 2 runs an arm's interval is flagged."""
+    import shutil
+
+    _, sweep_dir, _ = tiny_ablation
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    (vq1,) = copy.glob("*quantizer=vq*seed=1*")
+    (vq1 / "error.txt").write_text("training stopped: 3 consecutive updates non-finite\n")
+    (copy / "quantizer=vq,seed=2").mkdir()
+    (copy / "quantizer=vq,seed=2" / "error.txt").write_text("MemoryError: replay\n")
+    result = run(f"report={copy}", "wandb.mode=disabled", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = (copy / "report.md").read_text()
+    assert "\n| vq | 1 of 2 |" in report and "\n| fsq | 2 |" in report
+    assert f"`{vq1.name}` crashed: training stopped: 3 consecutive updates" in report
+    assert "`quantizer=vq,seed=2` crashed before it started: MemoryError: replay" in report
+    assert "With fewer than 5 runs an arm's bootstrap interval is about the range" in report
+    rows = {r["arm"]: r for r in json.loads((copy / "report.json").read_text())}
+    assert (rows["vq"]["runs"], rows["vq"]["attempted"]) == (1, 2)
+
+
+def test_steps_to_a_threshold_count_an_unsolved_run_as_slower_than_any_solved_one():
+    from agent.analysis.report import RunRecord, arm_rows, median_unsolved_last
+
+    def record(seed: int, solved_at: int | None) -> RunRecord:
+        returns = [(500 * k, 500.0 if solved_at and 500 * k >= solved_at else 10.0)
+                   for k in range(1, 9)]
+        events = [{"step": s, "eval/return": r} for s, r in returns]
+        return RunRecord(Path(f"s{seed}"), {"seed": seed}, events, True, None)
+
+    once = [record(0, 1000), record(1, None), record(2, None)]
+    always = [record(0, 3000), record(1, 3000), record(2, 3000)]
+    rows = {r["arm"]: r for r in arm_rows({"once": once, "always": always}, 475.0)}
+    assert (rows["once"]["steps_to_threshold"], rows["once"]["reached"]) == (None, 1)
+    assert (rows["always"]["steps_to_threshold"], rows["always"]["reached"]) == (3000, 3)
+    assert median_unsolved_last([1000, 2000, None]) == 2000
+    assert median_unsolved_last([1000, None]) is None and median_unsolved_last([]) is None

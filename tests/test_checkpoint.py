@@ -178,6 +178,8 @@ def test_non_finite_updates_are_skipped_then_the_run_stops_with_a_clean_checkpoi
     assert skipped[-1].endswith("(3 in a row)")
     last = [line for line in result.stderr.splitlines() if line.strip()][-1]
     assert last.startswith("error: training stopped: 3 consecutive updates")
+    # error.txt, as any crash leaves: a report lists the run as crashed, not unfinished
+    assert (run_dir / "error.txt").read_text().startswith("training stopped: 3 consecutive")
     state = checkpoint.load(checkpoint.latest(run_dir / "checkpoints"))
     # Weights and optimizer moments alike.
     assert all(torch.isfinite(v).all() for v in tensors(state["agent"]) if v.is_floating_point())

@@ -26,6 +26,8 @@ from agent.quantizers import registry
 # The world model's open-loop errors (agent/loop/openloop_errors.py), last logged value.
 OPEN_LOOP = tuple(f"openloop_{name}_h{h}" for name in ("reward_mae", "obs_mse")
                   for h in HORIZONS)
+# Below this many runs an arm's percentile-bootstrap interval is near its runs' range.
+FEW_RUNS = 5
 # Settings that must match for a fair comparison unless they are what is being swept.
 FAIRNESS_KEYS = ("env.id", "env.action_repeat", "steps", "model.deter", "model.units",
                  "model.layers", "train.train_ratio", "train.batch_size", "train.seq_len")
@@ -69,6 +71,16 @@ def load_runs(sweep_dir: Path) -> list[RunRecord]:
         config = comparable(flatten(saved_settings(config_file.read_text())))
         runs.append(RunRecord(path, config, events, (path / SUMMARY).exists(), error))
     return runs
+
+
+def crashed_at_start(sweep_dir: Path) -> list[str]:
+    """Job folders holding only the error a run left before it wrote its config."""
+    found = []
+    for folder in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
+        if (folder / ERROR).exists() and not (folder / "config.yaml").exists():
+            first = ((folder / ERROR).read_text().splitlines() or ["(no message)"])[0]
+            found.append(f"`{folder.name}` crashed before it started: {first}")
+    return found
 
 
 def arm_labels(runs: list[RunRecord]) -> list[str]:
@@ -115,6 +127,15 @@ def fairness_warnings(runs: list[RunRecord]) -> list[str]:
 
 def steps_to_threshold(run: RunRecord, threshold: float) -> int | None:
     return next((s for s, v in run.series("eval/return") if v >= threshold), None)
+
+
+def median_unsolved_last(values: list) -> float | None:
+    """Median where an unsolved run (None) counts as slower than every solved one: an arm
+    that solved once in three is not faster than one that solved three times."""
+    if not values:
+        return None
+    mid = float(np.median([np.inf if v is None else v for v in values]))
+    return None if mid == np.inf else mid
 
 
 def area_under_curve(run: RunRecord) -> float | None:
@@ -165,8 +186,8 @@ def arm_rows(arms: dict[str, list[RunRecord]], threshold: float | None) -> list[
     estimates = interval_estimates(scores) if scores else {}
     rows = []
     for arm, rs in arms.items():
-        reached = [s for s in (steps_to_threshold(r, threshold) for r in rs) if s is not None] \
-            if threshold is not None else []
+        solve = [steps_to_threshold(r, threshold) for r in rs] if threshold is not None else []
+        reached = [s for s in solve if s is not None]
         est = estimates.get(arm)
         rows.append({
             "arm": arm, "runs": len(rs),
@@ -174,7 +195,7 @@ def arm_rows(arms: dict[str, list[RunRecord]], threshold: float | None) -> list[
             "final_mean_ci": list(est["mean_ci"]) if est else None,
             "final_iqm": est["iqm"] if est else None,
             "final_iqm_ci": list(est["iqm_ci"]) if est else None,
-            "steps_to_threshold": float(np.median(reached)) if reached else None,
+            "steps_to_threshold": median_unsolved_last(solve),
             "reached": len(reached),
             "auc": _mean([area_under_curve(r) for r in rs]),
             "perplexity_frac": _codebook_mean(rs, "quant/perplexity_frac"),
@@ -218,11 +239,20 @@ def markdown(rows: list[dict], threshold: float | None, problems: list[str],
         def ci(key, r=r):
             return (f"{_fmt(r[key])} [{_fmt(r[key + '_ci'][0])}, {_fmt(r[key + '_ci'][1])}]"
                     if r[key] is not None else "–")
+        attempted = r.get("attempted", r["runs"])
+        runs = f"{r['runs']} of {attempted}" if attempted > r["runs"] else f"{r['runs']}"
         lines.append(
-            f"| {r['arm']} | {r['runs']} | {ci('final_mean')} | {ci('final_iqm')} "
+            f"| {r['arm']} | {runs} | {ci('final_mean')} | {ci('final_iqm')} "
             f"| {_fmt(r['steps_to_threshold'], 0)} ({r['reached']}/{r['runs']}) "
             f"| {_fmt(r['auc'])} | {_fmt(r['perplexity_frac'], 3)} | {_fmt(r['dead_codes'])} "
             f"| {_fmt(r['wall_s'], 0)} |")
+    if any(r["runs"] < FEW_RUNS for r in rows):
+        lines += ["", f"With fewer than {FEW_RUNS} runs an arm's bootstrap interval is about "
+                  f"the range of its runs (lowest to highest), which covers less than 95%, "
+                  f"and the IQM of 3 runs or fewer is their mean: for a claim, more seeds."]
+    if any(r.get("attempted", r["runs"]) > r["runs"] for r in rows):
+        lines += ["", "`k of n` runs: the arm's statistics stand on the k runs that finished; "
+                  "the others are listed below."]
     lines += open_loop_table(rows)
     if problems:
         lines += ["", "## Missing or crashed runs", ""] + [f"- {p}" for p in problems]
@@ -266,14 +296,19 @@ def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
         raise ConfigError(f"report={sweep_dir} holds no runs (no */config.yaml)")
     problems = [f"`{r.path.name}` {r.error}" if r.error else
                 f"`{r.path.name}` did not finish (no {SUMMARY})"
-                for r in runs if r.error or not r.finished]
+                for r in runs if r.error or not r.finished] + crashed_at_start(sweep_dir)
     usable = [r for r in runs if r.finished and not r.error]
+    # Arms are labelled over every run, so an arm's row can say how many of its runs
+    # it stands on: a quantizer that diverged on two seeds of five shows "3 of 5".
     arms: dict[str, list[RunRecord]] = {}
-    for run, label in zip(usable, arm_labels(usable), strict=True):
-        arms.setdefault(label, []).append(run)
+    attempted: dict[str, int] = {}
+    for run, label in zip(runs, arm_labels(runs), strict=True):
+        attempted[label] = attempted.get(label, 0) + 1
+        if run.finished and not run.error:
+            arms.setdefault(label, []).append(run)
     check_distinct_seeds(arms, sweep_dir)
     threshold = threshold_for(runs, cfg)
-    rows = arm_rows(arms, threshold)
+    rows = [row | {"attempted": attempted[row["arm"]]} for row in arm_rows(arms, threshold)]
     reference = ((cfg.report_reference_label, cfg.report_reference)
                  if cfg is not None and cfg.report_reference is not None else None)
     x = x_label(usable)
