@@ -48,7 +48,7 @@ from common import (
 
 import agent.quantizers as quantizers
 from agent.analysis.report import median_unsolved_last
-from agent.loop.resume import resume_config
+from agent.config import changed_settings, flatten, saved_settings
 
 
 def bits(name: str) -> float:
@@ -60,23 +60,16 @@ def has_codebook(name: str) -> bool:
     return quantizers.build({"name": name}, embed_dim=8).has_codebook
 
 
-# What may differ between a source run and the fresh run it stands for.
-NOT_COMPARED = {"run_dir", "sweep", "steps", "threads", "log", "wandb"}
-
-
-def comparable(cfg) -> dict:
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_COMPARED}
-
-
 def find_run(sweep: Path, overrides: list[str], steps: int) -> Path:
-    """The finished run of `sweep` whose config is the one a fresh run with these overrides
-    gets (except where it is written, its length, threads and logging), shorter than
-    `steps`."""
-    want = comparable(load_config(overrides))
+    """The finished run of `sweep` that trained what a fresh run with these overrides
+    trains (how it was carried out aside: threads, logging, ...), shorter than `steps`,
+    with a replay that keeps every step of the longer run as the fresh run's would."""
+    want = flatten(dataclasses.asdict(load_config(overrides))) | {"steps": steps}
     for config_file in sorted(sweep.glob("*/config.yaml")):
         run = config_file.parent
         summary = run / "summary.json"
-        if summary.exists() and comparable(resume_config(run, [])[0]) == want:
+        held = flatten(saved_settings(config_file.read_text())) | {"steps": steps}
+        if summary.exists() and not changed_settings(held, want):
             done = json.loads(summary.read_text())["steps"]
             if done >= steps:
                 raise SystemExit(f"--extend: {run} already has {done} >= {steps} env steps")

@@ -80,13 +80,15 @@ def test_the_quantizer_benchmark_extends_a_shorter_sweep_by_resuming_copies(tmp_
     script = str(ROOT / "benchmarks/quantizers.py")
     short, longer = tmp_path / "short", tmp_path / "longer"
     base = ["--quantizers", "fsq", "--seeds", "0"]
+    # the default capacity (`auto`) is saved as the number it chose: still the same run
+    tiny = ["preset=debug", "threads=1", "replay.capacity=auto"]
     subprocess.run([sys.executable, script, *base, "--steps", "300", "--out",
-                    str(short / "q.json"), "preset=debug", "threads=1"], check=True,
+                    str(short / "q.json"), *tiny], check=True,
                    timeout=600, cwd=tmp_path, capture_output=True)
     (source,) = [p.parent for p in short.glob("*/summary.json")]
     before = (source / "metrics.jsonl").read_text()
     subprocess.run([sys.executable, script, *base, "--steps", "600", "--extend", str(short),
-                    "--out", str(longer / "q.json"), "preset=debug", "threads=1"],
+                    "--out", str(longer / "q.json"), *tiny],
                    check=True, timeout=600, cwd=tmp_path, capture_output=True)
     (row,) = json.loads((longer / "q.json").read_text())["runs"]
     assert "error" not in row
