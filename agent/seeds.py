@@ -6,6 +6,7 @@ them on or off never changes what training sees, and two streams never share a s
 """
 
 import numpy as np
+import torch
 
 # Fixed ids of the side streams: changing one changes those streams' seeds.
 _EVALUATION, _VIDEO, _DIAGNOSTICS, _OPEN_LOOP_ERRORS = 1, 2, 3, 4
@@ -39,3 +40,10 @@ class Seeds:
 
     def _side_stream(self, stream: int, index: int) -> int:
         return int(np.random.SeedSequence([self.seed, stream, index]).generate_state(1)[0])
+
+
+def own_randomness(device: torch.device):
+    """For side streams: torch's RNG (CPU, and the device's) is put back as it was on exit,
+    so what they sample (the prior in a diagnostic, a filmed episode's actions) leaves
+    training's random draws unchanged."""
+    return torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])

@@ -9,8 +9,8 @@ from envs import ActionCodec, ObservationSpec, make_vector_env
 from tests.helpers import compose_config
 
 
-def evaluator_and_agent(greedy: bool) -> tuple[Evaluator, Agent]:
-    cfg = compose_config("preset=debug")
+def evaluator_and_agent(greedy: bool, *overrides: str) -> tuple[Evaluator, Agent]:
+    cfg = compose_config("preset=debug", *overrides)
     env = cfg.env
     probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
     codec = ActionCodec(probe.single_action_space)
@@ -44,3 +44,19 @@ def test_a_greedy_evaluation_takes_the_mode_and_a_sampled_one_does_not():
         evaluator.close()
     # CartPole pushed one way falls within about ten steps; random pushes last about twenty.
     assert lengths[True] < 12 and lengths[False] > lengths[True] + 5
+
+
+def test_filming_an_episode_leaves_trainings_random_stream_alone(tmp_path):
+    """The categorical code samples while acting, greedy or not: a video's episode draws
+    from a stream of its own, so `eval.video_every` changes nothing about training."""
+    from agent.loop.video import record_episode
+
+    evaluator, agent = evaluator_and_agent(True, "quantizer=categorical")
+    evaluator.close()
+    env = compose_config("preset=debug").env
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    paths = [record_episode(agent, env, evaluator.codec, evaluator.spec,
+                            tmp_path / f"{i}.mp4", seed=7) for i in range(2)]
+    assert all(p is not None and p.stat().st_size > 0 for p in paths)
+    assert torch.equal(torch.get_rng_state(), before)

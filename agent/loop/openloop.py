@@ -21,12 +21,6 @@ class OpenLoop(NamedTuple):
     context: int
 
 
-def own_randomness(device: torch.device):
-    """For diagnostics: torch's RNG (CPU, and the device's) is put back as it was on exit,
-    so sampling the prior in a diagnostic leaves training's random draws unchanged."""
-    return torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
-
-
 @torch.no_grad()
 def open_loop(world_model: WorldModel, batch: Batch, context: int) -> OpenLoop:
     """ObservedStates states for the first `context` steps, prior samples after them. The h of

@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agent.loop.openloop import OpenLoop, open_loop, own_randomness
+from agent.loop.openloop import OpenLoop, open_loop
 from agent.loop.replay import Replay
 from agent.model.world_model import WorldModel
+from agent.seeds import own_randomness
 
 HORIZONS = (1, 5, 15)
 STARTS = 32

@@ -31,12 +31,7 @@ from agent.loop.lock import RunDirLock, check_free
 from agent.loop.logger import Logger, MetricMeans, wandb_mode
 from agent.loop.memory import announce, replay_capacity
 from agent.loop.metrics_file import METRICS, events_until, logged_past, read_events
-from agent.loop.openloop import (
-    open_loop,
-    own_randomness,
-    plot_open_loop,
-    write_open_loop_video,
-)
+from agent.loop.openloop import open_loop, plot_open_loop, write_open_loop_video
 from agent.loop.openloop_errors import context_steps, measure_open_loop
 from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
@@ -46,7 +41,7 @@ from agent.loop.signals import StopSignal, startup_stops_undo
 from agent.loop.sweep import check_unfinished, set_error_aside, set_summary_aside, write_summary
 from agent.loop.video import record_episode
 from agent.optim import NonFiniteError
-from agent.seeds import Seeds
+from agent.seeds import Seeds, own_randomness
 from agent.validation import validate
 from envs import ActionCodec, ObservationSpec, make_vector_env
 from envs.suites import exactly_restorable

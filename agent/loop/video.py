@@ -3,11 +3,13 @@
 from pathlib import Path
 
 import imageio.v2 as imageio
+import torch
 
 from agent.agent import Agent
 from agent.config import EnvConfig
 from agent.loop.acting import ActingPolicy
 from agent.loop.driver import Driver, play_episodes
+from agent.seeds import own_randomness
 from envs import ActionCodec, ObservationSpec, make_vector_env
 
 
@@ -37,8 +39,12 @@ def record_episode(agent: Agent, env_cfg: EnvConfig, codec: ActionCodec,
                 writer.append_data(envs.call("render")[0])
 
             film()
-            play_episodes(driver, ActingPolicy(agent, codec, 1, greedy=True), film,
-                          max_steps=max_frames - 1)
+            # A greedy policy may still sample (a categorical code while acting): from a
+            # stream of its own, so filming never moves training's.
+            with own_randomness(agent.device):
+                torch.manual_seed(seed)
+                play_episodes(driver, ActingPolicy(agent, codec, 1, greedy=True), film,
+                              max_steps=max_frames - 1)
         return path
     except Exception as err:
         print(f"no video: {type(err).__name__}: {err}")
