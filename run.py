@@ -38,6 +38,7 @@ def training_config(cfg: DictConfig):
                                   hydra_cfg.launcher.get("n_jobs"))
         resume = sweep.prepare(Path(config.run_dir))
         if resume is None:
+            sweep.check_finished_settings(config)
             return None
         if resume:
             config = sweep.held_settings(config)

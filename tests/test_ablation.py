@@ -218,6 +218,26 @@ def test_an_interrupted_job_resumes_only_with_the_settings_it_was_made_with(tmp_
     assert run(f"report={job.parent}", "wandb.mode=disabled", cwd=tmp_path).returncode == 0
     assert "crashed" not in (job.parent / "report.md").read_text()
 
+    # Finished, then launched again after the configs changed a default (here written
+    # into its config.yaml): refused, not skipped as if it had trained what they give
+    # now (its results would stand for those settings in a report).
+    saved = (job / "config.yaml").read_text()
+    for key, value, shown in (("train_ratio", 128.0, "train.train_ratio=128.0 there, 64.0"),
+                              ("steps", 150, "steps=150 there, 300 now")):
+        config = yaml.safe_load(saved)
+        (config["train"] if key == "train_ratio" else config)[key] = value
+        (job / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        before = {p.name: p.read_bytes() for p in job.iterdir() if p.is_file()}
+        result = run(*grid, cwd=tmp_path)
+        assert result.returncode == 1
+        assert "holds a finished run with other settings" in result.stderr
+        assert shown in result.stderr
+        assert {p.name: p.read_bytes() for p in job.iterdir() if p.is_file()} == before
+    assert "python run.py resume=RUN_DIR steps=N" in result.stderr  # the longer run's way
+    (job / "config.yaml").write_text(saved)
+    again = run(*grid, "threads=2", cwd=tmp_path)  # how it is carried out: still skipped
+    assert again.returncode == 0 and "skipping finished run" in again.stderr
+
 
 def test_the_report_refuses_an_arm_that_holds_a_seed_twice(tiny_ablation, tmp_path):
     import shutil

@@ -95,17 +95,32 @@ def held_settings(cfg: Config) -> Config:
     """The config an interrupted job resumes with: the one the command line composes now,
     which must train what the saved run trained (how it is carried out may differ), with
     the replay capacity the run resolved to."""
+    saved = check_same_settings(cfg, "an interrupted run", "resuming would mix the two")
+    return dataclasses.replace(
+        cfg, replay=dataclasses.replace(cfg.replay, capacity=saved["replay"]["capacity"]))
+
+
+def check_finished_settings(cfg: Config) -> None:
+    """A finished job is skipped only if it trained what the command line asks for now;
+    otherwise its results would stand, in a report, for settings it never had."""
+    check_same_settings(cfg, "a finished run", "skipping it would report its results as "
+                        "those of the settings given now")
+
+
+def check_same_settings(cfg: Config, held: str, why: str) -> dict:
+    """The saved run's settings, if it trained what `cfg` trains; else a ConfigError."""
     saved = saved_settings((Path(cfg.run_dir) / "config.yaml").read_text())
     differ = changed_settings(flatten(saved), flatten(dataclasses.asdict(cfg)))
     if differ:
-        shown = "; ".join(f"{key}={held!r} there, {asked!r} now"
-                          for key, (held, asked) in list(differ.items())[:3])
+        shown = "; ".join(f"{key}={was!r} there, {asked!r} now"
+                          for key, (was, asked) in list(differ.items())[:3])
         more = f" (and {len(differ) - 3} more)" if len(differ) > 3 else ""
-        raise ConfigError(f"{cfg.run_dir} holds an interrupted run with other settings than "
-                          f"the configs give now ({shown}{more}): resuming would mix the two; "
-                          f"restore those settings, or start a new sweep (sweep=NAME)")
-    return dataclasses.replace(
-        cfg, replay=dataclasses.replace(cfg.replay, capacity=saved["replay"]["capacity"]))
+        longer = (" (to train a finished run longer: python run.py resume=RUN_DIR steps=N)"
+                  if "steps" in differ else "")
+        raise ConfigError(f"{cfg.run_dir} holds {held} with other settings than the configs "
+                          f"give now ({shown}{more}): {why}; restore those settings, or start "
+                          f"a new sweep (sweep=NAME){longer}")
+    return saved
 
 
 def set_aside(run_dir: Path) -> Path | None:
