@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 # Fixed ids of the side streams: changing one changes those streams' seeds.
-_EVALUATION, _VIDEO, _DIAGNOSTICS, _OPEN_LOOP_ERRORS = 1, 2, 3, 4
+_EVALUATION, _VIDEO, _DIAGNOSTICS, _OPEN_LOOP_ERRORS, _TRAINING_ENVS = 1, 2, 3, 4, 5
 
 
 class Seeds:
@@ -20,6 +20,12 @@ class Seeds:
     def training(self) -> int:
         """torch and Python, the training envs' first reset, replay sampling, prefill."""
         return self.seed
+
+    def training_envs(self, n: int) -> list[int]:
+        """The first reset's seed of each of the n training envs: the first is the seed
+        itself, the others derive from it. (Gymnasium's default, seed + i, would give env
+        i of seed s the same resets as env i - 1 of seed s + 1.)"""
+        return [self.seed] + [self._side_stream(_TRAINING_ENVS, i) for i in range(1, n)]
 
     def evaluation(self, run: int) -> int:
         """The reset seed of the `run`-th evaluation's envs."""

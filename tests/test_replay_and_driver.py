@@ -1,5 +1,7 @@
 """Replay windows and the time alignment of stored steps, on real CartPole episodes."""
 
+import dataclasses
+
 import torch
 
 from agent.loop.ratio import Ratio
@@ -64,3 +66,25 @@ def test_ratio_keeps_replayed_steps_at_train_ratio_times_env_steps():
     assert updates == 500
     counts = [Ratio(64, 4, 16)(n) for n in (0, 7)]
     assert counts == [0, 7]
+
+
+def test_the_training_envs_of_neighbouring_seeds_never_start_alike(tmp_path):
+    """With several envs, env 0 starts from the run's seed and the others from seeds
+    derived from it, so seed 1's envs are not seed 0's shifted by one (gymnasium's
+    seed + i would make them so)."""
+    import gymnasium as gym
+
+    from agent.loop.run import Run
+    from tests.helpers import compose_config
+
+    first_obs = {}
+    for seed in (0, 1):
+        cfg = compose_config("preset=debug", "env.num_envs=3", f"seed={seed}")
+        run = Run(dataclasses.replace(cfg, run_dir=str(tmp_path / f"s{seed}")))
+        first_obs[seed] = run.driver.obs["obs"].clone()
+        run.envs.close()
+    alone = gym.make("CartPole-v1")
+    assert torch.allclose(first_obs[0][0], torch.as_tensor(alone.reset(seed=0)[0]))
+    assert torch.allclose(first_obs[1][0], torch.as_tensor(alone.reset(seed=1)[0]))
+    starts = [tuple(o.tolist()) for seed in (0, 1) for o in first_obs[seed]]
+    assert len(set(starts)) == 6  # six envs, six different starts

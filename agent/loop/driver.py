@@ -39,7 +39,8 @@ Policy = Callable[[Obs, Tensor], Tensor]  # (obs, is_first [N]) -> actions [N, A
 
 class Driver:
     def __init__(self, envs: gym.vector.VectorEnv, codec: ActionCodec,
-                 spec: ObservationSpec, seed: int):
+                 spec: ObservationSpec, seed: int | list[int]):
+        """`seed`: the first reset's, one for all envs (env i gets seed + i) or one each."""
         self.envs, self.codec, self.spec = envs, codec, spec
         obs, _ = envs.reset(seed=seed)
         n = envs.num_envs

@@ -103,7 +103,8 @@ class Run:
         self.evaluator = (Evaluator(env, cfg.eval.episodes, self.codec, self.spec, seeds,
                                     cfg.eval.greedy)
                           if cfg.eval.every else None)
-        self.driver = Driver(self.envs, self.codec, self.spec, seeds.training)
+        self.driver = Driver(self.envs, self.codec, self.spec,
+                             seeds.training_envs(env.num_envs))
         self.policy = ActingPolicy(self.agent, self.codec, env.num_envs,
                                    np.random.default_rng(seeds.training))
         self.ratio = Ratio(cfg.train.train_ratio, cfg.train.batch_size, cfg.train.seq_len)
