@@ -156,6 +156,9 @@ class ReplayConfig:
     buffer and its copy in a checkpoint fit in half the memory available at start (the
     choice and its reason are printed, and the number is what the run's config.yaml
     keeps)."""
+    sharing: int = 1
+    """Runs started together on this machine that divide `auto`'s memory between them; a
+    sweep's local (joblib) launcher sets it to the jobs it runs at once."""
 
 
 @dataclass
@@ -275,8 +278,8 @@ class Config:
     frames")."""
 
 
-RUN_KEYS = ("run_dir", "threads", "device", "compile", "env.vector", "wandb.", "log.",
-            "checkpoint.", "nan.", "sweep", "report", "resume", "evaluate")
+RUN_KEYS = ("run_dir", "threads", "device", "compile", "env.vector", "replay.sharing",
+            "wandb.", "log.", "checkpoint.", "nan.", "sweep", "report", "resume", "evaluate")
 """Settings (prefixes of dotted keys) of how a run is carried out, not of what it trains or
 measures: runs that differ only in them are the same arm of an ablation, and they may
 change when a run resumes."""

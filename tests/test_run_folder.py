@@ -250,6 +250,28 @@ def test_auto_replay_capacity_fits_the_memory_and_the_observation():
         replay_capacity(1_000_000, image_step, 64, available=int(22.1 * GIB))
 
 
+def test_runs_started_together_divide_the_auto_capacity():
+    from agent.loop.memory import GIB, replay_capacity
+
+    image_step = 64 * 64 * 3 + 4 * 2 + 12
+    alone, _ = replay_capacity("auto", image_step, 64, available=int(22.1 * GIB))
+    shared, why = replay_capacity("auto", image_step, 64, available=int(22.1 * GIB),
+                                  sharing=3)
+    assert shared == alone // 3 or shared == alone // 3 + 1
+    assert "1/3 of 50% of the 22.1 GiB available" in why
+
+
+@pytest.mark.parametrize("n_jobs, sharing", [(3, 3), (-1, os.cpu_count()), (None, 1)])
+def test_a_sweeps_parallel_jobs_share_the_replay_memory(n_jobs, sharing):
+    from agent.loop.sweep import job_config
+    from tests.helpers import compose_config
+
+    cfg = job_config(compose_config(), "sweeps/x", "seed=0", n_jobs)
+    assert cfg.replay.sharing == sharing
+    assert cfg.threads == (0 if n_jobs is None else
+                           max(1, os.cpu_count() // min(sharing, os.cpu_count())))
+
+
 def test_an_auto_capacity_is_saved_as_the_number_it_chose(tmp_path):
     run_dir = tmp_path / "run"
     result = run(*TINY, "replay.capacity=auto", "steps=200", "eval.every=0",

@@ -26,17 +26,19 @@ def available_memory() -> int:
 
 
 def replay_capacity(setting: int | str, bytes_per_step: int, minimum: int,
-                    available: int | None = None) -> tuple[int, str]:
+                    available: int | None = None, sharing: int = 1) -> tuple[int, str]:
     """The capacity in steps and why: for `auto`, the largest up to 1M steps whose buffer
-    and checkpoint copy fit in AUTO_SHARE of the available memory; a given number is
-    refused if both do not fit in all of it."""
+    and checkpoint copy fit in this run's part of AUTO_SHARE of the available memory (one of
+    `sharing` runs started together); a given number is refused if both do not fit in all
+    of it."""
     available = available_memory() if available is None else available
     if setting == "auto":
-        fits = int(AUTO_SHARE * available / (2 * bytes_per_step))
+        fits = int(AUTO_SHARE * available / (2 * bytes_per_step * max(1, sharing)))
         capacity = max(min(MAX_AUTO_STEPS, fits), minimum)
+        part = f"{AUTO_SHARE:.0%}" if sharing <= 1 else f"1/{sharing} of {AUTO_SHARE:.0%}"
         why = ("replay.capacity=auto: " + ("1M steps, the most auto takes" if fits >= MAX_AUTO_STEPS
                else f"the most steps whose buffer and checkpoint copy fit in "
-                    f"{AUTO_SHARE:.0%} of the {available / GIB:.1f} GiB available"))
+                    f"{part} of the {available / GIB:.1f} GiB available"))
         return capacity, why
     capacity = int(setting)
     needed = capacity * bytes_per_step

@@ -93,7 +93,8 @@ class Run:
         self.agent = Agent(self.spec, self.codec, cfg, self.device)
         step_bytes = Replay.bytes_per_step(self.spec, self.codec.size)
         capacity, why = replay_capacity(cfg.replay.capacity, step_bytes,
-                                        cfg.train.seq_len * env.num_envs)
+                                        cfg.train.seq_len * env.num_envs,
+                                        sharing=cfg.replay.sharing)
         announce(capacity, step_bytes, why)
         # The resolved number is what the run keeps (config.yaml, resume).
         self.cfg = cfg = dataclasses.replace(

@@ -31,16 +31,19 @@ ERROR = "error.txt"
 
 def job_config(cfg: Config, sweep_dir: str, subdir: str, n_jobs: int | None) -> Config:
     """The run's folder inside the sweep, its wandb group and tags, and, when `n_jobs`
-    share this machine (-1: one per core), its share of torch threads."""
-    threads = cfg.threads
-    if n_jobs is not None and not threads:
+    share this machine (-1: one per core), its share of torch threads and of the memory
+    that `replay.capacity=auto` takes."""
+    threads, replay = cfg.threads, cfg.replay
+    if n_jobs is not None:
         cores = os.cpu_count() or 1
-        threads = max(1, cores // (cores if n_jobs < 1 else min(n_jobs, cores)))
+        at_once = cores if n_jobs < 1 else n_jobs  # joblib's -1: one job per core
+        threads = threads or max(1, cores // min(at_once, cores))
+        replay = dataclasses.replace(replay, sharing=max(replay.sharing, at_once))
     wandb = dataclasses.replace(
         cfg.wandb, group=cfg.wandb.group or cfg.sweep,
         tags=[*cfg.wandb.tags, f"quantizer={cfg.quantizer.name}", f"seed={cfg.seed}"])
     return dataclasses.replace(cfg, run_dir=str(Path(sweep_dir) / subdir), wandb=wandb,
-                               threads=threads)
+                               threads=threads, replay=replay)
 
 
 def prepare(run_dir: Path) -> bool | None:
