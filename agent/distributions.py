@@ -54,8 +54,10 @@ class TwoHot(nn.Module):
         return weights
 
     def decode(self, weights: Tensor) -> Tensor:
-        """[..., num_bins] probabilities -> [...] values."""
-        return symexp(weights @ self.bins)
+        """[..., num_bins] probabilities -> [...] values, in fp32 even under bf16 autocast
+        (a matmul there would round values near 300 to steps of 2, and the advantages and
+        critic targets built from them with it)."""
+        return symexp((weights.float() * self.bins).sum(-1))
 
     def mean(self, logits: Tensor) -> Tensor:
         return self.decode(torch.softmax(logits, -1))

@@ -186,6 +186,19 @@ def test_bf16_update_runs_networks_in_bf16_and_quantizer_in_fp32(name, replay):
     assert all(p.dtype == torch.float32 for p in agent.parameters())  # weights stay fp32
 
 
+def test_two_hot_values_stay_fp32_under_bf16_autocast():
+    from agent.distributions import TwoHot
+
+    twohot = TwoHot(255)
+    values = torch.linspace(300.0, 315.0, 16)
+    logits = torch.log(twohot.encode(values).clamp(min=1e-30))  # near two-hot critic outputs
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        decoded = twohot.mean(logits)
+    assert decoded.dtype == torch.float32
+    # bf16 would leave 3 distinct values here, 2 apart; fp32 keeps all 16 within 0.01.
+    assert torch.allclose(decoded, values, atol=0.01)
+
+
 def test_a_nan_loss_term_changes_no_weight_and_is_named(replay):
     from agent.optim import NonFiniteError
 
