@@ -22,7 +22,8 @@ def lambda_return(reward: Tensor, cont: Tensor, value: Tensor, gamma: float,
     or [H, N] (λ_k for R_k: 0 bootstraps R_k on v_{k+1} alone).
     Returns R_0 .. R_{H-1}: [H, N]."""
     assert reward.shape == cont.shape and value.shape[0] == reward.shape[0] + 1
-    reward, cont, value = reward.float(), cont.float(), value.float()
+    at_least_fp32 = torch.promote_types(reward.dtype, torch.float32)  # bf16 would round
+    reward, cont, value = (x.to(at_least_fp32) for x in (reward, cont, value))
     discount = gamma * cont
     lam = torch.as_tensor(lam, dtype=reward.dtype, device=reward.device).expand_as(reward)
     # What R_k adds to the bootstrapped part; computed for all k at once.
