@@ -107,7 +107,9 @@ class Agent(nn.Module):
 
     def world_model_gradients(self, batch: Batch) -> tuple[dict[str, Tensor], ObservedStates]:
         """The world model's loss terms on a batch, and their scaled sum backpropagated
-        (gradients only: weights change when the update is applied)."""
+        (gradients only: weights change when the update is applied). The first batch also
+        starts what starts from data (WorldModel.start_from)."""
+        self.world_model.start_from(batch.obs)
         with self.autocast():
             losses, states = self.world_model_loss(batch)
         scale = self.scales

@@ -77,6 +77,12 @@ class ModelConfig:
     actor_outscale: float = 1.0
     """The same for the actor's output layer (DreamerV3: 0.01, a policy that starts near
     uniform, or with its mean near zero for continuous actions, in every state)."""
+    image_decoder_start: str = "random"
+    """How image decoders start: `random` (PyTorch's initialisation) or `mean_frame` (a
+    learned per-pixel image added to the output, set to the first replayed batch's mean,
+    with the last layer at zero: the first prediction is the mean frame). On MinAtar's
+    sparse boards `mean_frame` keeps the code from collapsing in the first updates
+    (docs/results/minatar.md); elsewhere it is not measured yet."""
     prior_grad_into_h: float = 1.0
     """Share of the dynamics loss's gradient that reaches h (and through it the GRU, the
     step input, the previous codes and so the encoder): 1 trains the sequence model for the

@@ -50,9 +50,19 @@ class ConvEncoder(nn.Module):
 
 class ConvDecoder(nn.Module):
     """Features [..., feat_dim] -> images [..., C, S, S] on the encoder's input scale
-    (pixel / 255 - 0.5)."""
+    (pixel / 255 - 0.5).
 
-    def __init__(self, feat_dim: int, shape: tuple[int, int, int], depth: int):
+    `mean_frame=True` adds a learned per-pixel image to the output and starts the last
+    layer at zero, so that the decoder's first prediction is that image whatever the
+    features; `start_from` sets it to the mean of the first replayed batch. Then the first
+    updates see only how frames differ from their mean, not a large error common to every
+    frame (a random start predicts about 0 for MinAtar's background of -0.5: its first
+    gradients, hundreds of times the later ones, flatten the encoder's output between
+    frames, and Adam's second moments keep it flat for thousands of updates;
+    docs/results/minatar.md)."""
+
+    def __init__(self, feat_dim: int, shape: tuple[int, int, int], depth: int,
+                 mean_frame: bool = False):
         super().__init__()
         channels, size, _ = shape
         self.start = (depth * 2 ** (STAGES - 1), size // 2**STAGES)
@@ -67,12 +77,23 @@ class ConvDecoder(nn.Module):
         layers.append(nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1))
         self.net = nn.Sequential(*layers)
         self.shape = shape
+        self.mean_frame = nn.Parameter(torch.zeros(shape)) if mean_frame else None
+        if mean_frame:
+            nn.init.zeros_(layers[-1].weight)
+            nn.init.zeros_(layers[-1].bias)
 
     def forward(self, feat: Tensor) -> Tensor:
         lead = feat.shape[:-1]
         width, side = self.start
         x = self.project(feat.reshape(-1, feat.shape[-1])).reshape(-1, width, side, side)
-        return self.net(_cpu_layout(x)).reshape(*lead, *self.shape)
+        image = self.net(_cpu_layout(x)).reshape(*lead, *self.shape)
+        return image if self.mean_frame is None else image + self.mean_frame
+
+    @torch.no_grad()
+    def start_from(self, images: Tensor) -> None:
+        """Set the mean frame to the mean of `images` [..., C, S, S] (uint8)."""
+        if self.mean_frame is not None:
+            self.mean_frame.copy_(image_target(images).reshape(-1, *self.shape).mean(0))
 
 
 def image_target(image: Tensor) -> Tensor:

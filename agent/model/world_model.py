@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from agent.config import Config
 from agent.data import Batch, Obs
 from agent.distributions import TwoHot, symexp, symlog
+from agent.errors import ConfigError
 from agent.model.convnets import ConvDecoder, ConvEncoder, image_target, to_pixels
 from agent.model.networks import mlp, scale_gradient
 from agent.model.priors import make_prior
@@ -65,9 +66,15 @@ class WorldModel(nn.Module):
         self.feat_dim = m.deter + q.code_dim
         self.decoder = (mlp(self.feat_dim, m.units, m.layers, out=vector_dim)
                         if self.vector_keys else None)
+        if m.image_decoder_start not in ("random", "mean_frame"):
+            raise ConfigError(f"model.image_decoder_start={m.image_decoder_start!r}: use "
+                              f"random or mean_frame")
         self.image_decoders = nn.ModuleDict({
-            k: ConvDecoder(self.feat_dim, spec.keys[k].shape, m.cnn_depth)
+            k: ConvDecoder(self.feat_dim, spec.keys[k].shape, m.cnn_depth,
+                           mean_frame=m.image_decoder_start == "mean_frame")
             for k in self.image_keys})
+        # Whether start_from has run (saved with the weights, so a resumed run keeps its).
+        self.register_buffer("started", torch.tensor(False))
         self.reward = mlp(self.feat_dim, m.units, m.layers, out=m.reward_bins,
                           outscale=m.reward_outscale)
         self.cont = mlp(self.feat_dim, m.units, m.layers, out=1)
@@ -131,6 +138,20 @@ class WorldModel(nn.Module):
         return torch.sigmoid(self.cont(feat).squeeze(-1).float())
 
     # -- training ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def start_from(self, obs: Obs) -> None:
+        """Once, before the first update: what starts from data (the image decoders' mean
+        frames) takes it from this replayed batch."""
+        if not self.started:
+            for k in self.image_keys:
+                self.image_decoders[k].start_from(obs[k])
+            self.started.fill_(True)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A checkpoint from before `started` existed has trained: nothing is to start.
+        state_dict.setdefault(prefix + "started", torch.tensor(True))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def observe(self, obs: Obs, action: Tensor, is_first: Tensor) -> ObservedStates:
         """Encode all B*T observations at once; only the GRU runs step by step."""
         quantized = self.encode(obs)
