@@ -16,7 +16,7 @@ from agent.data import Batch, Obs
 from agent.errors import ConfigError
 from agent.model.convnets import prefer_cpu_layout
 from agent.model.world_model import ObservedStates, WorldModel
-from agent.optim import Optimizer, Optimizers, apply_updates
+from agent.optim import NonFiniteError, Optimizer, Optimizers, apply_updates
 from envs import ActionCodec
 from envs.observations import ObservationSpec, vector_spec
 
@@ -93,11 +93,18 @@ class Agent(nn.Module):
         """One update of the world model, the actor and the critic, all or nothing: every
         gradient is computed from the current weights first, and the optimizers step only if
         every loss and gradient is finite; otherwise NonFiniteError names the terms at fault
-        and no weight has changed. Returns metrics as tensors."""
+        and no weight has changed (nor what the quantizer learns in its forward pass, such
+        as VQ's EMA codebook). Returns metrics as tensors."""
         self.zero_grad(set_to_none=True)
+        quantizer = self.world_model.quantizer
+        learned = quantizer.learned_state()  # the forward pass moves it: put back if skipped
         model_losses, states = self.world_model_gradients(batch)
         behavior_losses, behavior_metrics = self.behavior_gradients(states, batch)
-        norms = apply_updates(self.optimizers, [model_losses, behavior_losses])
+        try:
+            norms = apply_updates(self.optimizers, [model_losses, behavior_losses])
+        except NonFiniteError:
+            quantizer.restore(learned)
+            raise
         losses = model_losses | behavior_losses
         self.actor_critic.after_update()
         return {**{f"loss/{k}": v.detach() for k, v in losses.items()},

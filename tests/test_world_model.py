@@ -199,10 +199,11 @@ def test_two_hot_values_stay_fp32_under_bf16_autocast():
     assert torch.allclose(decoded, values, atol=0.01)
 
 
-def test_a_nan_loss_term_changes_no_weight_and_is_named(replay):
+@pytest.mark.parametrize("name", ["fsq", "vq"])  # vq: its EMA codebook moves in forward
+def test_a_nan_loss_term_changes_no_weight_and_is_named(name, replay):
     from agent.optim import NonFiniteError
 
-    agent = Agent(4, 2, small_config("fsq"))
+    agent = Agent(4, 2, small_config(name))
     before = {k: v.clone() for k, v in agent.state_dict().items()
               if torch.is_tensor(v)}
     # A hook that turns the reward head's output to NaN: only the reward term goes bad.

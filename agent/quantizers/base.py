@@ -87,6 +87,15 @@ class Quantizer(nn.Module):
         self.groups, self.classes, self.code_dim = groups, classes, code_dim
         self.usage = UsageWindow(groups, classes, window)
 
+    def learned_state(self) -> dict[str, Tensor]:
+        """Copies of what the forward pass learns outside the optimizer (VQ's EMA codebook),
+        so that a skipped update can put it back (`restore`); empty for most quantizers."""
+        return {}
+
+    def restore(self, state: dict[str, Tensor]) -> None:
+        for name, value in state.items():
+            getattr(self, name).copy_(value)
+
     @property
     def bits(self) -> float:
         """Information capacity of one code, G * log2(K)."""

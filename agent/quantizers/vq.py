@@ -66,6 +66,12 @@ class VQ(Quantizer):
         else:
             self.codebook = nn.Parameter(codebook)
 
+    def learned_state(self) -> dict[str, Tensor]:
+        if not self.opt.ema:
+            return {}
+        return {name: getattr(self, name).clone()
+                for name in ("codebook", "ema_count", "ema_sum", "restarted")}
+
     def forward(self, e: Tensor) -> QuantizerOutput:
         z = self.normalise(self.proj(e).float().unflatten(-1, (self.groups, self.opt.dim)))
         flat = z.reshape(-1, self.groups, self.opt.dim)  # [N, G, d]
