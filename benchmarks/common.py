@@ -74,6 +74,19 @@ def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
     return json.loads((run_dir / SUMMARY).read_text())["perf/wall_s"]
 
 
+STOPPED_BY = {130: "SIGINT", 140: "SIGUSR2", 143: "SIGTERM"}  # run.py's exit codes
+
+
+def how_it_ended(err: Exception) -> str:
+    """A failed child run in words: a run stopped by a signal did not crash, and the same
+    command carries it on."""
+    signal = STOPPED_BY.get(getattr(err, "returncode", None))
+    if signal:
+        return (f"stopped by {signal} (exit {err.returncode}); the same command carries it "
+                f"on from its last checkpoint")
+    return f"crashed ({err})"
+
+
 def check_run_folder(run_dir: Path, overrides: list[str]) -> None:
     """Stop, before anything trains, if run_dir holds a run with other settings than these
     overrides give (a run asked only for more steps than it has may train on)."""

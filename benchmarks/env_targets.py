@@ -30,6 +30,7 @@ from common import (
     ROOT,
     check_run_folder,
     fmt,
+    how_it_ended,
     learning_summary,
     percent,
     read_metrics,
@@ -75,7 +76,7 @@ def main() -> None:
         try:
             wall = train_or_resume(run_dir, overrides)
         except subprocess.CalledProcessError as err:  # the other runs still count
-            print(f"{task} seed {seed}: crashed ({err})", flush=True)
+            print(f"{task} seed {seed}: {how_it_ended(err)}", flush=True)
             return {"task": task, "seed": seed, "wall_s": None, "run_dir": str(run_dir),
                     "overrides": overrides, "error": str(err), "solve_step": None,
                     "held_fraction": None, "final_return": None, "best_return": None}

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from common import (
     fmt,
+    how_it_ended,
     last_value,
     learning_summary,
     load_config,
@@ -119,7 +120,7 @@ def main() -> None:
                 train(run_dir, overrides)
             wall = json.loads((run_dir / "summary.json").read_text())["perf/wall_s"]
         except (subprocess.CalledProcessError, FileNotFoundError) as err:
-            print(f"{name} seed {seed}: crashed ({err})", flush=True)
+            print(f"{name} seed {seed}: {how_it_ended(err)}", flush=True)
             return {"quantizer": name, "seed": seed, "run_dir": str(run_dir),
                     "error": str(err), "bits": bits(name), "solve_step": None,
                     "final_return": None, "perplexity_frac": None, "dead_codes": None,

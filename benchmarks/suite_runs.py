@@ -17,6 +17,7 @@ from common import (
     arm_of,
     check_run_folder,
     fmt,
+    how_it_ended,
     load_config,
     read_metrics,
     train_or_resume,
@@ -42,7 +43,7 @@ def run_one(task: str, seed: int, run_dir: Path, overrides: list[str]) -> dict:
     try:
         wall = train_or_resume(run_dir, overrides)
     except subprocess.CalledProcessError as err:  # the other runs still count
-        print(f"{task} seed {seed}: crashed ({err})", flush=True)
+        print(f"{task} seed {seed}: {how_it_ended(err)}", flush=True)
         return row | {"error": str(err), "final_return": None, "best_return": None,
                       "wall_s": None, "curve": []}
     row["settings"] = trained_settings(run_dir)

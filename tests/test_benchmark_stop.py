@@ -34,9 +34,12 @@ def test_sigterm_to_a_suite_benchmark_stops_every_run_it_trains_with_a_checkpoin
         time.sleep(0.5)
 
     bench.send_signal(signal.SIGTERM)
-    _, stderr = bench.communicate(timeout=300)
+    stdout, stderr = bench.communicate(timeout=300)
     assert bench.returncode == -signal.SIGTERM, stderr  # it ends as SIGTERM ends a process
     assert stderr.count("stopped by SIGTERM") == 2, stderr
+    # The benchmark's own lines say the runs were stopped and how to go on, not "crashed".
+    assert stdout.count("stopped by SIGTERM (exit 143); the same command") == 2, stdout
+    assert "crashed" not in stdout, stdout
     for run in runs:
         assert holder(run) is None  # no process runs in the folder any more
         latest = checkpoint.latest(run / "checkpoints")  # periodic ones were off
