@@ -75,6 +75,7 @@ class WorldModel(nn.Module):
             for k in self.image_keys})
         # Whether start_from has run (saved with the weights, so a resumed run keeps its).
         self.register_buffer("started", torch.tensor(False))
+        self._known_started = False
         self.reward = mlp(self.feat_dim, m.units, m.layers, out=m.reward_bins,
                           outscale=m.reward_outscale)
         self.cont = mlp(self.feat_dim, m.units, m.layers, out=1)
@@ -142,15 +143,19 @@ class WorldModel(nn.Module):
     def start_from(self, obs: Obs) -> None:
         """Once, before the first update: what starts from data (the image decoders' mean
         frames) takes it from this replayed batch."""
+        if self._known_started:  # a Python flag: reading the buffer each update would sync
+            return
         if not self.started:
             for k in self.image_keys:
                 self.image_decoders[k].start_from(obs[k])
             self.started.fill_(True)
+        self._known_started = True
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # A checkpoint from before `started` existed has trained: nothing is to start.
         state_dict.setdefault(prefix + "started", torch.tensor(True))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._known_started = False  # read the loaded buffer at the next update
 
     def observe(self, obs: Obs, action: Tensor, is_first: Tensor) -> ObservedStates:
         """Encode all B*T observations at once; only the GRU runs step by step."""
