@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 import agent.config  # noqa: F401  (registers the schema)
 import agent.quantizers  # noqa: F401  (registers every quantizer)
 from agent.loop.cli import UserError, check_overrides, explain
+from agent.loop.signals import SIGNAL_EXIT
 
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 
@@ -45,7 +46,6 @@ def training_config(cfg: DictConfig):
     return config, resume
 
 
-SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR2": 140}  # the shell's: 128 + number
 
 
 def train(cfg: DictConfig) -> None:

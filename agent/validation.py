@@ -89,6 +89,9 @@ def validate(cfg: Config) -> None:
     _require(cfg.model.layers >= 0, "model.layers", cfg.model.layers, ">= 0")
     _require(0 <= cfg.model.prior_grad_into_h <= 1, "model.prior_grad_into_h",
              cfg.model.prior_grad_into_h, "in [0, 1]")
+    _require(cfg.model.image_decoder_start in ("random", "mean_frame"),
+             "model.image_decoder_start", cfg.model.image_decoder_start,
+             "random or mean_frame")
     _require(cfg.eval.every >= 0, "eval.every", cfg.eval.every, ">= 0 (0 disables)")
     _require(cfg.eval.video_every >= 0, "eval.video_every", cfg.eval.video_every,
              ">= 0 (0 records none)")

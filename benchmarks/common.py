@@ -22,6 +22,7 @@ from agent.config import (
 )
 from agent.loop.cli import compose_config
 from agent.loop.metrics_file import METRICS, read_events
+from agent.loop.signals import SIGNAL_EXIT
 from agent.loop.sweep import SUMMARY, prepare
 from agent.quantizers import registry
 
@@ -74,7 +75,7 @@ def train_or_resume(run_dir: Path, overrides: list[str]) -> float:
     return json.loads((run_dir / SUMMARY).read_text())["perf/wall_s"]
 
 
-STOPPED_BY = {130: "SIGINT", 140: "SIGUSR2", 143: "SIGTERM"}  # run.py's exit codes
+STOPPED_BY = {code: name for name, code in SIGNAL_EXIT.items()}
 
 
 def how_it_ended(err: Exception) -> str:

@@ -84,6 +84,7 @@ def test_module_ids_register_on_import(tmp_path):
     (["replay.capacity=100000000000"], "replay.capacity"),
     (["env.image_size=20"], "env.image_size"),
     (["env.image_size=big"], "env.image_size"),
+    (["model.image_decoder_start=zeros"], "model.image_decoder_start"),
     (["env.obs=pixels", "env.image_size=flat"], "rendered frames"),  # a render needs pixels
     (["env=mujoco", "env.image_size=flat"], "rendered frames"),  # it renders at image_size
     (["quantizer=vq", "quantizer.estimator=magic"], "quantizer.estimator"),

@@ -10,6 +10,10 @@ class StartupTerminated(KeyboardInterrupt):
     process ends with SIGTERM's shell code, 143."""
 
 
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR2": 140}  # the shell's: 128 + number
+"""The exit status of a run stopped by each signal (with a checkpoint where it had one)."""
+
+
 @contextmanager
 def startup_stops_undo() -> Iterator[None]:
     """While a run takes its folder and starts its logger (wandb may take seconds), SIGTERM
