@@ -7,9 +7,10 @@ import json
 import sys
 import time
 from pathlib import Path
+from signal import Signals
 
 import yaml
-from children import run_child
+from children import NotStarted, run_child
 
 from agent.config import (
     changed_settings,
@@ -81,6 +82,9 @@ STOPPED_BY = {code: name for name, code in SIGNAL_EXIT.items()}
 def how_it_ended(err: Exception) -> str:
     """A failed child run in words: a run stopped by a signal did not crash, and the same
     command carries it on."""
+    if isinstance(err, NotStarted):
+        return (f"not started: the benchmark was stopped by {Signals(-err.returncode).name}; "
+                f"the same command runs it")
     signal = STOPPED_BY.get(getattr(err, "returncode", None))
     if signal:
         return (f"stopped by {signal} (exit {err.returncode}); the same command carries it "

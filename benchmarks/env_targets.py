@@ -22,10 +22,10 @@ import argparse
 import json
 import platform
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from children import map_jobs
 from common import (
     ROOT,
     check_run_folder,
@@ -91,8 +91,7 @@ def main() -> None:
     grid = [(task, seed) for task in args.tasks for seed in args.seeds]
     for task, seed in grid:  # every folder before any run trains
         check_run_folder(run_folder(args.out, task, seed), overrides_for(task, seed))
-    with ThreadPoolExecutor(args.jobs) as pool:
-        all_rows = list(pool.map(one, grid))
+    all_rows = map_jobs(args.jobs, one, grid)
     for task in args.tasks:
         _, steps, threshold = TASKS[task]
         rows = [r for r in all_rows if r["task"] == task]

@@ -31,10 +31,10 @@ import shutil
 import statistics
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from children import map_jobs
 from common import (
     fmt,
     how_it_ended,
@@ -135,8 +135,7 @@ def main() -> None:
               f"{fmt(row['final_return'], 1)}, wall {wall:.0f} s", flush=True)
         return row
 
-    with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(one, grid))
+    rows = map_jobs(args.jobs, one, grid)
     report = {
         "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
         "steps": args.steps, "seeds": args.seeds, "threshold": args.threshold,

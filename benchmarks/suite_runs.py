@@ -8,10 +8,10 @@ import json
 import platform
 import statistics
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from children import map_jobs
 from common import (
     arm_label,
     arm_of,
@@ -77,8 +77,7 @@ def run_grid(jobs: int, out: Path, tasks: list[str], seeds: list[int], overrides
     grid = [(t, s, run_folder(out, t, s), overrides_for(t, s)) for t in tasks for s in seeds]
     for _, _, run_dir, overrides in grid:
         check_run_folder(run_dir, overrides)
-    with ThreadPoolExecutor(jobs) as pool:
-        return list(pool.map(lambda job: run_one(*job), grid))
+    return map_jobs(jobs, lambda job: run_one(*job), grid)
 
 
 def task_stats(runs: list[dict], task: str) -> dict:
