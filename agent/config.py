@@ -165,6 +165,12 @@ class ReplayConfig:
     sharing: int = 1
     """Runs started together on this machine that divide `auto`'s memory between them; a
     sweep's local (joblib) launcher sets it to the jobs it runs at once."""
+    recency: float = 0.0
+    """Share of each training batch's windows drawn favouring the newest data (probability
+    about 1 / (age + 1), DreamerV3's recency selector), the rest uniformly; 0 is uniform, as
+    DreamerV3's default. With uniform draws from a growing replay, what a run sees late (a
+    cart near the track's edge once CartPole's policy balances) is trained on several times
+    less than its first steps (docs/results/cartpole.md)."""
 
 
 @dataclass

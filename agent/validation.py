@@ -78,6 +78,8 @@ def validate(cfg: Config) -> None:
     _require(0 <= ac.retnorm_low < ac.retnorm_high <= 100, "ac.retnorm_low/high",
              (ac.retnorm_low, ac.retnorm_high), "0 <= low < high <= 100")
     _require(ac.starts >= 0, "ac.starts", ac.starts, ">= 0 (0 uses every replayed state)")
+    _require(0 <= cfg.replay.recency <= 1, "replay.recency", cfg.replay.recency,
+             "in [0, 1] (the share of windows drawn favouring the newest)")
     capacity = cfg.replay.capacity
     _require(capacity == "auto" or (isinstance(capacity, int) and not isinstance(capacity, bool)
                                     and capacity >= t.seq_len * cfg.env.num_envs),

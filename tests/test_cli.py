@@ -82,6 +82,7 @@ def test_module_ids_register_on_import(tmp_path):
     (["quantizer.levels=[1,5]"], "quantizer.levels"),
     (["quantizer=vq", "quantizer.codebook_size=0"], "codebook_size"),
     (["replay.capacity=100000000000"], "replay.capacity"),
+    (["replay.recency=1.5"], "replay.recency"),
     (["env.image_size=20"], "env.image_size"),
     (["env.image_size=big"], "env.image_size"),
     (["model.image_decoder_start=zeros"], "model.image_decoder_start"),

@@ -60,6 +60,39 @@ def test_samples_are_contiguous_windows_that_never_cross_the_write_head():
     assert steps.min() >= 137 - 50 and steps.max() <= 136  # only kept steps
 
 
+def counted_replay(steps: int, capacity: int) -> Replay:
+    """One stream whose observation is the step it was written at."""
+    replay = Replay(capacity=capacity, num_envs=1, spec=vector_spec(1), act_dim=1, seed=0)
+    for t in range(steps):
+        replay.add({"obs": torch.tensor([[float(t)]])}, torch.zeros(1, 1), torch.zeros(1),
+                   torch.zeros(1), torch.ones(1))
+    return replay
+
+
+def test_recency_draws_windows_about_in_proportion_to_one_over_their_age():
+    replay = counted_replay(1100, capacity=1000)  # wrapped: steps 100..1099 kept
+    starts = 1000 - 10 + 1  # window starts 100..1090; the newest has age 0
+    first = replay.sample(200_000, 10, recency=1.0).obs["obs"][:, 0, 0]
+    age = 1090 - first
+    assert torch.all(replay.sample(256, 10, recency=1.0).obs["obs"][..., 0].diff(dim=1) == 1)
+    assert age.min() >= 0 and age.max() <= starts - 1  # only kept steps, never the head
+    log_mass = torch.log(torch.tensor(float(starts + 1)))
+    for a in (0, 1, 9, 99):  # P(a) = ln((a + 2) / (a + 1)) / ln(starts + 1)
+        expected = torch.log(torch.tensor((a + 2) / (a + 1))) / log_mass
+        assert abs((age == a).float().mean() - expected) < 0.1 * expected
+    # The newest tenth of the windows gets ln(100) / ln(992) = 2/3 of the draws, not 1/10.
+    assert abs((age < 99).float().mean() - 2 / 3) < 0.01
+
+
+def test_a_recency_share_mixes_recent_and_uniform_windows_and_zero_is_uniform():
+    replay = counted_replay(1000, capacity=1000)
+    newest = lambda batch: (batch.obs["obs"][:, 0, 0] >= 990 - 99).float().mean()  # noqa: E731
+    uniform = newest(replay.sample(100_000, 10, recency=0.0))
+    mixed = newest(replay.sample(100_000, 10, recency=0.5))
+    assert abs(uniform - 0.1) < 0.01  # the newest tenth of the starts, a tenth of the draws
+    assert abs(mixed - (0.5 * 0.1 + 0.5 * 2 / 3)) < 0.01
+
+
 def test_ratio_keeps_replayed_steps_at_train_ratio_times_env_steps():
     ratio = Ratio(train_ratio=512, batch_size=16, seq_len=64)  # 0.5 updates per env step
     updates = sum(ratio(step) for step in range(1, 1001))

@@ -1,4 +1,5 @@
-"""Sequence replay: one preallocated ring per env stream, contiguous windows sampled uniformly.
+"""Sequence replay: one preallocated ring per env stream, contiguous windows sampled uniformly
+(or, for a share of each batch, favouring the newest).
 
 A window never crosses a stream's write head, so its steps are consecutive in time;
 episode boundaries inside a window are marked by `is_first`.
@@ -71,9 +72,12 @@ class Replay:
         return min(self.written, self.length) >= seq_len
 
     def sample(self, batch_size: int, seq_len: int,
-               rng: np.random.Generator | None = None) -> Batch:
+               rng: np.random.Generator | None = None, recency: float = 0.0) -> Batch:
         """`rng`: another generator than the replay's own (diagnostics that must not change
-        which batches training sees)."""
+        which batches training sees). `recency`: the share of windows whose age (steps from
+        the newest window) is drawn log-uniformly, P(age = a) about proportional to 1 / (a + 1)
+        as in DreamerV3's recency selector, instead of uniformly; with uniform draws alone a
+        step written late in a run is trained on far less than one written early."""
         rng = rng or self.rng
         if not self.can_sample(seq_len):
             raise ValueError(f"replay holds {min(self.written, self.length)} steps per env, "
@@ -81,7 +85,12 @@ class Replay:
         kept = min(self.written, self.length)
         oldest = self.written - kept  # absolute step of the oldest kept entry
         env = rng.integers(self.num_envs, size=batch_size)
-        start = oldest + rng.integers(kept - seq_len + 1, size=batch_size)
+        starts = kept - seq_len + 1
+        start = oldest + rng.integers(starts, size=batch_size)
+        recent = rng.random(batch_size) < recency if recency > 0 else np.zeros(batch_size, bool)
+        if recent.any():  # floor of a log-uniform draw on [1, starts + 1) is 1 + age
+            age = np.floor((starts + 1) ** rng.random(int(recent.sum()))).astype(np.int64) - 1
+            start[recent] = oldest + starts - 1 - np.minimum(age, starts - 1)
         steps = (start[:, None] + np.arange(seq_len)) % self.length
         env_t, steps_t = torch.from_numpy(env[:, None]), torch.from_numpy(steps)
         return Batch({k: v[env_t, steps_t] for k, v in self.obs.items()},

@@ -297,7 +297,8 @@ class Run:
             return
         tic = time.perf_counter()
         for _ in range(count):
-            batch = self.replay.sample(t.batch_size, t.seq_len).to(self.device)
+            batch = self.replay.sample(t.batch_size, t.seq_len,
+                                       recency=self.cfg.replay.recency).to(self.device)
             try:
                 self.means.add(self.agent.train_step(batch))
                 self.faults = 0
