@@ -77,6 +77,11 @@ class ModelConfig:
     actor_outscale: float = 1.0
     """The same for the actor's output layer (DreamerV3: 0.01, a policy that starts near
     uniform, or with its mean near zero for continuous actions, in every state)."""
+    terminal_weight: float = 1.0
+    """Weight of the terminal steps in the continue head's loss, the others' being 1
+    (DreamerV3: 1). Terminations a learned policy rarely reaches are a few in ten thousand
+    replayed steps, and the head then predicts they continue: CartPole's cart past the
+    track's edge at 0.95-0.99 (docs/results/cartpole.md)."""
     image_decoder_start: str = "random"
     """How image decoders start: `random` (PyTorch's initialisation) or `mean_frame` (a
     learned per-pixel image added to the output, set to the first replayed batch's mean,

@@ -89,6 +89,8 @@ def validate(cfg: Config) -> None:
         value = getattr(cfg.model, key)
         _require(value >= 1, f"model.{key}", value, ">= 1")
     _require(cfg.model.layers >= 0, "model.layers", cfg.model.layers, ">= 0")
+    _require(cfg.model.terminal_weight > 0, "model.terminal_weight", cfg.model.terminal_weight,
+             "> 0 (1 weighs terminal steps as the others)")
     _require(0 <= cfg.model.prior_grad_into_h <= 1, "model.prior_grad_into_h",
              cfg.model.prior_grad_into_h, "in [0, 1]")
     _require(cfg.model.image_decoder_start in ("random", "mean_frame"),

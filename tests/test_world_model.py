@@ -338,3 +338,39 @@ def test_prior_grad_into_h_is_read_from_the_config():
     cfg = small_config("fsq")
     cfg.model.prior_grad_into_h = 0.25
     assert Agent(4, 2, cfg).world_model.prior_grad_into_h == 0.25
+
+
+def test_terminal_weight_multiplies_the_continue_loss_at_terminal_steps_only(replay):
+    torch.manual_seed(0)
+    batch = replay.sample(8, 16)
+    assert 0 < (batch.cont == 0).sum() < batch.cont.numel()  # random play ends episodes
+    agent = trained_agent("fsq", replay)
+    wm = agent.world_model
+    torch.manual_seed(1)
+    plain, states = wm.loss(batch)
+    logits = wm.cont(wm.feat(states.h, states.quantized.code)).squeeze(-1).float()
+    per_step = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, batch.cont, reduction="none")
+    assert torch.allclose(plain["cont"], per_step.mean())
+    wm.terminal_weight = 10.0
+    torch.manual_seed(1)
+    weighted, _ = wm.loss(batch)
+    expected = torch.where(batch.cont == 0, 10 * per_step, per_step).mean()
+    assert torch.allclose(weighted["cont"], expected)
+    # The terminal steps' gradient on the head's logits is ten times what it was; the
+    # others' is unchanged.
+    grads = [torch.autograd.grad(torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, batch.cont, weight=w).mean(), logits, retain_graph=True)[0]
+        for w in (None, wm.continue_weights(batch.cont))]
+    ended = batch.cont == 0
+    assert torch.allclose(grads[1][ended], 10 * grads[0][ended])
+    assert torch.equal(grads[1][~ended], grads[0][~ended])
+
+
+def test_terminal_weight_is_read_from_the_config_and_must_be_positive():
+    cfg = small_config("fsq")
+    cfg.model.terminal_weight = 4.0
+    assert Agent(4, 2, cfg).world_model.terminal_weight == 4.0
+    cfg.model.terminal_weight = 0.0
+    with pytest.raises(ConfigError, match=r"model\.terminal_weight=0\.0 is invalid"):
+        validate(cfg)

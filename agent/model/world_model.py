@@ -44,6 +44,7 @@ class WorldModel(nn.Module):
         m = cfg.model
         self.free_bits = cfg.train.free_bits
         self.prior_grad_into_h = m.prior_grad_into_h
+        self.terminal_weight = m.terminal_weight
         self.vector_keys, self.image_keys = spec.vector_keys, spec.image_keys
         self.spec_sizes = {k: spec.keys[k].shape[0] for k in self.vector_keys}
         vector_dim = sum(self.spec_sizes.values())
@@ -185,6 +186,13 @@ class WorldModel(nn.Module):
             dyn, rep = dyn.clamp(min=self.free_bits), rep.clamp(min=self.free_bits)
         return dyn.mean(), rep.mean()
 
+    def continue_weights(self, cont: Tensor) -> Tensor | None:
+        """Per-step weights of the continue loss: terminal_weight where an episode ended, 1
+        elsewhere (None, unweighted, at the default 1)."""
+        if self.terminal_weight == 1:
+            return None
+        return 1 + (self.terminal_weight - 1) * (1 - cont)
+
     def loss(self, batch: Batch) -> tuple[dict[str, Tensor], ObservedStates]:
         """The named loss terms (means over B, T) and the posterior states."""
         states = self.observe(batch.obs, batch.action, batch.is_first)
@@ -198,7 +206,7 @@ class WorldModel(nn.Module):
             "recon": recon.mean(),
             "reward": self.twohot.loss(self.reward(feat).float(), batch.reward).mean(),
             "cont": nn.functional.binary_cross_entropy_with_logits(
-                cont_logit.float(), batch.cont).mean(),
+                cont_logit.float(), batch.cont, weight=self.continue_weights(batch.cont)).mean(),
             "dyn": dyn,
             "rep": rep,
         }
