@@ -14,9 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import ROOT, fmt, learning_summary, percent, read_metrics, train
-
-from agent.analysis.report import median_unsolved_last
+from common import ROOT, fmt, learning_summary, percent, read_metrics, seed_medians, train
 
 
 def main() -> None:
@@ -46,9 +44,7 @@ def main() -> None:
     report = {
         "date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
         "threshold": args.threshold, "steps": args.steps, "overrides": args.overrides,
-        "median_solve_step": median_unsolved_last([r["solve_step"] for r in rows]),
-        "median_solve_wall_s": median_unsolved_last([r["solve_wall_s"] for r in rows]),
-        "runs": rows,
+        **seed_medians(rows), "runs": rows,
     }
     t = f"{args.threshold:g}"
     print(f"\n| seed | env steps to eval ≥ {t} | wall s to eval ≥ {t} | later evals ≥ {t} "
@@ -58,7 +54,8 @@ def main() -> None:
               f"| {percent(r['held_fraction'])} | {fmt(r['final_return'], 1)} "
               f"| {r['wall_s']:.0f} |")
     print(f"| median | {fmt(report['median_solve_step'])} | "
-          f"{fmt(report['median_solve_wall_s'])} | | | |")
+          f"{fmt(report['median_solve_wall_s'])} | {percent(report['median_held_fraction'])} "
+          f"| {fmt(report['median_final_return'], 1)} | |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
 

@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 from signal import Signals
 
+import numpy as np
 import yaml
 from children import NotStarted, run_child
 
+from agent.analysis.report import median_unsolved_last
 from agent.config import (
     changed_settings,
     comparable,
@@ -140,6 +142,20 @@ def learning_summary(events: list[dict], threshold: float) -> dict:
         "final_return": evals[-1]["eval/return"] if evals else None,
         "best_return": max(e["eval/return"] for e in evals) if evals else None,
         "curve": [(e["step"], e["eval/return"]) for e in evals],
+    }
+
+
+def seed_medians(rows: list[dict]) -> dict:
+    """The medians over seeds of learning_summary's figures, as the targets read them: a
+    seed that never reached the threshold is the slowest and, like one that reached it only
+    at its last evaluation, shows no holding; a crashed run has no final return."""
+    finals = [r["final_return"] for r in rows if r["final_return"] is not None]
+    return {
+        "median_solve_step": median_unsolved_last([r["solve_step"] for r in rows]),
+        "median_solve_wall_s": median_unsolved_last([r.get("solve_wall_s") for r in rows]),
+        "median_held_fraction": (float(np.median([r["held_fraction"] or 0.0 for r in rows]))
+                                 if rows else None),
+        "median_final_return": float(np.median(finals)) if finals else None,
     }
 
 

@@ -34,11 +34,10 @@ from common import (
     learning_summary,
     percent,
     read_metrics,
+    seed_medians,
     train_or_resume,
 )
 from suite_runs import run_folder
-
-from agent.analysis.report import median_unsolved_last
 
 TASKS = {  # name: (overrides, env steps, threshold or None)
     "pendulum": (["env=pendulum"], 20_000, -250.0),
@@ -95,10 +94,12 @@ def main() -> None:
     for task in args.tasks:
         _, steps, threshold = TASKS[task]
         rows = [r for r in all_rows if r["task"] == task]
-        report["tasks"][task] = {
-            "steps": steps, "threshold": threshold, "runs": rows,
-            "median_solve_step": median_unsolved_last([r["solve_step"] for r in rows])
-            if threshold is not None else None}
+        medians = seed_medians(rows)
+        if threshold is None:  # a task scored by its final return only
+            medians |= {"median_solve_step": None, "median_solve_wall_s": None,
+                        "median_held_fraction": None}
+        report["tasks"][task] = {"steps": steps, "threshold": threshold, "runs": rows,
+                                 **medians}
         print(f"\n{task}: {steps} env steps, threshold {threshold}\n"
               f"| seed | env steps to threshold | later evals ≥ threshold | final eval return "
               f"| best | wall s |\n|---|---|---|---|---|---|")
@@ -107,6 +108,9 @@ def main() -> None:
             print(f"| {r['seed']} | {reached or 'not reached'} | {percent(r['held_fraction'])} "
                   f"| {fmt(r['final_return'], 1)} "
                   f"| {fmt(r['best_return'], 1)} | {fmt(r['wall_s'])} |")
+        print(f"| median | {fmt(medians['median_solve_step'])} "
+              f"| {percent(medians['median_held_fraction'])} "
+              f"| {fmt(medians['median_final_return'], 1)} | | |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
 

@@ -456,3 +456,21 @@ def test_model_updates_trains_a_checkpoints_world_model_and_scores_the_same_wind
     train_world_model(agent, replay, 2)
     after = open_loop_means(agent, replay, draws=2, seed=0)
     assert after["model/openloop_obs_mse_h1"] != before["model/openloop_obs_mse_h1"]
+
+
+def test_seed_medians_count_an_unsolved_seed_as_slowest_and_as_holding_nothing():
+    from common import seed_medians
+
+    rows = [{"solve_step": 2_000, "solve_wall_s": 50.0, "held_fraction": 0.75,
+             "final_return": 500.0},
+            {"solve_step": None, "solve_wall_s": None, "held_fraction": None,
+             "final_return": 300.0},
+            {"solve_step": 8_000, "solve_wall_s": 90.0, "held_fraction": 0.25,
+             "final_return": 450.0}]
+    got = seed_medians(rows)
+    assert got["median_solve_step"] == 8_000  # the unsolved seed ranks after 8,000
+    assert got["median_solve_wall_s"] == 90.0
+    assert got["median_held_fraction"] == 0.25  # of 0.75, 0.25 and the unsolved seed's 0
+    assert got["median_final_return"] == 450.0
+    rows[1] |= {"solve_step": 9_500, "held_fraction": None}  # reached at its last eval
+    assert seed_medians(rows)["median_held_fraction"] == 0.25
