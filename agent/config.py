@@ -47,11 +47,16 @@ class EnvConfig:
     """Episode limit in env steps; 0 keeps the env's registered limit."""
     max_pool: bool = False
     """With action_repeat > 1: observe the pixel-wise max of the last two frames (Atari)."""
+    crop: list[float] | None = None
+    """[top, bottom, left, right]: the window of an image observation kept before it is
+    resized, as fractions of its height and width (CartPole's renders: [0.37, 0.83, 0, 1],
+    the band its cart and pole move in); unset keeps the whole image."""
 
     def wrappers(self) -> dict[str, Any]:
         """The wrapper settings envs.make_env takes."""
         return {"action_repeat": self.action_repeat, "time_limit": self.time_limit,
-                "pixels": self.obs == "pixels", "max_pool": self.max_pool}
+                "pixels": self.obs == "pixels", "max_pool": self.max_pool,
+                "crop": None if self.crop is None else list(self.crop)}
 
 
 @dataclass

@@ -6,6 +6,7 @@ from typing import Any
 from agent.config import Config
 from agent.errors import ConfigError
 from agent.quantizers import registry
+from envs.crop import check_window
 
 
 def _require(ok: bool, key: str, value, must: str) -> None:
@@ -52,6 +53,8 @@ def validate(cfg: Config) -> None:
              "a multiple of 16 where it sets the size of rendered frames (env.obs=pixels, "
              "or an env config that renders at image_size, as dmc and mujoco do); flat is "
              "for an env's own images, e.g. MinAtar's boards")
+    if cfg.env.crop is not None:
+        check_window(cfg.env.crop)  # an EnvError naming the window's fault
     _require(cfg.model.cnn_depth >= 1, "model.cnn_depth", cfg.model.cnn_depth, ">= 1")
     _require(cfg.env.action_repeat >= 1, "env.action_repeat", cfg.env.action_repeat, ">= 1")
     _require(cfg.env.time_limit >= 0, "env.time_limit", cfg.env.time_limit,

@@ -5,6 +5,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.crop import CropImage
 from envs.errors import EnvError
 from envs.rendering import prepare_rendering
 from envs.replayable import ReplayableEnv
@@ -57,10 +58,11 @@ def gym_make(env_id: str, kwargs: dict[str, Any] | None, extra: dict[str, Any]) 
 
 def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: int = 1,
              time_limit: int = 0, pixels: bool = False, max_pool: bool = False,
-             **extra: Any) -> gym.Env:
+             crop: list[float] | None = None, **extra: Any) -> gym.Env:
     """gym.make with a clear error; `module:Name-vN` ids import `module` first.
     `time_limit` > 0 replaces the env's own limit (in env steps, before action repeat);
-    `pixels` replaces the observations by the env's rgb_array renders."""
+    `pixels` replaces the observations by the env's rgb_array renders; `crop` keeps a
+    window of the image observations (envs.crop)."""
     if time_limit > 0:
         extra["max_episode_steps"] = time_limit
     if pixels:
@@ -76,15 +78,17 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None, action_repeat: i
         env = ActionRepeat(env, action_repeat, max_pool)
     if pixels and not max_pool:
         env = gym.wrappers.AddRenderObservation(env, render_only=True)
+    if crop is not None:
+        env = CropImage(env, crop)
     return env
 
 
 def make_vector_env(env_id: str, num_envs: int, kwargs: dict[str, Any] | None = None,
                     vector: str = "sync", **wrappers: Any) -> gym.vector.VectorEnv:
     """`num_envs` copies stepped together (`wrappers`: make_env's action_repeat,
-    time_limit and pixels). Autoreset is next-step: the step after a done returns the reset
-    observation, which matches replay's `is_first` layout. Each copy is a ReplayableEnv, so
-    a checkpoint can rebuild its exact state."""
+    time_limit, pixels, max_pool and crop). Autoreset is next-step: the step after a done
+    returns the reset observation, which matches replay's `is_first` layout. Each copy is a
+    ReplayableEnv, so a checkpoint can rebuild its exact state."""
     make_one = [lambda: ReplayableEnv(make_env(env_id, kwargs, **wrappers))
                 for _ in range(num_envs)]
     mode = gym.vector.AutoresetMode.NEXT_STEP

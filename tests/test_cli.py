@@ -93,6 +93,9 @@ def test_module_ids_register_on_import(tmp_path):
     (["env=memory", "env.kwargs.delay=-1"], "delay"),
     (["+env.kwargs.pole_colour=1"], "pole_colour"),
     (["env=memory", "env.kwargs.dealy=6"], "+env.kwargs.dealy=VALUE"),
+    (["env.crop=[0.8,0.2,0,1]"], "env.crop"),  # keeps nothing
+    (["env.crop=[0.2,0.8]"], "env.crop"),
+    (["env.crop=[0.2,0.8,0,1]"], "env.crop applies to"),  # CartPole's vector, not an image
 ])
 def test_bad_input_fails_with_one_line_before_run_dir_exists(tmp_path, args, names):
     run_dir = tmp_path / "run"
