@@ -394,6 +394,11 @@ def saved_settings(text: str) -> dict:
 # `${camel:space_invaders}` -> SpaceInvaders: suite configs build gymnasium ids from games.
 OmegaConf.register_new_resolver(
     "camel", lambda name: "".join(w.capitalize() for w in str(name).split("_")), replace=True)
+# `${for_id:${env.id},CartPole-v1,10,1}` -> 10 while env.id is CartPole-v1, else 1: an env
+# config's tuning for its own env, which `env.id=OTHER` on that config does not inherit.
+OmegaConf.register_new_resolver(
+    "for_id", lambda env_id, own_id, own, other: own if env_id == own_id else other,
+    replace=True)
 # `${dmc:walker_walk}` -> dm_control/walker-walk-v0 (env=dmc).
 OmegaConf.register_new_resolver("dmc", lambda task: dmc_env_id(str(task)), replace=True)
 # `${one_folder:env.id=ALE/Pong-v5}` -> env.id=ALE%2FPong-v5: a sweep job's folder (and

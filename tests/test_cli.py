@@ -152,3 +152,14 @@ def test_configs_composed_by_several_threads_at_once_are_each_their_own():
         configs = list(pool.map(lambda seed: compose_config(
             str(ROOT / "configs"), ["run_dir=unused", f"seed={seed}"]), seeds))
     assert [cfg.seed for cfg in configs] == seeds
+
+
+def test_cartpoles_tuning_does_not_follow_env_id_to_another_env():
+    from agent.loop.cli import compose_config
+
+    def weight(*overrides: str) -> float:
+        return compose_config(str(ROOT / "configs"), list(overrides)).model.terminal_weight
+
+    assert weight() == weight("env.obs=pixels") == 10.0  # CartPole, from state or pixels
+    assert weight("env.id=Acrobot-v1") == weight("env=pendulum") == 1.0  # the schema's
+    assert weight("model.terminal_weight=3") == 3.0  # a setting given still wins
