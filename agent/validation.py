@@ -3,6 +3,8 @@
 import dataclasses
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from agent.config import Config
 from agent.errors import ConfigError
 from agent.quantizers import registry
@@ -37,6 +39,25 @@ def holds_value(tree: Any, value: Any) -> bool:
     return tree == value
 
 
+SUITE_KEYS = {"task": "env=dmc and env=mujoco", "game": "env=minatar and env=atari"}
+"""The env keys a suite's config builds env.id from, and the configs that read them."""
+
+
+def check_env_source(env: DictConfig) -> None:
+    """env.task and env.game choose an env only where env.id is built from them (the suite
+    configs). Elsewhere, or with env.id given directly, they would name the run and sit in
+    its config.yaml while another env trains."""
+    raw = OmegaConf.to_container(env, resolve=False)
+    built_from = str(raw.get("id", ""))
+    for key, readers in SUITE_KEYS.items():
+        value = raw.get(key)
+        if value and f".{key}}}" not in built_from:
+            raise ConfigError(
+                f"env.{key}={value!r} does not choose the env: env.id={env.id!r} is not "
+                f"built from it. With {readers}, choose with env.{key} alone (not env.id); "
+                f"with any other env config, drop env.{key}")
+
+
 def validate(cfg: Config) -> None:
     t, ac = cfg.train, cfg.ac
     check_quantizer_name(cfg.quantizer)
@@ -47,12 +68,17 @@ def validate(cfg: Config) -> None:
     _require(size in ("auto", "flat") or (isinstance(size, int) and size >= 16
                                           and size % 16 == 0),
              "env.image_size", size, "auto, flat or a multiple of 16, at least 16")
-    # flat reads an env's own images as vectors; a render needs a size in pixels
-    renders = cfg.env.obs == "pixels" or holds_value(cfg.env.kwargs, "flat")
-    _require(size != "flat" or not renders, "env.image_size", size,
+    # flat reads an env's own images as vectors, and auto keeps or shrinks an image of
+    # the env's own size; an env config that renders at image_size needs it in pixels.
+    renders_at_size = isinstance(size, str) and holds_value(cfg.env.kwargs, size)
+    _require(size != "flat" or not (cfg.env.obs == "pixels" or renders_at_size),
+             "env.image_size", size,
              "a multiple of 16 where it sets the size of rendered frames (env.obs=pixels, "
              "or an env config that renders at image_size, as dmc and mujoco do); flat is "
              "for an env's own images, e.g. MinAtar's boards")
+    _require(size != "auto" or not renders_at_size, "env.image_size", size,
+             "a multiple of 16 with an env config that renders at image_size, as dmc and "
+             "mujoco do (64 is DreamerV3's); auto is for an env's own images and renders")
     if cfg.env.crop is not None:
         check_window(cfg.env.crop)  # an EnvError naming the window's fault
     _require(cfg.model.cnn_depth >= 1, "model.cnn_depth", cfg.model.cnn_depth, ">= 1")

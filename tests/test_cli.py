@@ -88,11 +88,15 @@ def test_module_ids_register_on_import(tmp_path):
     (["model.image_decoder_start=zeros"], "model.image_decoder_start"),
     (["env.obs=pixels", "env.image_size=flat"], "rendered frames"),  # a render needs pixels
     (["env=mujoco", "env.image_size=flat"], "rendered frames"),  # it renders at image_size
+    (["env=dmc", "env.image_size=auto"], "renders at image_size"),  # a render has a size
     (["quantizer=vq", "quantizer.estimator=magic"], "quantizer.estimator"),
     (["quantizer.name=vq"], "quantizer=NAME"),  # renaming fsq's options is not switching
     (["env=memory", "env.kwargs.delay=-1"], "delay"),
     (["+env.kwargs.pole_colour=1"], "pole_colour"),
     (["env=memory", "env.kwargs.dealy=6"], "+env.kwargs.dealy=VALUE"),
+    (["env.task=Hopper-v5"], "drop env.task"),  # read by env=dmc and env=mujoco only
+    (["env.game=breakout"], "drop env.game"),
+    (["env=dmc", "env.id=dm_control/cheetah-run-v0"], "env.task"),  # would be named walker
     (["env.crop=[0.8,0.2,0,1]"], "env.crop"),  # keeps nothing
     (["env.crop=[0.2,0.8]"], "env.crop"),
     (["env.crop=[0.2,0.8,0,1]"], "env.crop applies to"),  # CartPole's vector, not an image

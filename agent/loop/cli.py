@@ -12,6 +12,7 @@ from agent.config import is_run_key
 from agent.errors import ConfigError
 from agent.loop.checkpoint import CheckpointError
 from agent.loop.metrics_file import MetricsError
+from agent.validation import check_env_source
 from envs import EnvError, SpaceError
 
 UserError = (ConfigError, EnvError, SpaceError, CheckpointError, MetricsError,
@@ -104,4 +105,6 @@ def compose_config(config_dir: str, overrides: list[str]):
     import agent.quantizers  # noqa: F401  (registers every quantizer's config)
 
     with _COMPOSING, initialize_config_dir(config_dir=config_dir, version_base=None):
-        return OmegaConf.to_object(compose(config_name="config", overrides=overrides))
+        composed = compose(config_name="config", overrides=overrides)
+    check_env_source(composed.env)  # needs the config before its interpolations resolve
+    return OmegaConf.to_object(composed)
