@@ -71,7 +71,7 @@ def train(cfg: DictConfig) -> None:
         run_dir = Path(config.run_dir)
         stopped = Run(config, resume=resume).train()
     except UserError as err:
-        return end(job, "refused", explain(err))
+        return refuse(job, explain(err), Path(hydra_cfg.sweep.dir) if multirun else None)
     except NonFiniteStop as err:  # error.txt: a report counts it as crashed, not unfinished
         return end(job, "crashed", sweep.record_crash(run_dir, err, str(err)))
     except Exception as err:
@@ -98,6 +98,16 @@ def not_started(folder: Path, job: str, signal_name: str) -> None:
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
     return end(job, "stopped", f"not started after {signal_name}")
+
+
+def refuse(job: str, line: str, sweep_dir: Path | None) -> None:
+    """A run refused with one line; a job of a multirun also leaves the line in its folder,
+    for the sweep's report."""
+    from agent.loop import sweep
+
+    if sweep_dir is not None:
+        sweep.record_refusal(sweep_dir / job, line)
+    return end(job, "refused", line)
 
 
 def end(job: str, outcome: str, line: str, code: int = 1) -> None:

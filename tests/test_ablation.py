@@ -345,7 +345,7 @@ def test_an_arm_says_how_many_of_its_runs_it_stands_on_and_lists_the_rest(tiny_a
     report = (copy / "report.md").read_text()
     assert "\n| vq | 1 of 2 |" in report and "\n| fsq | 2 |" in report
     assert f"`{vq1.name}` crashed: training stopped: 3 consecutive updates" in report
-    assert "`quantizer=vq,seed=2` crashed before it started: MemoryError: replay" in report
+    assert "`quantizer=vq,seed=2` did not start: MemoryError: replay" in report
     assert "With fewer than 5 runs an arm's bootstrap interval is about the range" in report
     rows = {r["arm"]: r for r in json.loads((copy / "report.json").read_text())}
     assert (rows["vq"]["runs"], rows["vq"]["attempted"]) == (1, 2)

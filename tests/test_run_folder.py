@@ -180,6 +180,29 @@ def test_a_multirun_with_a_crashed_job_exits_non_zero_and_names_it(tmp_path):
     assert "env.id=CartPole-v1" not in line
 
 
+def test_a_job_refused_before_its_run_is_listed_by_the_report_and_cleared_on_relaunch(
+        tmp_path):
+    """A grid value no config check can catch (an env id nothing registers) refuses its job
+    at start-up: the job's folder keeps the one line, which the report lists, and a launch
+    again replaces it rather than setting an empty run aside."""
+    sweep_dir = tmp_path / "sweep"
+    grid = ("-m", *TINY, "env.id=CartPole-v1,NoSuchEnv-v0", "steps=100", "eval.every=0",
+            "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep_dir}")
+    result = run(*grid)
+    assert result.returncode != 0
+    refused = sweep_dir / "env.id=NoSuchEnv-v0,eval.every=0,preset=debug,steps=100"
+    assert [p.name for p in refused.iterdir()] == ["error.txt"]
+    assert "NoSuchEnv-v0" in (refused / "error.txt").read_text()
+    report = run(f"report={sweep_dir}", "wandb.mode=disabled")
+    assert report.returncode == 0, report.stderr
+    assert f"`{refused.name}` did not start: env.id='NoSuchEnv-v0'" in (
+        sweep_dir / "report.md").read_text()
+    again = run(*grid)
+    assert again.returncode != 0 and "NoSuchEnv-v0" in last_line(again.stderr)
+    assert not list(sweep_dir.glob("*.unfinished-*"))  # no set-aside copy of the line
+    assert [p.name for p in refused.iterdir()] == ["error.txt"]
+
+
 def test_a_sweep_over_ids_with_a_namespace_gives_each_job_one_folder(tmp_path):
     """`env.id=ALE/Pong-v5` as a sweep value: each job's folder is one folder beside the
     others (where report= looks), the launch records every outcome, and no bookkeeping

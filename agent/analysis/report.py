@@ -74,12 +74,14 @@ def load_runs(sweep_dir: Path) -> list[RunRecord]:
 
 
 def crashed_at_start(sweep_dir: Path) -> list[str]:
-    """Job folders holding only the error a run left before it wrote its config."""
+    """Job folders holding only the error of a job refused or crashed before its run wrote
+    its config (a folder set aside by a later launch is not this sweep's any more)."""
     found = []
-    for folder in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in sweep_dir.iterdir()
+                         if p.is_dir() and ".unfinished-" not in p.name):
         if (folder / ERROR).exists() and not (folder / "config.yaml").exists():
             first = ((folder / ERROR).read_text().splitlines() or ["(no message)"])[0]
-            found.append(f"`{folder.name}` crashed before it started: {first}")
+            found.append(f"`{folder.name}` did not start: {first}")
     return found
 
 
@@ -227,24 +229,27 @@ def x_label(runs: list[RunRecord]) -> str:
 
 def markdown(rows: list[dict], threshold: float | None, problems: list[str],
              warnings: list[str], sweep_dir: Path, x: str = "env steps") -> str:
-    t = _fmt(threshold, 0) if threshold is not None else "(none)"
+    # Without a threshold (report_threshold) there is no time-to-threshold column.
+    t = _fmt(threshold, 0) if threshold is not None else None
+    to_threshold = f" {x} to {t} (median; reached) |" if t else ""
     lines = [f"# Ablation report: {sweep_dir.name}", "",
              f"Final eval return = the last evaluation of each run; CIs are 95% stratified "
-             f"bootstrap (rliable, 2000 resamples). Threshold: {t}.", "",
+             f"bootstrap (rliable, 2000 resamples). Threshold: {t or '(none)'}.", "",
              f"| arm | runs | final return mean [95% CI] | final return IQM [95% CI] "
-             f"| {x} to {t} (median; reached) | AUC (mean return over {x.removeprefix('env ')}) "
+             f"|{to_threshold} AUC (mean return over {x.removeprefix('env ')}) "
              f"| perplexity / K | dead codes | wall s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|" + "---|" * (5 if t else 4)]
     for r in rows:
         def ci(key, r=r):
             return (f"{_fmt(r[key])} [{_fmt(r[key + '_ci'][0])}, {_fmt(r[key + '_ci'][1])}]"
                     if r[key] is not None else "–")
         attempted = r.get("attempted", r["runs"])
         runs = f"{r['runs']} of {attempted}" if attempted > r["runs"] else f"{r['runs']}"
+        reached = (f" {_fmt(r['steps_to_threshold'], 0)} ({r['reached']}/{r['runs']}) |"
+                   if t else "")
         lines.append(
-            f"| {r['arm']} | {runs} | {ci('final_mean')} | {ci('final_iqm')} "
-            f"| {_fmt(r['steps_to_threshold'], 0)} ({r['reached']}/{r['runs']}) "
-            f"| {_fmt(r['auc'])} | {_fmt(r['perplexity_frac'], 3)} | {_fmt(r['dead_codes'])} "
+            f"| {r['arm']} | {runs} | {ci('final_mean')} | {ci('final_iqm')} |{reached}"
+            f" {_fmt(r['auc'])} | {_fmt(r['perplexity_frac'], 3)} | {_fmt(r['dead_codes'])} "
             f"| {_fmt(r['wall_s'], 0)} |")
     if any(r["runs"] < FEW_RUNS for r in rows):
         lines += ["", f"With fewer than {FEW_RUNS} runs an arm's bootstrap interval is about "

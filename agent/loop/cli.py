@@ -12,7 +12,7 @@ from agent.config import is_run_key
 from agent.errors import ConfigError
 from agent.loop.checkpoint import CheckpointError
 from agent.loop.metrics_file import MetricsError
-from agent.validation import check_env_source
+from agent.validation import check_env_source, validate
 from envs import EnvError, SpaceError
 
 UserError = (ConfigError, EnvError, SpaceError, CheckpointError, MetricsError,
@@ -47,10 +47,11 @@ MULTIRUN = ("-m", "--multirun")
 
 
 def check_overrides(config_dir: str, args: list[str]) -> None:
-    """Compose the config the command line asks for; a bad one raises one of UserError
-    (see `explain`). With -m, every value of each swept key is composed (with the first
-    value of the others), so a typo in the fifth quantizer stops the grid before its
-    first job. Hydra's other flags (--help, --cfg, ...) are left to Hydra itself."""
+    """Compose and validate the config the command line asks for; a bad one raises one of
+    UserError (see `explain`). With -m, every value of each swept key is composed (with the
+    first value of the others), so a typo in the fifth quantizer, or a value out of range,
+    stops the grid before its first job. Hydra's other flags (--help, --cfg, ...) are left
+    to Hydra itself."""
     flags = [arg for arg in args if arg.startswith("-")]
     if any(flag not in MULTIRUN for flag in flags):
         return
@@ -60,7 +61,7 @@ def check_overrides(config_dir: str, args: list[str]) -> None:
         parsed = OverridesParser.create().parse_overrides(overrides)
         check_grid_keys(parsed)
     for combination in one_value_each(parsed) if flags else [overrides]:
-        compose_config(config_dir, combination)
+        validate(compose_config(config_dir, combination))
 
 
 def check_grid_keys(parsed: list) -> None:
