@@ -102,6 +102,16 @@ def test_evaluate_refuses_a_setting_it_would_ignore(trained):
     assert "Traceback" not in result.stderr
 
 
+def test_evaluate_given_a_checksum_file_names_the_checkpoint_beside_it(trained):
+    checksum = trained / "checkpoints" / "ckpt-0000000400.json"
+    before = checksum.read_bytes()
+    result = run(f"evaluate={checksum}", cwd=trained.parent)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert (f"is the checksum file of a checkpoint; pass the checkpoint beside it, "
+            f"{checksum.with_suffix('.pt')}") in result.stderr
+    assert checksum.read_bytes() == before
+
+
 def test_a_corrupted_newest_checkpoint_falls_back_to_the_previous(trained, tmp_path):
     folder = tmp_path / "checkpoints"
     folder.mkdir()

@@ -168,3 +168,12 @@ def test_cartpoles_tuning_does_not_follow_env_id_to_another_env():
     assert weight() == weight("env.obs=pixels") == 10.0  # CartPole, from state or pixels
     assert weight("env.id=Acrobot-v1") == weight("env=pendulum") == 1.0  # the schema's
     assert weight("model.terminal_weight=3") == 3.0  # a setting given still wins
+
+
+def test_a_run_shorter_than_its_prefill_says_it_never_trains(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run("preset=debug", "steps=50", "train.prefill=100", "wandb.mode=disabled",
+                 "log.progress=false", f"run_dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "train.prefill=100 >= steps=50: this run acts at random throughout" in result.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["updates"] == 0

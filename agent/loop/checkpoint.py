@@ -105,6 +105,9 @@ def latest(folder: Path) -> Path | None:
 
 def find(target: Path) -> Path:
     """A checkpoint file, or the latest valid one of a run folder."""
+    if target.is_file() and target.suffix == ".json" and target.with_suffix(".pt").exists():
+        raise CheckpointError(f"{target} is the checksum file of a checkpoint; pass the "
+                              f"checkpoint beside it, {target.with_suffix('.pt')}")
     if target.is_file():
         if not target.with_suffix(".json").exists():
             warnings.warn(f"{target} has no checksum file ({target.with_suffix('.json').name}) "

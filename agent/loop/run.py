@@ -76,6 +76,10 @@ class Run:
                               f"than without the interruption", stacklevel=2)
         else:
             check_run_dir(self.run_dir)
+        if cfg.train.prefill >= cfg.steps:  # allowed: a smoke test of an env's plumbing
+            warnings.warn(f"train.prefill={cfg.train.prefill} >= steps={cfg.steps}: this run "
+                          f"acts at random throughout and never trains; lower train.prefill "
+                          f"or raise steps to train", stacklevel=2)
         if cfg.env.vector == "async":
             warnings.warn("env.vector=async: this run resumes only in sync mode "
                           "(resume=RUN_DIR env.vector=sync), which rebuilds its envs in place",
