@@ -103,8 +103,11 @@ def test_training_runs_with_box_and_multidiscrete_actions(tmp_path, env_id, rend
     # the agent took (random prefill, training, greedy eval) was inside the bounds.
     run_dir = tmp_path / "run"
     result = _run("preset=debug", f"env.id={env_id}", "steps=300", "threads=1",
-                  "wandb.mode=disabled", "log.progress=false", f"run_dir={run_dir}")
+                  "eval.video_every=1", "wandb.mode=disabled", "log.progress=false",
+                  f"run_dir={run_dir}")
     assert result.returncode == 0, result.stderr
+    # Filmed at the eval where it can be; otherwise no (empty) videos folder is left.
+    assert (run_dir / "videos").exists() == renders
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
     assert losses and all(math.isfinite(v) for v in losses)

@@ -293,6 +293,8 @@ class Run:
                               seed=self.seeds.video(self.evaluator.runs))
         if path is not None:
             logger.media(self.counters.steps, "eval/video", path)
+        elif not any(folder.iterdir()):
+            folder.rmdir()  # no video made yet: no empty folder that suggests there are
 
     def update(self, count: int) -> None:
         """Run `count` updates on batches sampled from replay."""

@@ -35,7 +35,13 @@ def check_run_dir(run_dir: Path) -> None:
 
 
 def check_empty(run_dir: Path) -> None:
-    if run_dir.exists() and (not run_dir.is_dir() or
-                             any(p.name != LOCK_FILE for p in run_dir.iterdir())):
-        raise ConfigError(f"run_dir={str(run_dir)!r} already exists and is not empty; "
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run_dir={str(run_dir)!r} is a file, not a folder; pass a new "
+                          f"run_dir")
+    if run_dir.exists() and any(p.name != LOCK_FILE for p in run_dir.iterdir()):
+        # A run of ours is continued with resume=, never by starting in its folder again.
+        ours = (run_dir / "config.yaml").exists()
+        hint = (f" (it holds a run: resume={run_dir} continues it, with steps=N to train "
+                f"a finished one longer)" if ours else "")
+        raise ConfigError(f"run_dir={str(run_dir)!r} already exists and is not empty{hint}; "
                           f"pass a new run_dir")
