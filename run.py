@@ -125,9 +125,10 @@ def end(job: str, outcome: str, line: str, code: int = 1) -> None:
 @hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
     if cfg.report:
-        from agent.analysis.report import write_report
+        from agent.analysis.report import check_report_overrides, write_report
 
         try:
+            check_report_overrides(list(HydraConfig.get().overrides.task))
             write_report(Path(cfg.report), OmegaConf.to_object(cfg))
         except UserError as err:
             sys.exit(f"error: {explain(err)}")

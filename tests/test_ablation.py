@@ -138,6 +138,20 @@ def test_report_states_and_draws_a_published_reference(tiny_ablation):
     assert matplotlib.image.imread(sweep_dir / "curves.png").shape[0] > 100
 
 
+@pytest.mark.parametrize("args, names", [
+    (["quantizer=vq"], "`quantizer=vq` does not apply to report="),  # not a filter
+    (["steps=5"], "`steps=5` does not apply to report="),
+    (["report_reference_label=DreamerV3"], "give report_reference too"),
+])
+def test_report_refuses_a_setting_it_would_ignore(tiny_ablation, args, names):
+    cwd, sweep_dir, _ = tiny_ablation
+    before = sorted(p.name for p in sweep_dir.iterdir())
+    result = run(f"report={sweep_dir}", "wandb.mode=disabled", *args, cwd=cwd)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert names in result.stderr
+    assert sorted(p.name for p in sweep_dir.iterdir()) == before
+
+
 def test_with_repeated_actions_the_report_counts_env_frames(tmp_path):
     result = run("-m", *TINY, "quantizer=fsq", "seed=0", "env.action_repeat=2",
                  "sweep=frames", cwd=tmp_path)

@@ -16,7 +16,14 @@ import gymnasium as gym
 import numpy as np
 
 from agent.analysis.figures import write_figures
-from agent.config import Config, comparable, flatten, is_run_key, saved_settings
+from agent.config import (
+    Config,
+    comparable,
+    flatten,
+    is_run_key,
+    override_key,
+    saved_settings,
+)
 from agent.errors import ConfigError
 from agent.loop.metrics_file import METRICS, MetricsError, read_events
 from agent.loop.openloop_errors import HORIZONS
@@ -291,6 +298,20 @@ def log_to_wandb(rows: list[dict], figures: list[Path], sweep_dir: Path, cfg: Co
     run.log({"report/table": table,
              **{f"report/{p.stem}": wandb.Image(str(p)) for p in figures}})
     run.finish()
+
+
+def check_report_overrides(overrides: list[str]) -> None:
+    """Refuse a setting that report= would otherwise ignore without a word: a report reads
+    the runs as they trained, so only how it is drawn and logged applies."""
+    keys = [override_key(o) for o in overrides]
+    for override, key in zip(overrides, keys, strict=True):
+        if not is_run_key(key) and not key.startswith("hydra"):
+            raise ConfigError(f"`{override}` does not apply to report=: it reads the runs as "
+                              f"they trained; report_threshold, report_reference and "
+                              f"report_reference_label shape it (wandb.* logs it)")
+    if "report_reference_label" in keys and "report_reference" not in keys:
+        raise ConfigError("report_reference_label names the line report_reference=VALUE "
+                          "draws; give report_reference too")
 
 
 def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
