@@ -23,7 +23,7 @@ def check_window(window) -> Window:
                        f"fractions of the image's height and width, e.g. [0.37, 0.83, 0, 1]"
                        ) from None
     if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
-        raise EnvError(f"env.crop={list(window)} keeps no part of the image: it needs "
+        raise EnvError(f"env.crop={list(window)} is not a window of the image: it needs "
                        f"0 <= top < bottom <= 1 and 0 <= left < right <= 1")
     return top, bottom, left, right
 
@@ -31,10 +31,11 @@ def check_window(window) -> Window:
 def pixel_bounds(window: Window, height: int, width: int) -> tuple[int, int, int, int]:
     """The window in rows and columns of a height x width image (at least one of each)."""
     top, bottom, left, right = window
-    row0, col0 = int(round(top * height)), int(round(left * width))
-    row1 = max(row0 + 1, int(round(bottom * height)))
-    col1 = max(col0 + 1, int(round(right * width)))
-    return row0, min(row1, height), col0, min(col1, width)
+    row0 = min(int(round(top * height)), height - 1)
+    col0 = min(int(round(left * width)), width - 1)
+    row1 = min(max(row0 + 1, int(round(bottom * height))), height)
+    col1 = min(max(col0 + 1, int(round(right * width))), width)
+    return row0, row1, col0, col1
 
 
 class CropImage(gym.ObservationWrapper):

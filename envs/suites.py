@@ -44,9 +44,9 @@ GYMNASIUM_MUJOCO = Suite(("mujoco",), "mujoco", True)
 
 def dmc_env_id(task: str) -> str:
     """DreamerV3's task names to shimmy's ids: walker_walk -> dm_control/walker-walk-v0.
-    The domain is the part before the first underscore, except for the two domains whose
-    names have one (ball_in_cup_catch, point_mass_easy)."""
-    for domain in ("ball_in_cup", "point_mass"):
+    The domain is the part before the first underscore, except for the domains whose names
+    have one (ball_in_cup_catch, point_mass_easy, humanoid_CMU_run)."""
+    for domain in ("ball_in_cup", "point_mass", "humanoid_CMU"):
         if task.startswith(domain + "_"):
             return f"dm_control/{domain}-{task[len(domain) + 1:]}-v0"
     domain, _, name = task.partition("_")

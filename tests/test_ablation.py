@@ -141,6 +141,7 @@ def test_report_states_and_draws_a_published_reference(tiny_ablation):
 @pytest.mark.parametrize("args, names", [
     (["quantizer=vq"], "`quantizer=vq` does not apply to report="),  # not a filter
     (["steps=5"], "`steps=5` does not apply to report="),
+    (["resume=somewhere"], "`resume=somewhere` does not apply to report="),
     (["report_reference_label=DreamerV3"], "give report_reference too"),
 ])
 def test_report_refuses_a_setting_it_would_ignore(tiny_ablation, args, names):
@@ -359,7 +360,7 @@ def test_an_arm_says_how_many_of_its_runs_it_stands_on_and_lists_the_rest(tiny_a
     report = (copy / "report.md").read_text()
     assert "\n| vq | 1 of 2 |" in report and "\n| fsq | 2 |" in report
     assert f"`{vq1.name}` crashed: training stopped: 3 consecutive updates" in report
-    assert "`quantizer=vq,seed=2` did not start: MemoryError: replay" in report
+    assert "`quantizer=vq,seed=2` crashed before it started: MemoryError: replay" in report
     assert "With fewer than 5 runs an arm's bootstrap interval is about the range" in report
     rows = {r["arm"]: r for r in json.loads((copy / "report.json").read_text())}
     assert (rows["vq"]["runs"], rows["vq"]["attempted"]) == (1, 2)
@@ -381,3 +382,19 @@ def test_steps_to_a_threshold_count_an_unsolved_run_as_slower_than_any_solved_on
     assert (rows["always"]["steps_to_threshold"], rows["always"]["reached"]) == (3000, 3)
     assert median_unsolved_last([1000, 2000, None]) == 2000
     assert median_unsolved_last([1000, None]) is None and median_unsolved_last([]) is None
+
+
+def test_without_a_threshold_the_table_has_no_time_to_threshold_column():
+    from agent.analysis.report import markdown
+
+    row = {"arm": "fsq", "runs": 3, "final_mean": 1.0, "final_mean_ci": (0.5, 1.5),
+           "final_iqm": 1.0, "final_iqm_ci": (0.5, 1.5), "steps_to_threshold": None,
+           "reached": 0, "auc": 0.7, "perplexity_frac": 0.5, "dead_codes": 3.0,
+           "wall_s": 10.0} | {f"openloop_{what}_h{h}": None for what in ("reward_mae", "obs_mse")
+                              for h in (1, 5, 15)}
+    for threshold, columns in ((None, 8), (450.0, 9)):
+        lines = markdown([row], threshold, [], [], Path("sweep")).splitlines()
+        header, rule, fsq = lines[4:7]
+        assert header.count("|") == rule.count("|") == fsq.count("|") == columns + 1
+        assert ("median; reached" in header) == (threshold is not None)
+    assert "Threshold: (none)." in markdown([row], None, [], [], Path("sweep"))

@@ -145,14 +145,16 @@ def test_an_existing_run_folder_is_left_untouched(tmp_path):
     assert result.returncode != 0 and "already exists" in result.stderr
     assert sorted(p.name for p in run_dir.iterdir()) == ["metrics.jsonl"]
     assert (run_dir / "metrics.jsonl").read_text() == '{"step": 1}\n'
-    # A folder holding a run of ours: the line says how to continue it.
-    (run_dir / "config.yaml").write_text("seed: 0\n")
+    assert "resume=" not in result.stderr  # nothing there to resume
+    # A folder holding a run with a checkpoint: the line says how to continue it.
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "ckpt-0000000100.pt").write_bytes(b"")
     result = run("preset=debug", f"run_dir={run_dir}", cwd=tmp_path)
     assert result.returncode != 0 and f"resume={run_dir} continues it" in result.stderr
     # A file where the folder would be.
     result = run("preset=debug", f"run_dir={run_dir / 'metrics.jsonl'}", cwd=tmp_path)
     assert result.returncode != 0 and "is a file, not a folder" in result.stderr
-    assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml", "metrics.jsonl"]
+    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoints", "metrics.jsonl"]
 
 
 def test_configs_composed_by_several_threads_at_once_are_each_their_own():

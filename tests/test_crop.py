@@ -29,19 +29,22 @@ def test_a_cropped_render_is_the_window_of_the_whole_render():
     assert step.shape == (184, 600, 3) and cropped.observation_space.contains(step)
 
 
-def test_the_band_shows_a_pole_tilt_in_more_stored_pixels():
-    env = make_env("CartPole-v1", pixels=True)
-    env.reset(seed=0)
+def test_a_thin_window_at_the_edge_keeps_at_least_one_row_and_column():
+    assert pixel_bounds((0.96, 1.0, 0.99, 1.0), 10, 10) == (9, 10, 9, 10)  # MinAtar's 10 x 10
+    assert pixel_bounds((0.5, 0.51, 0.0, 1.0), 10, 10) == (5, 6, 0, 10)
 
+
+def test_the_band_shows_a_pole_tilt_in_more_stored_pixels():
     def changed(crop) -> int:
-        frames = [render_at(env, theta) for theta in (0.0, 0.05)]
-        if crop:
-            row0, row1, col0, col1 = pixel_bounds(tuple(crop), 400, 600)
-            frames = [f[row0:row1, col0:col1] for f in frames]
-        spec = ObservationSpec(make_env("CartPole-v1", pixels=True, crop=crop)
-                               .observation_space, image_size=64)
-        upright, tilted = (spec.to_tensors(f[None])["obs"][0].float() / 255 for f in frames)
-        return int(((upright - tilted).abs().amax(0) > 0.05).sum())
+        env = make_env("CartPole-v1", pixels=True, crop=crop)
+        env.reset(seed=0)
+        spec = ObservationSpec(env.observation_space, image_size=64)
+        stored = []
+        for theta in (0.0, 0.05):
+            frame = render_at(env, theta)
+            frame = env.observation(frame) if crop else frame  # the wrapper's own window
+            stored.append(spec.to_tensors(frame[None])["obs"][0].float() / 255)
+        return int(((stored[0] - stored[1]).abs().amax(0) > 0.05).sum())
 
     whole, band = changed(None), changed(BAND)
     assert band >= 2 * whole > 0

@@ -93,6 +93,8 @@ def test_dreamer_task_names_map_to_shimmy_ids():
     assert dmc_env_id("cartpole_swingup_sparse") == "dm_control/cartpole-swingup_sparse-v0"
     assert dmc_env_id("ball_in_cup_catch") == "dm_control/ball_in_cup-catch-v0"
     assert dmc_env_id("point_mass_easy") == "dm_control/point_mass-easy-v0"
+    assert dmc_env_id("humanoid_CMU_stand") == "dm_control/humanoid_CMU-stand-v0"
+    assert dmc_env_id("lqr_lqr_2_1") == "dm_control/lqr-lqr_2_1-v0"
 
 
 RENDER_DMC = """

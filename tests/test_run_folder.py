@@ -191,16 +191,16 @@ def test_a_job_refused_before_its_run_is_listed_by_the_report_and_cleared_on_rel
     result = run(*grid)
     assert result.returncode != 0
     refused = sweep_dir / "env.id=NoSuchEnv-v0,eval.every=0,preset=debug,steps=100"
-    assert [p.name for p in refused.iterdir()] == ["error.txt"]
-    assert "NoSuchEnv-v0" in (refused / "error.txt").read_text()
+    assert [p.name for p in refused.iterdir()] == ["refused.txt"]
+    assert "NoSuchEnv-v0" in (refused / "refused.txt").read_text()
     report = run(f"report={sweep_dir}", "wandb.mode=disabled")
     assert report.returncode == 0, report.stderr
-    assert f"`{refused.name}` did not start: env.id='NoSuchEnv-v0'" in (
+    assert f"`{refused.name}` was refused: env.id='NoSuchEnv-v0'" in (
         sweep_dir / "report.md").read_text()
     again = run(*grid)
     assert again.returncode != 0 and "NoSuchEnv-v0" in last_line(again.stderr)
     assert not list(sweep_dir.glob("*.unfinished-*"))  # no set-aside copy of the line
-    assert [p.name for p in refused.iterdir()] == ["error.txt"]
+    assert [p.name for p in refused.iterdir()] == ["refused.txt"]
 
 
 def test_a_sweep_over_ids_with_a_namespace_gives_each_job_one_folder(tmp_path):
@@ -588,3 +588,24 @@ def test_reading_metrics_leaves_out_a_cut_short_tail_and_names_a_damaged_line(tm
     path.write_text('{"step": 1}\n["step", 2]\n{"step": 3}\n')
     with pytest.raises(MetricsError, match="line 2"):  # damage among the events kept
         events_until(path, 5)
+
+
+def test_a_refusal_is_written_only_into_an_empty_job_folder_and_only_it_is_cleared(tmp_path):
+    from agent.loop import sweep
+
+    held = tmp_path / "held"  # a job folder that holds a run: never written into
+    held.mkdir()
+    (held / "config.yaml").write_text("seed: 0\n")
+    sweep.record_refusal(held, "refused: a bad env")
+    assert sorted(p.name for p in held.iterdir()) == ["config.yaml"]
+
+    refused = tmp_path / "refused"
+    sweep.record_refusal(refused, "env.id='NoSuchEnv-v0' cannot be made")
+    assert sweep.set_aside(refused) is None  # the line goes as the job starts again
+    assert refused.is_dir() and not any(refused.iterdir())
+
+    crashed = tmp_path / "crashed"  # a crash before the config: its traceback is kept
+    crashed.mkdir()
+    (crashed / "error.txt").write_text("MemoryError: replay\n\nTraceback ...\n")
+    moved = sweep.set_aside(crashed)
+    assert moved is not None and (moved / "error.txt").read_text().startswith("MemoryError")

@@ -27,7 +27,7 @@ from agent.config import (
 from agent.errors import ConfigError
 from agent.loop.metrics_file import METRICS, MetricsError, read_events
 from agent.loop.openloop_errors import HORIZONS
-from agent.loop.sweep import ERROR, SUMMARY
+from agent.loop.sweep import ERROR, REFUSED, SUMMARY
 from agent.quantizers import registry
 
 # The world model's open-loop errors (agent/loop/openloop_errors.py), last logged value.
@@ -81,14 +81,18 @@ def load_runs(sweep_dir: Path) -> list[RunRecord]:
 
 
 def crashed_at_start(sweep_dir: Path) -> list[str]:
-    """Job folders holding only the error of a job refused or crashed before its run wrote
-    its config (a folder set aside by a later launch is not this sweep's any more)."""
+    """Job folders holding only the line of a job refused, or the error of one crashed,
+    before its run wrote its config (a folder set aside by a later launch is not this
+    sweep's any more)."""
     found = []
     for folder in sorted(p for p in sweep_dir.iterdir()
                          if p.is_dir() and ".unfinished-" not in p.name):
-        if (folder / ERROR).exists() and not (folder / "config.yaml").exists():
-            first = ((folder / ERROR).read_text().splitlines() or ["(no message)"])[0]
-            found.append(f"`{folder.name}` did not start: {first}")
+        if (folder / "config.yaml").exists():
+            continue
+        for name, what in ((REFUSED, "was refused"), (ERROR, "crashed before it started")):
+            if (folder / name).exists():
+                first = ((folder / name).read_text().splitlines() or ["(no message)"])[0]
+                found.append(f"`{folder.name}` {what}: {first}")
     return found
 
 
@@ -305,7 +309,7 @@ def check_report_overrides(overrides: list[str]) -> None:
     the runs as they trained, so only how it is drawn and logged applies."""
     keys = [override_key(o) for o in overrides]
     for override, key in zip(overrides, keys, strict=True):
-        if not is_run_key(key) and not key.startswith("hydra"):
+        if not key.startswith(("report", "wandb.", "hydra")):
             raise ConfigError(f"`{override}` does not apply to report=: it reads the runs as "
                               f"they trained; report_threshold, report_reference and "
                               f"report_reference_label shape it (wandb.* logs it)")
@@ -319,7 +323,10 @@ def write_report(sweep_dir: Path, cfg: Config | None = None) -> Path:
         raise ConfigError(f"report={sweep_dir} is not a folder")
     runs = load_runs(sweep_dir)
     if not runs:
-        raise ConfigError(f"report={sweep_dir} holds no runs (no */config.yaml)")
+        unstarted = crashed_at_start(sweep_dir)
+        raise ConfigError(f"report={sweep_dir} holds no runs (no */config.yaml)"
+                          + (f"; {len(unstarted)} jobs did not start, e.g. {unstarted[0]}"
+                             if unstarted else ""))
     problems = [f"`{r.path.name}` {r.error}" if r.error else
                 f"`{r.path.name}` did not finish (no {SUMMARY})"
                 for r in runs if r.error or not r.finished] + crashed_at_start(sweep_dir)

@@ -14,7 +14,7 @@ from agent.errors import ConfigError
 # episodes a checkpoint continues: refused on resume.
 SHAPE_KEYS = ("model.", "quantizer", "env.id", "env.game", "env.num_envs", "env.kwargs",
               "env.obs", "env.image_size", "env.action_repeat", "env.time_limit",
-              "env.max_pool", "replay.capacity")
+              "env.max_pool", "env.crop", "replay.capacity")
 GROUPS = ("env", "quantizer", "size", "preset")
 # Besides how the run is carried out (agent.config.RUN_KEYS), what may change on resume:
 # how long it trains and how it is evaluated.

@@ -40,8 +40,10 @@ def check_empty(run_dir: Path) -> None:
                           f"run_dir")
     if run_dir.exists() and any(p.name != LOCK_FILE for p in run_dir.iterdir()):
         # A run of ours is continued with resume=, never by starting in its folder again.
-        ours = (run_dir / "config.yaml").exists()
-        hint = (f" (it holds a run: resume={run_dir} continues it, with steps=N to train "
-                f"a finished one longer)" if ours else "")
+        finished = (run_dir / "summary.json").exists()
+        resumable = finished or any((run_dir / "checkpoints").glob("ckpt-*.pt"))
+        hint = (f" (it holds a {'finished ' if finished else ''}run: resume={run_dir} "
+                f"{'with steps=N trains it longer' if finished else 'continues it'})"
+                if resumable else "")
         raise ConfigError(f"run_dir={str(run_dir)!r} already exists and is not empty{hint}; "
                           f"pass a new run_dir")

@@ -27,6 +27,7 @@ from agent.loop.lock import check_free
 
 SUMMARY = "summary.json"
 ERROR = "error.txt"
+REFUSED = "refused.txt"  # a job's line when it was refused before its run began
 
 
 def job_config(cfg: Config, sweep_dir: str, subdir: str, n_jobs: int | None) -> Config:
@@ -127,23 +128,23 @@ def check_same_settings(cfg: Config, held: str, why: str) -> dict:
 
 
 def record_refusal(job_dir: Path, line: str) -> None:
-    """A job refused before its run began (an env that cannot be made, ...) leaves the
-    error line in its folder, where a report lists it; a folder that holds a run already
-    is left as it is."""
+    """A job refused before its run began (an env that cannot be made, ...) leaves its
+    line in refused.txt in its folder, where a report lists it; a folder that holds
+    anything already is left as it is."""
     if job_dir.exists() and any(job_dir.iterdir()):
         return
     try:
         job_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(job_dir / ERROR, line + "\n")
+        write_text_atomically(job_dir / REFUSED, line + "\n")
     except OSError:
         pass  # a folder that cannot take it: the launch's last line still names the job
 
 
 def set_aside(run_dir: Path) -> Path | None:
-    """Move an unfinished run's folder out of the way (nothing of a run is deleted; the
-    error line of a job refused before its run began is, as it runs again)."""
-    if run_dir.is_dir() and [p.name for p in run_dir.iterdir()] == [ERROR]:
-        (run_dir / ERROR).unlink()
+    """Move an unfinished run's folder out of the way (nothing of a run is deleted; a
+    refused job's line is, as the job starts again)."""
+    if run_dir.is_dir() and [p.name for p in run_dir.iterdir()] == [REFUSED]:
+        (run_dir / REFUSED).unlink()
     if not run_dir.exists() or not any(run_dir.iterdir()):
         return None
     target = run_dir.with_name(f"{run_dir.name}.unfinished-{time.strftime('%Y%m%d-%H%M%S')}")
