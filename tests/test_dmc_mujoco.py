@@ -117,6 +117,22 @@ def test_dmc_from_pixels_renders_headless_through_egl_by_default():
     assert result.stdout.split("\n")[-2] == "egl (32, 32, 3) uint8 True"
 
 
+def test_a_dmc_run_filmed_at_its_evals_renders_headless_without_mujoco_gl(tmp_path):
+    """Training from the state vector imports dm_control before any frame is drawn: a run
+    that films its evals chooses EGL first, so the videos exist without MUJOCO_GL set."""
+    pytest.importorskip("shimmy", reason="the dmc extra is not installed")
+    run_dir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "env=dmc", "preset=debug", "steps=200",
+         "eval.every=200", "eval.episodes=1", "eval.video_every=1", "env.time_limit=100",
+         "threads=1", "wandb.mode=disabled", "log.progress=false", f"run_dir={run_dir}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "no video" not in result.stdout
+    assert [p.name for p in (run_dir / "videos").iterdir()] == ["eval-0000000200.mp4"]
+
+
 def test_envs_that_do_not_render_leave_mujoco_gl_alone(monkeypatch):
     pytest.importorskip("mujoco", reason="the mujoco extra is not installed")
     monkeypatch.delenv("MUJOCO_GL", raising=False)

@@ -18,6 +18,7 @@ from agent.loop.setup import resolve_device
 from agent.loop.video import record_episode
 from agent.seeds import Seeds
 from envs import ActionCodec, ObservationSpec, make_vector_env
+from envs.rendering import prepare_rendering
 
 
 class Evaluator:
@@ -106,6 +107,8 @@ def evaluate_checkpoint(target: Path, episodes: int, device: str = "cpu", seed: 
     one more greedy episode where the env renders."""
     path = checkpoint.find(target)
     state = checkpoint.load(path)
+    # The video renders: the headless backend is chosen before the env's package loads.
+    prepare_rendering(saved_config(state["config"]).env.id)
     agent, codec, spec = agent_from_checkpoint(state, device)
     cfg, env = agent.cfg, agent.cfg.env
     seeds = Seeds(seed)

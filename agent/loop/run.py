@@ -44,11 +44,24 @@ from agent.optim import NonFiniteError
 from agent.seeds import Seeds, own_randomness
 from agent.validation import validate
 from envs import ActionCodec, ObservationSpec, make_vector_env
+from envs.rendering import prepare_rendering
 from envs.suites import exactly_restorable
 
 
 class NonFiniteStop(RuntimeError):
     """Too many consecutive updates were skipped for non-finite values."""
+
+
+def warn_of_surprises(cfg: Config) -> None:
+    """Settings that are allowed but do what a user may not expect: said before the run."""
+    if cfg.train.prefill >= cfg.steps:  # allowed: a smoke test of an env's plumbing
+        warnings.warn(f"train.prefill={cfg.train.prefill} >= steps={cfg.steps}: this run acts "
+                      f"at random throughout and never trains; lower train.prefill or raise "
+                      f"steps to train", stacklevel=3)
+    if cfg.env.vector == "async":
+        warnings.warn("env.vector=async: this run resumes only in sync mode "
+                      "(resume=RUN_DIR env.vector=sync), which rebuilds its envs in place",
+                      stacklevel=3)
 
 
 class Run:
@@ -76,20 +89,15 @@ class Run:
                               f"than without the interruption", stacklevel=2)
         else:
             check_run_dir(self.run_dir)
-        if cfg.train.prefill >= cfg.steps:  # allowed: a smoke test of an env's plumbing
-            warnings.warn(f"train.prefill={cfg.train.prefill} >= steps={cfg.steps}: this run "
-                          f"acts at random throughout and never trains; lower train.prefill "
-                          f"or raise steps to train", stacklevel=2)
-        if cfg.env.vector == "async":
-            warnings.warn("env.vector=async: this run resumes only in sync mode "
-                          "(resume=RUN_DIR env.vector=sync), which rebuilds its envs in place",
-                          stacklevel=2)
+        warn_of_surprises(cfg)
         self.wandb_mode = wandb_mode(cfg.wandb)
         self.device = resolve_device(cfg.device)
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
         seeds = self.seeds = Seeds(cfg.seed)
         seed_global_rngs(seeds.training)
         env = cfg.env
+        if cfg.eval.video_every:  # videos render: choose the headless backend (MuJoCo's)
+            prepare_rendering(env.id)  # before the env's package is first imported
         self.envs = make_vector_env(env.id, env.num_envs, env.kwargs, env.vector,
                                     **env.wrappers())
         self.codec = ActionCodec(self.envs.single_action_space)
