@@ -10,6 +10,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from agent.errors import ConfigError
 from agent.quantizers import registry
 from envs.suites import dmc_env_id
 
@@ -314,6 +315,14 @@ def is_run_key(key: str) -> bool:
 def override_key(override: str) -> str:
     """The dotted key of a command-line override: `++eval.greedy=false` -> eval.greedy."""
     return override.lstrip("+~").partition("=")[0]
+
+
+def refuse_unused(overrides: list[str], applies: tuple[str, ...], why: str) -> None:
+    """A command that uses only the keys starting with one of `applies` (report=,
+    evaluate=) refuses any other it would ignore without a word; `why` says what it uses."""
+    for override in overrides:
+        if not override_key(override).startswith(applies):
+            raise ConfigError(f"`{override}` does not apply to {why}")
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:

@@ -22,6 +22,7 @@ from agent.config import (
     flatten,
     is_run_key,
     override_key,
+    refuse_unused,
     saved_settings,
 )
 from agent.errors import ConfigError
@@ -307,12 +308,10 @@ def log_to_wandb(rows: list[dict], figures: list[Path], sweep_dir: Path, cfg: Co
 def check_report_overrides(overrides: list[str]) -> None:
     """Refuse a setting that report= would otherwise ignore without a word: a report reads
     the runs as they trained, so only how it is drawn and logged applies."""
+    refuse_unused(overrides, ("report", "wandb.", "hydra"),
+                  "report=: it reads the runs as they trained; report_threshold, "
+                  "report_reference and report_reference_label shape it (wandb.* logs it)")
     keys = [override_key(o) for o in overrides]
-    for override, key in zip(overrides, keys, strict=True):
-        if not key.startswith(("report", "wandb.", "hydra")):
-            raise ConfigError(f"`{override}` does not apply to report=: it reads the runs as "
-                              f"they trained; report_threshold, report_reference and "
-                              f"report_reference_label shape it (wandb.* logs it)")
     if "report_reference_label" in keys and "report_reference" not in keys:
         raise ConfigError("report_reference_label names the line report_reference=VALUE "
                           "draws; give report_reference too")

@@ -8,8 +8,7 @@ import torch
 from omegaconf import OmegaConf
 
 from agent.agent import Agent
-from agent.config import EnvConfig, override_key, saved_config
-from agent.errors import ConfigError
+from agent.config import EnvConfig, refuse_unused, saved_config
 from agent.loop import checkpoint
 from agent.loop.acting import ActingPolicy
 from agent.loop.driver import Driver, play_episodes
@@ -61,13 +60,10 @@ EVALUATE_KEYS = ("evaluate", "eval.episodes", "eval.greedy", "device", "seed", "
 
 def check_evaluate_overrides(overrides: list[str]) -> None:
     """Refuse a setting that evaluate= would otherwise ignore without a word."""
-    for override in overrides:
-        key = override_key(override)
-        if key not in EVALUATE_KEYS and not key.startswith(("hydra", "wandb.", "log.")):
-            raise ConfigError(f"`{override}` does not apply to evaluate=: the agent and its "
-                              f"env are rebuilt from the checkpoint's own config; only "
-                              f"{', '.join(EVALUATE_KEYS[1:])} apply (wandb.* and log.* "
-                              f"are accepted and unused)")
+    refuse_unused(overrides, (*EVALUATE_KEYS, "hydra", "wandb.", "log."),
+                  f"evaluate=: the agent and its env are rebuilt from the checkpoint's own "
+                  f"config; only {', '.join(EVALUATE_KEYS[1:])} apply (wandb.* and log.* "
+                  f"are accepted and unused)")
 
 
 def outputs(path: Path) -> tuple[Path, Path]:
