@@ -124,6 +124,10 @@ class OptimConfig:
     warmup: int = 0
     """Updates over which the learning rate rises linearly to `lr` (the first update takes
     lr / warmup; DreamerV3: 1,000); 0: the full rate from the first update."""
+    agc: float = 0.0
+    """Adaptive gradient clipping after the global clip: each weight tensor's gradient is cut
+    to at most `agc` times the tensor's norm (at least 1e-3), so no update moves a layer by
+    more than that share of itself (DreamerV3's current code: 0.3); 0: off."""
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Adam with global-norm clipping per parameter group, and one update applied to every group
-or to none: a non-finite loss or gradient anywhere leaves every weight as it was."""
+"""Adam with global-norm (and optional adaptive) clipping per parameter group, and one update
+applied to every group or to none: a non-finite loss or gradient anywhere leaves every weight
+as it was."""
 
 import torch
 from torch import Tensor, nn
@@ -15,19 +16,41 @@ class NonFiniteError(ArithmeticError):
         self.terms = terms
 
 
+AGC_FLOOR = 1e-3
+"""The smallest weight norm adaptive clipping measures against, so that a tensor that starts
+at zero (a bias, a zero-initialised head) can still move."""
+
+
 class Optimizer:
-    """Adam with global-norm clipping over one group of modules, and an optional linear
-    warm-up of the learning rate."""
+    """Adam with global-norm clipping over one group of modules, optional adaptive clipping
+    per weight tensor, and an optional linear warm-up of the learning rate."""
 
     def __init__(self, modules: list[nn.Module], cfg: OptimConfig):
         self.params = [p for m in modules for p in m.parameters() if p.requires_grad]
-        self.max_norm, self.lr, self.warmup = cfg.clip, cfg.lr, cfg.warmup
+        self.max_norm, self.lr, self.warmup, self.agc = cfg.clip, cfg.lr, cfg.warmup, cfg.agc
         self.adam = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.eps, foreach=True)
         self.updates = 0  # steps taken: where the warm-up stands
 
     def clip_gradients(self) -> Tensor:
-        """Clip the group's gradient to `max_norm`; returns its norm before clipping."""
-        return nn.utils.clip_grad_norm_(self.params, self.max_norm, foreach=True)
+        """Clip the group's gradient to `max_norm`, then each tensor's to `agc` times its
+        weight norm (with agc > 0); returns the group's norm before any clipping."""
+        norm = nn.utils.clip_grad_norm_(self.params, self.max_norm, foreach=True)
+        if self.agc > 0:
+            self.clip_adaptively()
+        return norm
+
+    def clip_adaptively(self) -> None:
+        params = [p for p in self.params if p.grad is not None]
+        if not params:
+            return
+        grads = [p.grad for p in params]
+        with torch.no_grad():
+            weight_norms = torch._foreach_norm(params)
+            grad_norms = torch._foreach_norm(grads)
+            bounds = torch._foreach_mul(torch._foreach_clamp_min(weight_norms, AGC_FLOOR), self.agc)
+            scales = torch._foreach_clamp_max(
+                torch._foreach_div(bounds, torch._foreach_add(grad_norms, 1e-12)), 1.0)
+            torch._foreach_mul_(grads, scales)
 
     def rate(self) -> float:
         """The learning rate of the next update."""

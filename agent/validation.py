@@ -92,6 +92,7 @@ def validate(cfg: Config) -> None:
         _require(opt.eps > 0, f"train.{name}.eps", opt.eps, "> 0")
         _require(opt.clip > 0, f"train.{name}.clip", opt.clip, "> 0")
         _require(opt.warmup >= 0, f"train.{name}.warmup", opt.warmup, ">= 0 (updates)")
+        _require(opt.agc >= 0, f"train.{name}.agc", opt.agc, ">= 0 (0: off)")
     _require(t.batch_size >= 1, "train.batch_size", t.batch_size, ">= 1")
     _require(t.seq_len >= 2, "train.seq_len", t.seq_len, ">= 2")
     _require(t.train_ratio > 0, "train.train_ratio", t.train_ratio, "> 0")

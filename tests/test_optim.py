@@ -69,3 +69,35 @@ def test_a_negative_warmup_is_refused_before_training():
     with pytest.raises(ConfigError, match=r"train.model_opt.warmup=-1 is invalid: it must be "
                                           r">= 0"):
         validate(cfg)
+
+
+def test_adaptive_clipping_cuts_each_tensor_to_its_share_of_the_weight_norm():
+    layer = nn.Linear(2, 1)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[3.0, 4.0]]))  # norm 5
+        layer.bias.zero_()  # norm 0: measured against the floor, 1e-3
+    opt = Optimizer([layer], OptimConfig(lr=0.01, agc=0.3))
+    layer.weight.grad = torch.tensor([[6.0, 8.0]])  # norm 10, above 0.3 * 5 = 1.5
+    layer.bias.grad = torch.tensor([2e-4])  # norm 2e-4, below 0.3 * 1e-3
+    norm = opt.clip_gradients()
+    assert norm.item() == pytest.approx((100 + 4e-8) ** 0.5)  # the norm before clipping
+    assert layer.weight.grad[0].tolist() == pytest.approx([0.9, 1.2])  # 1.5 along the same way
+    assert layer.bias.grad.tolist() == pytest.approx([2e-4])  # under its bound: untouched
+    layer.bias.grad = torch.tensor([-1.0])
+    opt.clip_gradients()
+    assert layer.bias.grad.tolist() == pytest.approx([-3e-4])  # 0.3 * the floor
+
+
+def test_without_adaptive_clipping_a_gradient_under_the_global_clip_is_untouched():
+    layer = linear(1e-6)
+    opt = Optimizer([layer], OptimConfig(lr=0.01))
+    layer.weight.grad = torch.tensor([[50.0]])
+    opt.clip_gradients()
+    assert layer.weight.grad.item() == 50.0
+
+
+def test_a_negative_agc_is_refused_before_training():
+    cfg = compose_config("train.model_opt.agc=-0.3")
+    with pytest.raises(ConfigError, match=r"train.model_opt.agc=-0.3 is invalid: it must be "
+                                          r">= 0"):
+        validate(cfg)
