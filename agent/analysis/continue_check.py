@@ -10,15 +10,24 @@ cart off the track's edge as readily as it keeps it in the middle
 (docs/results/cartpole.md). Terminations are rare in the replay of a policy that has
 learned something, and a head that predicts about 0.99 everywhere has a small loss; this
 puts the two kinds of step side by side.
+
+The same, imagined: from the replayed state 1, 5 and 15 steps before each step, the prior
+alone rolled forward with the actions taken, as imagination rolls it. A head that sees a
+terminal observation but a prior that does not foresee reaching it also leaves the actor
+without a signal: the continuation imagined ahead at the terminal steps says which.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
+from torch import Tensor
 
 from agent.agent import Agent, evaluating
 from agent.analysis.reward_check import WARMUP, check_command, sample_windows, seeded_posterior
+from agent.data import Batch
+from agent.loop.openloop_errors import HORIZONS
 from agent.loop.replay import Replay
+from agent.model.world_model import ObservedStates, WorldModel
 
 
 @dataclass
@@ -29,6 +38,8 @@ class ContinueCheck:
     at_other: float                # the same at the other steps
     terminal_caught: float | None  # share of terminal steps predicted below 0.5
     false_alarms: float            # share of the other steps predicted below 0.5
+    imagined: dict[int, "ContinueCheck"] = field(default_factory=dict)
+    """The same scores for the continuation imagined that many steps ahead."""
 
     def lines(self) -> list[str]:
         out = [f"continue head over {self.terminal + self.other} replayed steps: mean "
@@ -36,27 +47,64 @@ class ContinueCheck:
                f"steps ({100 * self.false_alarms:.1f}% below 0.5)"]
         if self.at_terminal is None:
             return out + ["  no terminal step in the windows drawn (more --windows?)"]
-        return out + [f"  {self.at_terminal:.3f} at the {self.terminal} terminal steps "
-                      f"({100 * self.terminal_caught:.1f}% below 0.5)"]
+        out.append(f"  {self.at_terminal:.3f} at the {self.terminal} terminal steps "
+                   f"({100 * self.terminal_caught:.1f}% below 0.5)")
+        for horizon, ahead in self.imagined.items():
+            out.append(f"imagined {horizon} step{'s' * (horizon > 1)} ahead (the prior "
+                       f"alone, the actions taken): " + (
+                           "no terminal step that far into a window" if ahead.at_terminal
+                           is None else f"{ahead.at_terminal:.3f} at {ahead.terminal} "
+                           f"terminal steps ({100 * ahead.terminal_caught:.1f}% below 0.5)")
+                       + f", {ahead.at_other:.3f} elsewhere "
+                         f"({100 * ahead.false_alarms:.1f}% below 0.5)")
+        return out
 
 
-@torch.no_grad()
-def check_continuation(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 64,
-                       seed: int = 0) -> ContinueCheck:
-    """Score the continue head on `windows` replayed windows (sample_windows)."""
-    batch = sample_windows(replay, windows, seq_len, seed)
-    wm = agent.world_model
-    with evaluating(wm), seeded_posterior(seed):
-        states = wm.observe(batch.obs, batch.action, batch.is_first)
-        predicted = wm.cont_prob(wm.feat(states.h, states.quantized.code))
-    predicted = predicted[:, WARMUP:].flatten()  # h starts from zeros before WARMUP
-    ends = batch.cont[:, WARMUP:].flatten() == 0
+def score(predicted: Tensor, ends: Tensor) -> ContinueCheck:
+    """Predicted continuations at the terminal steps (`ends`) against the others."""
     at_end, elsewhere = predicted[ends], predicted[~ends]
     return ContinueCheck(
         len(at_end), len(elsewhere),
         float(at_end.mean()) if len(at_end) else None, float(elsewhere.mean()),
         float((at_end < 0.5).float().mean()) if len(at_end) else None,
         float((elsewhere < 0.5).float().mean()))
+
+
+def imagined_ahead(wm: WorldModel, states: ObservedStates, batch: Batch,
+                   horizon: int) -> ContinueCheck:
+    """From every replayed state at or after WARMUP, `horizon` prior steps with the actions
+    taken; scored at the step reached, where that step is in the same episode."""
+    steps = batch.cont.shape[1]
+    starts = torch.arange(WARMUP, steps - horizon)
+    h = states.h[:, starts].flatten(0, 1)
+    code = states.quantized.code[:, starts].flatten(0, 1)
+    for k in range(horizon):
+        h = wm.step(h, code, batch.action[:, starts + k].flatten(0, 1))
+        code = wm.sample_code(h)
+    predicted = wm.cont_prob(wm.feat(h, code))
+    reached = starts + horizon
+    ends = (batch.cont[:, reached] == 0).flatten()
+    # a new episode between start and the step reached: nothing could foresee its steps
+    new_episode = torch.stack([batch.is_first[:, starts + k] for k in range(1, horizon + 1)]
+                              ).any(0).flatten()
+    return score(predicted[~new_episode], ends[~new_episode])
+
+
+@torch.no_grad()
+def check_continuation(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 64,
+                       seed: int = 0) -> ContinueCheck:
+    """Score the continue head on `windows` replayed windows (sample_windows), observed and
+    imagined HORIZONS steps ahead (those a window leaves room for after WARMUP)."""
+    batch = sample_windows(replay, windows, seq_len, seed)
+    wm = agent.world_model
+    with evaluating(wm), seeded_posterior(seed):
+        states = wm.observe(batch.obs, batch.action, batch.is_first)
+        predicted = wm.cont_prob(wm.feat(states.h, states.quantized.code))
+        check = score(predicted[:, WARMUP:].flatten(),  # h starts from zeros before WARMUP
+                      batch.cont[:, WARMUP:].flatten() == 0)
+        check.imagined = {h: imagined_ahead(wm, states, batch, h) for h in HORIZONS
+                          if WARMUP + h < seq_len}
+    return check
 
 
 if __name__ == "__main__":
