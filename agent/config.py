@@ -125,9 +125,10 @@ class OptimConfig:
     """Updates over which the learning rate rises linearly to `lr` (the first update takes
     lr / warmup; DreamerV3: 1,000); 0: the full rate from the first update."""
     agc: float = 0.0
-    """Adaptive gradient clipping after the global clip: each weight tensor's gradient is cut
-    to at most `agc` times the tensor's norm (at least 1e-3), so no update moves a layer by
-    more than that share of itself (DreamerV3's current code: 0.3); 0: off."""
+    """Adaptive gradient clipping, after the global clip: each weight tensor's gradient is
+    cut to at most `agc` × max(1e-3, the tensor's norm) before Adam sees it; 0: off.
+    DreamerV3's current code clips every module so at 0.3 (with LaProp, not Adam, and no
+    global clip)."""
 
 
 @dataclass

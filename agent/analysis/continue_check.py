@@ -70,10 +70,12 @@ def score(predicted: Tensor, ends: Tensor) -> ContinueCheck:
         float((elsewhere < 0.5).float().mean()))
 
 
-def imagined_ahead(wm: WorldModel, states: ObservedStates, batch: Batch,
-                   horizon: int) -> ContinueCheck:
-    """From every replayed state at or after WARMUP, `horizon` prior steps with the actions
-    taken; scored at the step reached, where that step is in the same episode."""
+def imagine_ahead(wm: WorldModel, states: ObservedStates, batch: Batch, horizon: int
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """From every replayed state s at or after WARMUP, `horizon` prior steps fed the actions
+    taken at s … s + horizon - 1 (h' = f(h, c, a), as in observe): the imagined (h, code) of
+    step s + horizon, flattened over windows and starts, with that step's index and whether
+    a new episode began after s (nothing could foresee such a step)."""
     steps = batch.cont.shape[1]
     starts = torch.arange(WARMUP, steps - horizon)
     h = states.h[:, starts].flatten(0, 1)
@@ -81,20 +83,29 @@ def imagined_ahead(wm: WorldModel, states: ObservedStates, batch: Batch,
     for k in range(horizon):
         h = wm.step(h, code, batch.action[:, starts + k].flatten(0, 1))
         code = wm.sample_code(h)
-    predicted = wm.cont_prob(wm.feat(h, code))
     reached = starts + horizon
-    ends = (batch.cont[:, reached] == 0).flatten()
-    # a new episode between start and the step reached: nothing could foresee its steps
     new_episode = torch.stack([batch.is_first[:, starts + k] for k in range(1, horizon + 1)]
                               ).any(0).flatten()
-    return score(predicted[~new_episode], ends[~new_episode])
+    return h, code, reached, new_episode
+
+
+def imagined_ahead(wm: WorldModel, states: ObservedStates, batch: Batch,
+                   horizon: int) -> ContinueCheck | None:
+    """The continue head on the steps imagined `horizon` ahead (imagine_ahead), where they
+    stay in the episode of their start; None if none does."""
+    h, code, reached, new_episode = imagine_ahead(wm, states, batch, horizon)
+    if new_episode.all():
+        return None
+    ends = (batch.cont[:, reached] == 0).flatten()
+    return score(wm.cont_prob(wm.feat(h, code))[~new_episode], ends[~new_episode])
 
 
 @torch.no_grad()
 def check_continuation(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 64,
                        seed: int = 0) -> ContinueCheck:
     """Score the continue head on `windows` replayed windows (sample_windows), observed and
-    imagined HORIZONS steps ahead (those a window leaves room for after WARMUP)."""
+    imagined HORIZONS steps ahead (those a window leaves room for after WARMUP, and that
+    some start reaches within its episode)."""
     batch = sample_windows(replay, windows, seq_len, seed)
     wm = agent.world_model
     with evaluating(wm), seeded_posterior(seed):
@@ -102,8 +113,9 @@ def check_continuation(agent: Agent, replay: Replay, windows: int = 64, seq_len:
         predicted = wm.cont_prob(wm.feat(states.h, states.quantized.code))
         check = score(predicted[:, WARMUP:].flatten(),  # h starts from zeros before WARMUP
                       batch.cont[:, WARMUP:].flatten() == 0)
-        check.imagined = {h: imagined_ahead(wm, states, batch, h) for h in HORIZONS
-                          if WARMUP + h < seq_len}
+        ahead = {h: imagined_ahead(wm, states, batch, h) for h in HORIZONS
+                 if WARMUP + h < seq_len}
+        check.imagined = {h: result for h, result in ahead.items() if result is not None}
     return check
 
 
