@@ -6,10 +6,11 @@ sees of the two ways CartPole terminates (the pole past 12 degrees, the cart pas
 
 Per checkpoint (a run folder stands for its latest):
   1. `--episodes` greedy episodes, as evaluation plays them: how many ended with the cart
-     past the edge, with the pole fallen, or at the 500-step limit;
+     past the edge, with the pole fallen, or at the 500-step limit (runs from pixels too);
   2. over replayed windows: the continue head's predicted continuation at the terminal steps
      of each kind and at non-terminal steps with the cart beyond 2.0;
-  3. the decoder's error on the cart position, by how far from the centre the cart was.
+  3. the decoder's error on the cart position, by how far from the centre the cart was
+     (2 and 3 for runs from the state vector).
 """
 
 import argparse
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from agent.agent import evaluating
-from agent.analysis.reward_check import WARMUP, load_run, sample_windows, seeded_posterior
+from agent.analysis.reward_check import WARMUP, load_run_or_exit, sample_windows, seeded_posterior
 from agent.loop.acting import ActingPolicy
 from agent.loop.driver import Driver
 from agent.loop.evaluate import env_interface
@@ -32,8 +33,9 @@ POSITION_BINS = (0.0, 0.5, 1.0, 1.5, 2.0, X_LIMIT, np.inf)
 
 
 def episode_ends(agent, codec, spec, episodes: int, seed: int) -> dict[str, int]:
-    """Greedy episodes in parallel envs; how each ended, read from its last observation
-    (with next-step autoreset the driver holds it until the following step)."""
+    """Greedy episodes in parallel envs; how each ended, read from the env's own state (with
+    next-step autoreset an env holds its last state until the following step), so that a
+    run from pixels is read as one from the state vector."""
     env = agent.cfg.env
     envs = make_vector_env(env.id, episodes, env.kwargs, **env.wrappers())
     driver, policy = Driver(envs, codec, spec, seed), ActingPolicy(agent, codec, episodes,
@@ -43,9 +45,9 @@ def episode_ends(agent, codec, spec, episodes: int, seed: int) -> dict[str, int]
         while len(ends) < episodes:
             _, finished = driver.step(policy)
             for episode in finished:
-                last = observation(driver.obs)[episode.env]
+                cart = envs.envs[episode.env].unwrapped.state[0]
                 ends.setdefault(episode.env, "limit" if episode.length >= 500 else
-                                "edge" if abs(last[0]) > X_LIMIT else "pole")
+                                "edge" if abs(cart) > X_LIMIT else "pole")
     envs.close()
     return {kind: list(ends.values()).count(kind) for kind in ("edge", "pole", "limit")}
 
@@ -93,14 +95,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     for target in args.targets:
-        agent, replay, env_steps = load_run(target)
+        agent, replay, env_steps = load_run_or_exit(target)
         codec, spec = env_interface(agent.cfg.env)
-        if agent.cfg.env.id != "CartPole-v1" or spec.image_keys:
-            raise SystemExit(f"error: {target} is not a CartPole-v1 run from its state vector")
+        if agent.cfg.env.id != "CartPole-v1":
+            raise SystemExit(f"error: {target} is not a CartPole-v1 run")
         ends = episode_ends(agent, codec, spec, args.episodes, 1000 + args.seed)
         print(f"{target} ({env_steps} env steps): {args.episodes} greedy episodes ended at the "
               f"edge {ends['edge']}, pole fallen {ends['pole']}, at the 500 limit "
               f"{ends['limit']}", flush=True)
+        if spec.image_keys:  # the replay holds frames, not the cart's position
+            print("  (a run from pixels: the replayed views need the state vector)")
+            continue
         print("\n".join(replayed_views(agent, replay, args.windows, args.seed)), flush=True)
 
 

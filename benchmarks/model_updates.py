@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from agent.analysis.random_data import train_in_chunks
-from agent.analysis.reward_check import load_run
+from agent.analysis.reward_check import load_run_or_exit
 from agent.loop.openloop_errors import HORIZONS, STARTS, context_steps, measure_open_loop
 
 KEYS = [f"model/openloop_{name}_h{h}" for name in ("reward_mae", "obs_mse") for h in HORIZONS]
@@ -55,7 +55,7 @@ def main() -> None:
         parser.error("--updates, --every and --draws must be positive")
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    agent, replay, env_steps = load_run(args.target)
+    agent, replay, env_steps = load_run_or_exit(args.target)
     print(f"{args.target}: checkpoint at {env_steps:,} env steps, {len(replay):,} replayed "
           f"steps; open-loop errors, each over {args.draws} x {STARTS} windows")
     print("| more updates | " + " | ".join(k.removeprefix("model/openloop_") for k in KEYS)

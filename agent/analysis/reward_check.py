@@ -119,6 +119,14 @@ def load_run(target: Path) -> tuple[Agent, Replay, int]:
     return agent, replay, state["env_steps"]
 
 
+def load_run_or_exit(target: Path) -> tuple[Agent, Replay, int]:
+    """load_run for a command line: a target without a checkpoint stops it with one line."""
+    try:
+        return load_run(target)
+    except checkpoint.CheckpointError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
 def check_command(description: str, check) -> None:
     """The command line of a check over a run's replayed windows: `check(agent, replay,
     windows, seq_len, seed)` on a run folder's or checkpoint's agent and replay, printed."""
@@ -130,7 +138,7 @@ def check_command(description: str, check) -> None:
                         help="steps per window (default: the run's train.seq_len)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    agent, replay, env_steps = load_run(args.target)
+    agent, replay, env_steps = load_run_or_exit(args.target)
     seq_len = agent.cfg.train.seq_len if args.seq_len is None else args.seq_len
     result = check(agent, replay, args.windows, seq_len, args.seed)
     print(f"{args.target} (checkpoint at {env_steps} env steps)")
