@@ -1,0 +1,131 @@
+"""Does the agent's state know the env's? A linear read-out of the true state from what the
+policy acts on (h, the code, both), fitted on some envs' steps and scored on the others'.
+
+    python -m agent.analysis.state_probe RUN_DIR_OR_CHECKPOINT [--envs 16] [--steps 250]
+        [--seed 0]
+
+The run's policy (sampled, as in training) plays `--envs` envs for `--steps` steps each;
+at every step the env's own state (`env.unwrapped.state`, as gymnasium's classic-control
+tasks keep it) is paired with the h and code the policy acted on. A ridge regression from
+those to each state dimension is fitted on the first half of the envs and scored (R², 1:
+perfect, 0: no better than the mean) on the other half. For a run from pixels this says
+whether the frames' content reached the model's state: a CartPole policy from pixels that
+cannot balance (docs/results/env-targets.md) either lacks the pole's angle and angular
+velocity there, or has them and fails to use them.
+"""
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agent.agent import Agent
+from agent.analysis.reward_check import load_run_or_exit
+from agent.loop.acting import ActingPolicy
+from agent.loop.driver import Driver
+from agent.loop.evaluate import env_interface
+from envs import make_vector_env
+
+RIDGE = 1e-3
+"""Ridge penalty, relative to the mean feature variance (standardised features)."""
+
+
+@dataclass
+class Fit:
+    r2: float    # 1 - residual / variance of the scored steps' state
+    rmse: float  # the read-out's error in the state's own units
+
+
+@dataclass
+class StateProbe:
+    features: dict[str, list[Fit]]  # feature set -> one fit per state dimension
+    spread: list[float]             # the scored steps' std per state dimension
+    samples: tuple[int, int]        # steps fitted on, steps scored on
+
+    def lines(self, names: list[str] | None = None) -> list[str]:
+        names = names or [f"state[{d}]" for d in range(len(self.spread))]
+        out = [f"| read from | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
+        for name, fits in self.features.items():
+            out.append(f"| {name} | " + " | ".join(f"{f.r2:.3f} ({f.rmse:.3g})" for f in fits)
+                       + " |")
+        out.append("| the state's std | " + " | ".join(f"{s:.3g}" for s in self.spread) + " |")
+        return out + [f"held-out R² (and error in the state's units) of a ridge read-out: "
+                      f"{self.samples[0]} steps fitted, {self.samples[1]} scored, other envs"]
+
+
+def collect(agent: Agent, envs: int, steps: int, seed: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """[envs, steps, ...] of the env's state, h and code at each step the policy acts."""
+    cfg = agent.cfg.env
+    codec, spec = env_interface(cfg)
+    vector = make_vector_env(cfg.id, envs, cfg.kwargs, **cfg.wrappers())
+    if not hasattr(vector.envs[0].unwrapped, "state"):
+        vector.close()
+        raise SystemExit(f"error: {cfg.id} keeps no `state` on its unwrapped env to read "
+                         f"the truth from (gymnasium's classic-control tasks do)")
+    driver = Driver(vector, codec, spec, seed)
+    policy = ActingPolicy(agent, codec, envs, np.random.default_rng(seed))
+    states, hs, codes = [], [], []
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for _ in range(steps):
+            states.append([np.array(env.unwrapped.state, dtype=np.float64)
+                           for env in vector.envs])
+            driver.step(policy)
+            hs.append(policy.state.h.float().cpu().numpy())
+            codes.append(policy.state.code.float().cpu().numpy())
+    vector.close()
+    return tuple(np.stack(x, 1) for x in (states, hs, codes))  # type: ignore[return-value]
+
+
+def held_out_fits(x: np.ndarray, y: np.ndarray, fit: np.ndarray) -> list[Fit]:
+    """Ridge from x [N, F] to each column of y [N, D], fitted where `fit`, scored elsewhere."""
+    mean, std = x[fit].mean(0), x[fit].std(0) + 1e-8
+    z = (x - mean) / std
+    z = np.concatenate([z, np.ones((len(z), 1))], 1)
+    a = z[fit]
+    weights = np.linalg.solve(a.T @ a + RIDGE * len(a) * np.eye(a.shape[1]), a.T @ y[fit])
+    pred, true = z[~fit] @ weights, y[~fit]
+    residual = ((pred - true) ** 2).mean(0)
+    variance = true.var(0)
+    return [Fit(float(1 - r / v) if v > 0 else float("nan"), float(np.sqrt(r)))
+            for r, v in zip(residual, variance, strict=True)]
+
+
+def probe_state(agent: Agent, envs: int = 16, steps: int = 250, seed: int = 0) -> StateProbe:
+    if envs < 2:
+        raise SystemExit("error: the read-out is fitted on some envs and scored on the "
+                         "others; use --envs 2 or more")
+    state, h, code = collect(agent, envs, steps, seed)
+    fit = np.zeros(state.shape[:2], dtype=bool)
+    fit[: envs // 2] = True
+    flat = {"h": h, "code": code, "h and code": np.concatenate([h, code], -1)}
+    y, fit = state.reshape(-1, state.shape[-1]), fit.reshape(-1)
+    fits = {name: held_out_fits(x.reshape(-1, x.shape[-1]), y, fit)
+            for name, x in flat.items()}
+    return StateProbe(fits, [float(s) for s in y[~fit].std(0)],
+                      (int(fit.sum()), int((~fit).sum())))
+
+
+CARTPOLE = ["x", "x_dot", "theta", "theta_dot"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    parser.add_argument("--envs", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    agent, _, env_steps = load_run_or_exit(args.target)
+    result = probe_state(agent, args.envs, args.steps, args.seed)
+    names = CARTPOLE if agent.cfg.env.id == "CartPole-v1" else None
+    print(f"{args.target} (checkpoint at {env_steps} env steps)")
+    print("\n".join(result.lines(names)))
+
+
+if __name__ == "__main__":
+    main()
