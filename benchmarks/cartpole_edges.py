@@ -37,7 +37,8 @@ def episode_ends(agent, codec, spec, episodes: int, seed: int) -> dict[str, int]
     next-step autoreset an env holds its last state until the following step), so that a
     run from pixels is read as one from the state vector."""
     env = agent.cfg.env
-    envs = make_vector_env(env.id, episodes, env.kwargs, **env.wrappers())
+    # sync whatever the run used: how an episode ended is read from each env object
+    envs = make_vector_env(env.id, episodes, env.kwargs, "sync", **env.wrappers())
     driver, policy = Driver(envs, codec, spec, seed), ActingPolicy(agent, codec, episodes,
                                                                    greedy=True)
     ends: dict[int, str] = {}

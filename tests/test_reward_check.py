@@ -58,7 +58,8 @@ def test_the_check_reads_a_run_folder_and_leaves_its_replay_sampler_alone(tmp_pa
 
 @pytest.mark.parametrize("command", [
     ["-m", "agent.analysis.reward_check"], ["-m", "agent.analysis.continue_check"],
-    ["-m", "agent.analysis.policy_check"], ["benchmarks/cartpole_edges.py"],
+    ["-m", "agent.analysis.policy_check"], ["-m", "agent.analysis.state_probe"],
+    ["benchmarks/cartpole_edges.py"],
     ["benchmarks/model_updates.py"]])
 def test_a_check_given_a_folder_without_a_checkpoint_says_so_in_one_line(command, tmp_path):
     result = subprocess.run([sys.executable, *command, str(tmp_path)], cwd=ROOT,

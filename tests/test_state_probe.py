@@ -1,12 +1,15 @@
 """The state probe (agent/analysis/state_probe.py): its read-out recovers what is linearly
-there and nothing else, and it reads a real run's agent against the env's own state."""
+there and nothing else, and it pairs each env state with what the policy acted on then."""
 
 import math
 
 import numpy as np
+import pytest
 
+import agent.analysis.state_probe as state_probe
 from agent.analysis.reward_check import load_run
 from agent.analysis.state_probe import CARTPOLE, held_out_fits, probe_state
+from agent.loop.acting import ActingPolicy
 from tests.helpers import smoke_run
 
 
@@ -15,17 +18,45 @@ def test_the_read_out_recovers_a_linear_state_and_not_an_unrelated_one():
     x = rng.normal(size=(2000, 8))
     linear = x @ rng.normal(size=8) + 3.0
     unrelated = rng.normal(scale=2.0, size=2000)
+    # far from zero against its spread: a shrunk intercept would miss it by more than that
+    offset = 5.0 + 0.01 * x[:, 0]
     fit = np.arange(2000) < 1000
-    there, absent = held_out_fits(x, np.stack([linear, unrelated], 1), fit)
+    there, absent, shifted = held_out_fits(x, np.stack([linear, unrelated, offset], 1), fit)
     assert there.r2 > 0.999 and there.rmse < 0.05 * linear.std()
     assert abs(absent.r2) < 0.02 and math.isclose(absent.rmse, 2.0, rel_tol=0.1)
+    assert shifted.r2 > 0.99, shifted
 
 
-def test_the_probe_reads_a_real_run_against_its_envs_state(tmp_path):
+@pytest.fixture(scope="module")
+def cartpole_run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("probe")
     smoke_run(tmp_path)  # a real 200-step CartPole run
-    agent, _, _ = load_run(tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_each_state_is_paired_with_the_observation_the_policy_acted_on(cartpole_run,
+                                                                        monkeypatch):
+    seen = []
+
+    class Recording(ActingPolicy):
+        def __call__(self, obs, is_first):
+            seen.append(obs["obs"].numpy().copy())
+            return super().__call__(obs, is_first)
+
+    monkeypatch.setattr(state_probe, "ActingPolicy", Recording)
+    agent, _, _ = load_run(cartpole_run)
+    states, h, code = state_probe.collect(agent, envs=4, steps=60, seed=0)
+    observed = np.stack(seen, 1)  # [envs, steps, 4]: CartPole's observation is its state
+    assert states.shape == observed.shape == (4, 60, 4) and h.shape[:2] == (4, 60)
+    assert np.allclose(states, observed, atol=1e-6)
+    # episodes ended and restarted inside the window, so the boundaries were crossed
+    assert (np.abs(np.diff(states[..., 0], axis=1)) > 0.05).any()
+
+
+def test_the_probe_reads_a_real_run_against_its_envs_state(cartpole_run):
+    agent, _, _ = load_run(cartpole_run)
     result = probe_state(agent, envs=4, steps=30, seed=0)
-    assert result.samples == (60, 60)  # two envs fitted, two scored
+    assert result.samples == 120  # every step scored once, from the other half's fit
     assert list(result.features) == ["h", "code", "h and code"]
     for fits in result.features.values():
         assert len(fits) == 4 and all(np.isfinite([f.r2, f.rmse]).all() for f in fits)

@@ -6,12 +6,15 @@ policy acts on (h, the code, both), fitted on some envs' steps and scored on the
 
 The run's policy (sampled, as in training) plays `--envs` envs for `--steps` steps each;
 at every step the env's own state (`env.unwrapped.state`, as gymnasium's classic-control
-tasks keep it) is paired with the h and code the policy acted on. A ridge regression from
-those to each state dimension is fitted on the first half of the envs and scored (R², 1:
-perfect, 0: no better than the mean) on the other half. For a run from pixels this says
-whether the frames' content reached the model's state: a CartPole policy from pixels that
-cannot balance (docs/results/env-targets.md) either lacks the pole's angle and angular
-velocity there, or has them and fails to use them.
+tasks keep it) is paired with the h and code the policy acted on (h has seen the frames
+before this one, the code this one). A ridge regression from those to each state dimension
+is fitted on half the envs and scored (R², 1: perfect, 0: no better than the mean, and
+the error in the state's units) on the other half, and the other way round. For a run from
+pixels this says whether the frames' content reached the model's state: a CartPole policy
+from pixels that cannot balance (docs/results/env-targets.md) either lacks the pole's angle
+and angular velocity there, or has them and fails to use them (in acting, or in the
+imagined rollouts it learns from, which this does not test). The policy's own states set
+the spread the scores are relative to: compare runs by the error, not only by R².
 """
 
 import argparse
@@ -41,8 +44,8 @@ class Fit:
 @dataclass
 class StateProbe:
     features: dict[str, list[Fit]]  # feature set -> one fit per state dimension
-    spread: list[float]             # the scored steps' std per state dimension
-    samples: tuple[int, int]        # steps fitted on, steps scored on
+    spread: list[float]             # the steps' std per state dimension
+    samples: int                    # steps, each scored once
 
     def lines(self, names: list[str] | None = None) -> list[str]:
         names = names or [f"state[{d}]" for d in range(len(self.spread))]
@@ -51,8 +54,9 @@ class StateProbe:
             out.append(f"| {name} | " + " | ".join(f"{f.r2:.3f} ({f.rmse:.3g})" for f in fits)
                        + " |")
         out.append("| the state's std | " + " | ".join(f"{s:.3g}" for s in self.spread) + " |")
-        return out + [f"held-out R² (and error in the state's units) of a ridge read-out: "
-                      f"{self.samples[0]} steps fitted, {self.samples[1]} scored, other envs"]
+        return out + [f"held-out R² (and error in the state's units) of a ridge read-out over "
+                      f"{self.samples} steps: fitted on half the envs, scored on the other "
+                      f"half, and the other way round, averaged"]
 
 
 def collect(agent: Agent, envs: int, steps: int, seed: int
@@ -60,7 +64,8 @@ def collect(agent: Agent, envs: int, steps: int, seed: int
     """[envs, steps, ...] of the env's state, h and code at each step the policy acts."""
     cfg = agent.cfg.env
     codec, spec = env_interface(cfg)
-    vector = make_vector_env(cfg.id, envs, cfg.kwargs, **cfg.wrappers())
+    # sync whatever the run used: the truth is read from each env object
+    vector = make_vector_env(cfg.id, envs, cfg.kwargs, "sync", **cfg.wrappers())
     if not hasattr(vector.envs[0].unwrapped, "state"):
         vector.close()
         raise SystemExit(f"error: {cfg.id} keeps no `state` on its unwrapped env to read "
@@ -81,17 +86,28 @@ def collect(agent: Agent, envs: int, steps: int, seed: int
 
 
 def held_out_fits(x: np.ndarray, y: np.ndarray, fit: np.ndarray) -> list[Fit]:
-    """Ridge from x [N, F] to each column of y [N, D], fitted where `fit`, scored elsewhere."""
+    """Ridge from x [N, F] to each column of y [N, D], fitted where `fit`, scored elsewhere;
+    features standardised and the target centred on the fitted rows, so that the intercept
+    (their mean) is not shrunk."""
     mean, std = x[fit].mean(0), x[fit].std(0) + 1e-8
     z = (x - mean) / std
-    z = np.concatenate([z, np.ones((len(z), 1))], 1)
+    offset = y[fit].mean(0)
     a = z[fit]
-    weights = np.linalg.solve(a.T @ a + RIDGE * len(a) * np.eye(a.shape[1]), a.T @ y[fit])
-    pred, true = z[~fit] @ weights, y[~fit]
+    weights = np.linalg.solve(a.T @ a + RIDGE * len(a) * np.eye(a.shape[1]),
+                              a.T @ (y[fit] - offset))
+    pred, true = z[~fit] @ weights + offset, y[~fit]
     residual = ((pred - true) ** 2).mean(0)
     variance = true.var(0)
     return [Fit(float(1 - r / v) if v > 0 else float("nan"), float(np.sqrt(r)))
             for r, v in zip(residual, variance, strict=True)]
+
+
+def both_folds(x: np.ndarray, y: np.ndarray, fold: np.ndarray) -> list[Fit]:
+    """held_out_fits fitted on `fold` and scored on the rest, and the other way round,
+    averaged: every step is scored once."""
+    one, other = held_out_fits(x, y, fold), held_out_fits(x, y, ~fold)
+    return [Fit((a.r2 + b.r2) / 2, (a.rmse + b.rmse) / 2)
+            for a, b in zip(one, other, strict=True)]
 
 
 def probe_state(agent: Agent, envs: int = 16, steps: int = 250, seed: int = 0) -> StateProbe:
@@ -99,14 +115,13 @@ def probe_state(agent: Agent, envs: int = 16, steps: int = 250, seed: int = 0) -
         raise SystemExit("error: the read-out is fitted on some envs and scored on the "
                          "others; use --envs 2 or more")
     state, h, code = collect(agent, envs, steps, seed)
-    fit = np.zeros(state.shape[:2], dtype=bool)
-    fit[: envs // 2] = True
+    fold = np.zeros(state.shape[:2], dtype=bool)
+    fold[: envs // 2] = True
     flat = {"h": h, "code": code, "h and code": np.concatenate([h, code], -1)}
-    y, fit = state.reshape(-1, state.shape[-1]), fit.reshape(-1)
-    fits = {name: held_out_fits(x.reshape(-1, x.shape[-1]), y, fit)
+    y, fold = state.reshape(-1, state.shape[-1]), fold.reshape(-1)
+    fits = {name: both_folds(x.reshape(-1, x.shape[-1]), y, fold)
             for name, x in flat.items()}
-    return StateProbe(fits, [float(s) for s in y[~fit].std(0)],
-                      (int(fit.sum()), int((~fit).sum())))
+    return StateProbe(fits, [float(s) for s in y.std(0)], len(y))
 
 
 CARTPOLE = ["x", "x_dot", "theta", "theta_dot"]
