@@ -89,7 +89,7 @@ def imagine_ahead(wm: WorldModel, states: ObservedStates, batch: Batch, horizon:
     return h, code, reached, new_episode
 
 
-def imagined_ahead(wm: WorldModel, states: ObservedStates, batch: Batch,
+def score_imagined(wm: WorldModel, states: ObservedStates, batch: Batch,
                    horizon: int) -> ContinueCheck | None:
     """The continue head on the steps imagined `horizon` ahead (imagine_ahead), where they
     stay in the episode of their start; None if none does."""
@@ -113,7 +113,7 @@ def check_continuation(agent: Agent, replay: Replay, windows: int = 64, seq_len:
         predicted = wm.cont_prob(wm.feat(states.h, states.quantized.code))
         check = score(predicted[:, WARMUP:].flatten(),  # h starts from zeros before WARMUP
                       batch.cont[:, WARMUP:].flatten() == 0)
-        ahead = {h: imagined_ahead(wm, states, batch, h) for h in HORIZONS
+        ahead = {h: score_imagined(wm, states, batch, h) for h in HORIZONS
                  if WARMUP + h < seq_len}
         check.imagined = {h: result for h, result in ahead.items() if result is not None}
     return check

@@ -60,7 +60,7 @@ class StateProbe:
 
 
 def collect(agent: Agent, envs: int, steps: int, seed: int
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """[envs, steps, ...] of the env's state, h and code at each step the policy acts."""
     cfg = agent.cfg.env
     codec, spec = env_interface(cfg)
@@ -82,7 +82,7 @@ def collect(agent: Agent, envs: int, steps: int, seed: int
             hs.append(policy.state.h.float().cpu().numpy())
             codes.append(policy.state.code.float().cpu().numpy())
     vector.close()
-    return tuple(np.stack(x, 1) for x in (states, hs, codes))  # type: ignore[return-value]
+    return np.stack(states, 1), np.stack(hs, 1), np.stack(codes, 1)
 
 
 def held_out_fits(x: np.ndarray, y: np.ndarray, fit: np.ndarray) -> list[Fit]:
