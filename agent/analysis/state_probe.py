@@ -20,15 +20,17 @@ the spread the scores are relative to: compare runs by the error, not only by R�
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from agent.agent import Agent
+from agent.agent import Agent, evaluating
 from agent.analysis.reward_check import load_run_or_exit
 from agent.loop.acting import ActingPolicy
 from agent.loop.driver import Driver
 from agent.loop.evaluate import env_interface
+from agent.loop.openloop_errors import HORIZONS
 from envs import make_vector_env
 
 RIDGE = 1e-3
@@ -46,6 +48,7 @@ class StateProbe:
     features: dict[str, list[Fit]]  # feature set -> one fit per state dimension
     spread: list[float]             # the steps' std per state dimension
     samples: int                    # steps, each scored once
+    imagined: dict[int, list[Fit]]  # horizon -> the h-and-code read-out on imagined steps
 
     def lines(self, names: list[str] | None = None) -> list[str]:
         names = names or [f"state[{d}]" for d in range(len(self.spread))]
@@ -53,15 +56,28 @@ class StateProbe:
         for name, fits in self.features.items():
             out.append(f"| {name} | " + " | ".join(f"{f.r2:.3f} ({f.rmse:.3g})" for f in fits)
                        + " |")
+        for horizon, fits in self.imagined.items():
+            out.append(f"| imagined {horizon} step{'s' * (horizon > 1)} ahead | "
+                       + " | ".join(f"{f.r2:.3f} ({f.rmse:.3g})" for f in fits) + " |")
         out.append("| the state's std | " + " | ".join(f"{s:.3g}" for s in self.spread) + " |")
         return out + [f"held-out R² (and error in the state's units) of a ridge read-out over "
                       f"{self.samples} steps: fitted on half the envs, scored on the other "
-                      f"half, and the other way round, averaged"]
+                      f"half, and the other way round, averaged; imagined: the h-and-code "
+                      f"read-out on the prior's steps from each step, fed the actions taken"]
 
 
-def collect(agent: Agent, envs: int, steps: int, seed: int
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """[envs, steps, ...] of the env's state, h and code at each step the policy acts."""
+class Played(NamedTuple):
+    """[envs, steps, ...] at each step the policy acted: the env's state then, the h and code
+    the policy acted on, the action it took (as the model takes it) and whether the step
+    began an episode."""
+    state: np.ndarray
+    h: np.ndarray
+    code: np.ndarray
+    action: np.ndarray
+    is_first: np.ndarray
+
+
+def collect(agent: Agent, envs: int, steps: int, seed: int) -> Played:
     cfg = agent.cfg.env
     codec, spec = env_interface(cfg)
     # sync whatever the run used: the truth is read from each env object
@@ -72,56 +88,113 @@ def collect(agent: Agent, envs: int, steps: int, seed: int
                          f"the truth from (gymnasium's classic-control tasks do)")
     driver = Driver(vector, codec, spec, seed)
     policy = ActingPolicy(agent, codec, envs, np.random.default_rng(seed))
-    states, hs, codes = [], [], []
+    played: list[list[np.ndarray]] = [[] for _ in Played._fields]
     torch.manual_seed(seed)
     with torch.no_grad():
         for _ in range(steps):
-            states.append([np.array(env.unwrapped.state, dtype=np.float64)
-                           for env in vector.envs])
+            state = [np.array(env.unwrapped.state, dtype=np.float64) for env in vector.envs]
+            is_first = np.array(driver.is_first, dtype=bool)
             driver.step(policy)
-            hs.append(policy.state.h.float().cpu().numpy())
-            codes.append(policy.state.code.float().cpu().numpy())
+            after = policy.state
+            for column, value in zip(played, (np.stack(state), after.h, after.code,
+                                              after.action, is_first), strict=True):
+                column.append(value if isinstance(value, np.ndarray)
+                              else value.float().cpu().numpy())
     vector.close()
-    return np.stack(states, 1), np.stack(hs, 1), np.stack(codes, 1)
+    return Played(*(np.stack(column, 1) for column in played))
 
 
-def held_out_fits(x: np.ndarray, y: np.ndarray, fit: np.ndarray) -> list[Fit]:
-    """Ridge from x [N, F] to each column of y [N, D], fitted where `fit`, scored elsewhere;
-    features standardised and the target centred on the fitted rows, so that the intercept
-    (their mean) is not shrunk."""
-    mean, std = x[fit].mean(0), x[fit].std(0) + 1e-8
-    z = (x - mean) / std
-    offset = y[fit].mean(0)
-    a = z[fit]
-    weights = np.linalg.solve(a.T @ a + RIDGE * len(a) * np.eye(a.shape[1]),
-                              a.T @ (y[fit] - offset))
-    pred, true = z[~fit] @ weights + offset, y[~fit]
+class ReadOut(NamedTuple):
+    """A ridge read-out: features standardised and the target centred on the rows it was
+    fitted on, so that the intercept (their mean) is not shrunk."""
+    mean: np.ndarray
+    std: np.ndarray
+    offset: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray) -> "ReadOut":
+        mean, std = x.mean(0), x.std(0) + 1e-8
+        z = (x - mean) / std
+        offset = y.mean(0)
+        weights = np.linalg.solve(z.T @ z + RIDGE * len(z) * np.eye(z.shape[1]),
+                                  z.T @ (y - offset))
+        return cls(mean, std, offset, weights)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.std @ self.weights + self.offset
+
+
+def scores(pred: np.ndarray, true: np.ndarray) -> list[Fit]:
     residual = ((pred - true) ** 2).mean(0)
     variance = true.var(0)
     return [Fit(float(1 - r / v) if v > 0 else float("nan"), float(np.sqrt(r)))
             for r, v in zip(residual, variance, strict=True)]
 
 
+def held_out_fits(x: np.ndarray, y: np.ndarray, fit: np.ndarray) -> list[Fit]:
+    """A read-out from x [N, F] to each column of y [N, D], fitted where `fit`, scored
+    elsewhere."""
+    return scores(ReadOut.fit(x[fit], y[fit])(x[~fit]), y[~fit])
+
+
 def both_folds(x: np.ndarray, y: np.ndarray, fold: np.ndarray) -> list[Fit]:
     """held_out_fits fitted on `fold` and scored on the rest, and the other way round,
     averaged: every step is scored once."""
-    one, other = held_out_fits(x, y, fold), held_out_fits(x, y, ~fold)
-    return [Fit((a.r2 + b.r2) / 2, (a.rmse + b.rmse) / 2)
-            for a, b in zip(one, other, strict=True)]
+    return averaged(held_out_fits(x, y, fold), held_out_fits(x, y, ~fold))
+
+
+@torch.no_grad()
+def imagined_fits(agent: Agent, played: Played, fitted_envs: np.ndarray,
+                  horizon: int) -> list[Fit]:
+    """The h-and-code read-out fitted on `fitted_envs`' real steps, applied to the other
+    envs' imagined ones: from each step t, `horizon` prior steps fed the actions taken at
+    t … t + horizon - 1 (as imagination rolls), scored against the state at t + horizon
+    where no episode began in between."""
+    wm = agent.world_model
+    feat = np.concatenate([played.h, played.code], -1)
+    read = ReadOut.fit(feat[fitted_envs].reshape(-1, feat.shape[-1]),
+                       played.state[fitted_envs].reshape(-1, played.state.shape[-1]))
+    scored = ~fitted_envs
+    reach = played.state.shape[1] - horizon  # starts that have `horizon` steps after them
+
+    def starting(x: np.ndarray, shift: int = 0) -> torch.Tensor:
+        part = x[scored][:, shift:shift + reach]
+        return torch.as_tensor(part.reshape(-1, *part.shape[2:]), device=agent.device)
+
+    h, code = starting(played.h), starting(played.code)
+    with evaluating(wm):
+        for k in range(horizon):
+            h = wm.step(h, code, starting(played.action, k))
+            code = wm.sample_code(h)
+    pred = read(torch.cat([h, code], -1).float().cpu().numpy())
+    true = played.state[scored][:, horizon:].reshape(-1, played.state.shape[-1])
+    crossed = np.stack([played.is_first[scored][:, k:k + reach]
+                        for k in range(1, horizon + 1)]).any(0).reshape(-1)
+    return scores(pred[~crossed], true[~crossed])
+
+
+def averaged(one: list[Fit], other: list[Fit]) -> list[Fit]:
+    return [Fit((a.r2 + b.r2) / 2, (a.rmse + b.rmse) / 2) for a, b in zip(one, other,
+                                                                           strict=True)]
 
 
 def probe_state(agent: Agent, envs: int = 16, steps: int = 250, seed: int = 0) -> StateProbe:
     if envs < 2:
         raise SystemExit("error: the read-out is fitted on some envs and scored on the "
                          "others; use --envs 2 or more")
-    state, h, code = collect(agent, envs, steps, seed)
-    fold = np.zeros(state.shape[:2], dtype=bool)
-    fold[: envs // 2] = True
+    played = collect(agent, envs, steps, seed)
+    state, h, code = played.state, played.h, played.code
+    first_half = np.arange(envs) < envs // 2
+    fold = np.broadcast_to(first_half[:, None], state.shape[:2])
     flat = {"h": h, "code": code, "h and code": np.concatenate([h, code], -1)}
     y, fold = state.reshape(-1, state.shape[-1]), fold.reshape(-1)
     fits = {name: both_folds(x.reshape(-1, x.shape[-1]), y, fold)
             for name, x in flat.items()}
-    return StateProbe(fits, [float(s) for s in y.std(0)], len(y))
+    imagined = {k: averaged(imagined_fits(agent, played, first_half, k),
+                            imagined_fits(agent, played, ~first_half, k))
+                for k in HORIZONS if k < steps}
+    return StateProbe(fits, [float(s) for s in y.std(0)], len(y), imagined)
 
 
 CARTPOLE = ["x", "x_dot", "theta", "theta_dot"]
