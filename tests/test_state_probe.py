@@ -81,11 +81,10 @@ def test_imagining_with_the_true_codes_reproduces_the_real_steps_read_out(cartpo
     true_codes = iter(torch.as_tensor(played.code[~fitted][:, k:k + reach].reshape(
         -1, played.code.shape[-1])) for k in range(1, horizon + 1))
     monkeypatch.setattr(agent.world_model, "sample_code", lambda h: next(true_codes))
-    imagined = state_probe.imagined_fits(agent, played, fitted, horizon)
-
     feat = np.concatenate([played.h, played.code], -1)
     read = state_probe.ReadOut.fit(feat[fitted].reshape(-1, feat.shape[-1]),
                                    played.state[fitted].reshape(-1, 4))
+    imagined = state_probe.imagined_fits(agent, played, read, ~fitted, horizon)
     first = played.is_first[~fitted]
     kept = ~np.stack([first[:, k:k + reach] for k in range(1, horizon + 1)]).any(0)
     assert 0 < kept.sum() < kept.size  # some starts cross an episode's start, most do not

@@ -78,11 +78,9 @@ def imagine_ahead(wm: WorldModel, states: ObservedStates, batch: Batch, horizon:
     a new episode began after s (nothing could foresee such a step)."""
     steps = batch.cont.shape[1]
     starts = torch.arange(WARMUP, steps - horizon)
-    h = states.h[:, starts].flatten(0, 1)
-    code = states.quantized.code[:, starts].flatten(0, 1)
-    for k in range(horizon):
-        h = wm.step(h, code, batch.action[:, starts + k].flatten(0, 1))
-        code = wm.sample_code(h)
+    actions = (batch.action[:, starts + k].flatten(0, 1) for k in range(horizon))
+    *_, (h, code) = wm.dream(states.h[:, starts].flatten(0, 1),  # the last step is scored
+                             states.quantized.code[:, starts].flatten(0, 1), actions)
     reached = starts + horizon
     new_episode = torch.stack([batch.is_first[:, starts + k] for k in range(1, horizon + 1)]
                               ).any(0).flatten()

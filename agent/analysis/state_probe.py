@@ -144,31 +144,30 @@ def both_folds(x: np.ndarray, y: np.ndarray, fold: np.ndarray) -> list[Fit]:
     return averaged(held_out_fits(x, y, fold), held_out_fits(x, y, ~fold))
 
 
+def rows(x: np.ndarray) -> np.ndarray:
+    """[envs, steps, F] -> [envs * steps, F]."""
+    return x.reshape(-1, x.shape[-1])
+
+
 @torch.no_grad()
-def imagined_fits(agent: Agent, played: Played, fitted_envs: np.ndarray,
+def imagined_fits(agent: Agent, played: Played, read: ReadOut, scored: np.ndarray,
                   horizon: int) -> list[Fit]:
-    """The h-and-code read-out fitted on `fitted_envs`' real steps, applied to the other
-    envs' imagined ones: from each step t, `horizon` prior steps fed the actions taken at
+    """`read` (an h-and-code read-out fitted on other envs' real steps) on the `scored`
+    envs' imagined steps: from each step t, `horizon` prior steps fed the actions taken at
     t … t + horizon - 1 (as imagination rolls), scored against the state at t + horizon
     where no episode began in between."""
     wm = agent.world_model
-    feat = np.concatenate([played.h, played.code], -1)
-    read = ReadOut.fit(feat[fitted_envs].reshape(-1, feat.shape[-1]),
-                       played.state[fitted_envs].reshape(-1, played.state.shape[-1]))
-    scored = ~fitted_envs
     reach = played.state.shape[1] - horizon  # starts that have `horizon` steps after them
 
     def starting(x: np.ndarray, shift: int = 0) -> torch.Tensor:
         part = x[scored][:, shift:shift + reach]
         return torch.as_tensor(part.reshape(-1, *part.shape[2:]), device=agent.device)
 
-    h, code = starting(played.h), starting(played.code)
+    actions = (starting(played.action, k) for k in range(horizon))
     with evaluating(wm):
-        for k in range(horizon):
-            h = wm.step(h, code, starting(played.action, k))
-            code = wm.sample_code(h)
+        *_, (h, code) = wm.dream(starting(played.h), starting(played.code), actions)
     pred = read(torch.cat([h, code], -1).float().cpu().numpy())
-    true = played.state[scored][:, horizon:].reshape(-1, played.state.shape[-1])
+    true = rows(played.state[scored][:, horizon:])
     crossed = np.stack([played.is_first[scored][:, k:k + reach]
                         for k in range(1, horizon + 1)]).any(0).reshape(-1)
     return scores(pred[~crossed], true[~crossed])
@@ -188,11 +187,12 @@ def probe_state(agent: Agent, envs: int = 16, steps: int = 250, seed: int = 0) -
     first_half = np.arange(envs) < envs // 2
     fold = np.broadcast_to(first_half[:, None], state.shape[:2])
     flat = {"h": h, "code": code, "h and code": np.concatenate([h, code], -1)}
-    y, fold = state.reshape(-1, state.shape[-1]), fold.reshape(-1)
-    fits = {name: both_folds(x.reshape(-1, x.shape[-1]), y, fold)
-            for name, x in flat.items()}
-    imagined = {k: averaged(imagined_fits(agent, played, first_half, k),
-                            imagined_fits(agent, played, ~first_half, k))
+    y, fold = rows(state), fold.reshape(-1)
+    fits = {name: both_folds(rows(x), y, fold) for name, x in flat.items()}
+    halves = (first_half, ~first_half)
+    reads = [ReadOut.fit(rows(flat["h and code"][half]), rows(state[half])) for half in halves]
+    imagined = {k: averaged(*(imagined_fits(agent, played, read, ~half, k)
+                              for read, half in zip(reads, halves, strict=True)))
                 for k in HORIZONS if k < steps}
     return StateProbe(fits, [float(s) for s in y.std(0)], len(y), imagined)
 

@@ -32,10 +32,9 @@ def open_loop(world_model: WorldModel, batch: Batch, context: int) -> OpenLoop:
         states = world_model.observe(observed, batch.action[:, :context],
                                      batch.is_first[:, :context])
         feats = [world_model.feat(states.h, states.quantized.code)]  # [B, context, F]
-        h, code = states.h[:, -1], states.quantized.code[:, -1]
-        for t in range(context, batch.action.shape[1]):
-            h = world_model.step(h, code, batch.action[:, t - 1])
-            code = world_model.sample_code(h)
+        actions = (batch.action[:, t - 1] for t in range(context, batch.action.shape[1]))
+        for h, code in world_model.dream(states.h[:, -1], states.quantized.code[:, -1],
+                                         actions):
             feats.append(world_model.feat(h, code)[:, None])
     finally:
         world_model.train(was_training)

@@ -10,6 +10,7 @@ Time alignment inside a replayed sequence (h is reset where is_first is set, and
     h          h_0 = f(0, 0, 0)   h_1 = f(h_0, c_0, a_0)   ...
 """
 
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import torch
@@ -129,6 +130,16 @@ class WorldModel(nn.Module):
         """A code drawn from the prior given h: for discrete quantizers, indices sampled from
         G x K classes and turned into a code by `quantizer.indices_to_code`."""
         return self.prior_dist.sample(self.prior(h))
+
+    def dream(self, h: Tensor, code: Tensor, actions: Iterable[Tensor]
+              ) -> Iterator[tuple[Tensor, Tensor]]:
+        """The prior alone from (h, code), fed `actions` one per step (actions known in
+        advance, as in the open-loop diagnostics; imagination's come from the actor): the
+        (h, code) of each step reached."""
+        for action in actions:
+            h = self.step(h, code, action)
+            code = self.sample_code(h)
+            yield h, code
 
     def feat(self, h: Tensor, code: Tensor) -> Tensor:
         return torch.cat([h, code], -1)
