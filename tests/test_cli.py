@@ -22,7 +22,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_debug_run_writes_config_metrics_and_an_offline_wandb_run(tmp_path):
     run_dir = tmp_path / "run"
-    result = run("preset=debug", f"run_dir={run_dir}", "log.progress=false",
+    result = run("preset=debug", f"run_dir={run_dir}", "log.progress=false", "threads=1",
                  "eval.video_every=2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -52,7 +52,7 @@ def test_debug_run_writes_config_metrics_and_an_offline_wandb_run(tmp_path):
 def test_quantizer_is_a_one_word_change(tmp_path, quantizer):
     run_dir = tmp_path / "run"
     result = run("preset=debug", f"quantizer={quantizer}", "steps=250", "wandb.mode=disabled",
-                 f"run_dir={run_dir}", "log.progress=false", cwd=tmp_path)
+                 f"run_dir={run_dir}", "log.progress=false", "threads=1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["quantizer"]["name"] == quantizer
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -62,7 +62,8 @@ def test_quantizer_is_a_one_word_change(tmp_path, quantizer):
 def test_module_ids_register_on_import(tmp_path):
     run_dir = tmp_path / "run"
     result = run("preset=debug", "steps=200", "env.id=tests.custom_env:ShortCartPole-v0",
-                 "wandb.mode=disabled", f"run_dir={run_dir}", "log.progress=false", cwd=ROOT)
+                 "wandb.mode=disabled", f"run_dir={run_dir}", "log.progress=false", "threads=1",
+                 cwd=ROOT)
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     lengths = [e["eval/length"] for e in events if "eval/length" in e]
@@ -183,7 +184,7 @@ def test_cartpoles_tuning_does_not_follow_env_id_to_another_env():
 def test_a_run_shorter_than_its_prefill_says_it_never_trains(tmp_path):
     run_dir = tmp_path / "run"
     result = run("preset=debug", "steps=50", "train.prefill=100", "wandb.mode=disabled",
-                 "log.progress=false", f"run_dir={run_dir}", cwd=tmp_path)
+                 "log.progress=false", "threads=1", f"run_dir={run_dir}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "train.prefill=100 >= steps=50: this run acts at random throughout" in result.stderr
     assert json.loads((run_dir / "summary.json").read_text())["updates"] == 0

@@ -1,6 +1,7 @@
 """Resuming: the same run as if it had never stopped, from the last complete checkpoint."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,12 +14,25 @@ import torch
 from agent.loop import checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false", "seed=1"]
+# One torch thread: test workers run side by side, and threads that outnumber the cores
+# slow a run many times over.
+TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false", "seed=1", "threads=1"]
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+def run(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """run.py in a subprocess; one that outlives `timeout` is stopped with SIGABRT, which makes
+    Python print where every thread was (faulthandler), and the test fails with that."""
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
+    with subprocess.Popen([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            stdout, stderr = process.communicate(timeout=60)
+            pytest.fail(f"run.py {' '.join(args)} still running after {timeout} s; where it "
+                        f"was:\n{stderr[-6000:]}")
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def learning_events(run_dir: Path) -> list[dict]:
@@ -81,10 +95,10 @@ def test_resume_refuses_overrides_that_change_what_was_trained(tmp_path, overrid
 def test_resume_takes_the_saved_value_again_and_how_the_run_is_carried_out(tmp_path):
     run_dir = tmp_path / "run"
     assert run(*TINY, "steps=200", f"run_dir={run_dir}", cwd=tmp_path).returncode == 0
-    result = run(f"resume={run_dir}", "steps=300", "seed=1", "threads=1", "eval.every=150",
+    result = run(f"resume={run_dir}", "steps=300", "seed=1", "threads=2", "eval.every=150",
                  "checkpoint.every=50", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "with ['steps=300', 'threads=1', 'eval.every=150', 'checkpoint.every=50']" in (
+    assert "with ['steps=300', 'threads=2', 'eval.every=150', 'checkpoint.every=50']" in (
         result.stderr)  # seed=1 is the saved seed: nothing changed, nothing to say
     assert json.loads((run_dir / "summary.json").read_text())["steps"] == 300
 
