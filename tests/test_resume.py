@@ -29,7 +29,11 @@ def run(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProc
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGABRT)
-            stdout, stderr = process.communicate(timeout=60)
+            try:
+                stdout, stderr = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:  # not even the dump came
+                process.kill()
+                stdout, stderr = process.communicate()
             pytest.fail(f"run.py {' '.join(args)} still running after {timeout} s; where it "
                         f"was:\n{stderr[-6000:]}")
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
