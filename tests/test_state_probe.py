@@ -59,13 +59,14 @@ def test_the_probe_reads_a_real_run_against_its_envs_state(cartpole_run):
     result = probe_state(agent, envs=4, steps=30, seed=0)
     assert result.samples == 120  # every step scored once, from the other half's fit
     assert list(result.features) == ["h", "code", "h and code"]
-    assert list(result.imagined) == [1, 5, 15]
+    assert list(result.imagined) == list(result.likeliest) == [1, 5, 15]
     for fits in result.features.values():
         assert len(fits) == 4 and all(np.isfinite([f.r2, f.rmse]).all() for f in fits)
     assert len(result.spread) == 4 and all(s > 0 for s in result.spread)
     lines = result.lines(CARTPOLE)
     assert lines[0] == "| read from | x | x_dot | theta | theta_dot |"
     assert lines[-2].startswith("| the state's std |")
+    assert lines[-3].startswith("| imagined 15 steps ahead, likeliest codes |")
 
 
 def test_imagining_with_the_true_codes_reproduces_the_real_steps_read_out(cartpole_run,

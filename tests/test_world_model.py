@@ -374,3 +374,32 @@ def test_terminal_weight_is_read_from_the_config_and_must_be_positive():
     cfg.model.terminal_weight = 0.0
     with pytest.raises(ConfigError, match=r"model\.terminal_weight=0\.0 is invalid"):
         validate(cfg)
+
+
+@pytest.mark.parametrize("name", [n for n in available() if n != "none"])
+def test_the_likeliest_code_is_each_groups_most_probable_class(name):
+    prior = Agent(4, 2, small_config(name)).world_model.prior_dist
+    q = prior.quantizer
+    winners = torch.randint(q.classes, (8, q.groups))
+    logits = torch.randn(8, q.groups, q.classes)
+    logits.scatter_(-1, winners[..., None], 5.0)  # above every other class (randn < 5 here)
+    assert (logits.topk(2, -1).values[..., 1] < 5.0).all()
+    torch.testing.assert_close(prior.likeliest(logits.flatten(-2)), q.indices_to_code(winners))
+
+
+@pytest.mark.parametrize("name", ["fsq", "categorical", "none"])
+def test_dreaming_the_likeliest_codes_is_deterministic_and_sampling_is_not(name):
+    cfg = small_config(name)
+    wm = Agent(4, 2, cfg).world_model.eval()
+    h = torch.randn(32, cfg.model.deter)
+    code = wm.sample_code(h)
+    actions = [torch.nn.functional.one_hot(torch.randint(2, (32,)), 2).float()
+               for _ in range(5)]
+    with torch.no_grad():
+        likeliest = [list(wm.dream(h, code, actions, likeliest=True)) for _ in range(2)]
+        sampled = [list(wm.dream(h, code, actions)) for _ in range(2)]
+    for (h1, c1), (h2, c2) in zip(*likeliest, strict=True):
+        assert torch.equal(h1, h2) and torch.equal(c1, c2)
+        torch.testing.assert_close(c1, wm.likeliest_code(h1))
+    if name != "none":  # the continuous arm's default prior (mse) is a point: no sampling
+        assert not all(torch.equal(c1, c2) for (_, c1), (_, c2) in zip(*sampled, strict=True))

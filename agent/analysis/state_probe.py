@@ -12,9 +12,12 @@ is fitted on half the envs and scored (R², 1: perfect, 0: no better than the me
 the error in the state's units) on the other half, and the other way round. For a run from
 pixels this says whether the frames' content reached the model's state: a CartPole policy
 from pixels that cannot balance (docs/results/env-targets.md) either lacks the pole's angle
-and angular velocity there, or has them and fails to use them (in acting, or in the
-imagined rollouts it learns from, which this does not test). The policy's own states set
-the spread the scores are relative to: compare runs by the error, not only by R².
+and angular velocity there, or has them and fails to use them. The imagined rows read the
+same read-out on the prior's steps 1, 5 and 15 ahead, its codes sampled as imagination
+samples them and, apart, its likeliest codes: whether the rollouts the actor learns from
+keep the state, and if not, whether the prior's spread or its own error loses it. The
+policy's own states set the spread the scores are relative to: compare runs by the error,
+not only by R².
 """
 
 import argparse
@@ -49,6 +52,7 @@ class StateProbe:
     spread: list[float]             # the steps' std per state dimension
     samples: int                    # steps, each scored once
     imagined: dict[int, list[Fit]]  # horizon -> the h-and-code read-out on imagined steps
+    likeliest: dict[int, list[Fit]]  # the same, imagined with the prior's likeliest codes
 
     def lines(self, names: list[str] | None = None) -> list[str]:
         names = names or [f"state[{d}]" for d in range(len(self.spread))]
@@ -56,14 +60,17 @@ class StateProbe:
         for name, fits in self.features.items():
             out.append(f"| {name} | " + " | ".join(f"{f.r2:.3f} ({f.rmse:.3g})" for f in fits)
                        + " |")
-        for horizon, fits in self.imagined.items():
-            out.append(f"| imagined {horizon} step{'s' * (horizon > 1)} ahead | "
-                       + " | ".join(f"{f.r2:.3f} ({f.rmse:.3g})" for f in fits) + " |")
+        for how, imagined in (("", self.imagined), (", likeliest codes", self.likeliest)):
+            for horizon, fits in imagined.items():
+                out.append(f"| imagined {horizon} step{'s' * (horizon > 1)} ahead{how} | "
+                           + " | ".join(f"{f.r2:.3f} ({f.rmse:.3g})" for f in fits) + " |")
         out.append("| the state's std | " + " | ".join(f"{s:.3g}" for s in self.spread) + " |")
         return out + [f"held-out R² (and error in the state's units) of a ridge read-out over "
                       f"{self.samples} steps: fitted on half the envs, scored on the other "
                       f"half, and the other way round, averaged; imagined: the h-and-code "
-                      f"read-out on the prior's steps from each step, fed the actions taken"]
+                      f"read-out on the prior's steps from each step, fed the actions taken, "
+                      f"its codes sampled (as imagination does) or the likeliest (what is "
+                      f"left is the prior's error without its sampling noise)"]
 
 
 class Played(NamedTuple):
@@ -151,11 +158,12 @@ def rows(x: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def imagined_fits(agent: Agent, played: Played, read: ReadOut, scored: np.ndarray,
-                  horizon: int) -> list[Fit]:
+                  horizon: int, likeliest: bool = False) -> list[Fit]:
     """`read` (an h-and-code read-out fitted on other envs' real steps) on the `scored`
     envs' imagined steps: from each step t, `horizon` prior steps fed the actions taken at
     t … t + horizon - 1 (as imagination rolls), scored against the state at t + horizon
-    where no episode began in between."""
+    where no episode began in between. The prior's codes are sampled, or with `likeliest`
+    its most probable ones."""
     wm = agent.world_model
     reach = played.state.shape[1] - horizon  # starts that have `horizon` steps after them
 
@@ -165,7 +173,8 @@ def imagined_fits(agent: Agent, played: Played, read: ReadOut, scored: np.ndarra
 
     actions = (starting(played.action, k) for k in range(horizon))
     with evaluating(wm):
-        *_, (h, code) = wm.dream(starting(played.h), starting(played.code), actions)
+        *_, (h, code) = wm.dream(starting(played.h), starting(played.code), actions,
+                                 likeliest)
     pred = read(torch.cat([h, code], -1).float().cpu().numpy())
     true = rows(played.state[scored][:, horizon:])
     crossed = np.stack([played.is_first[scored][:, k:k + reach]
@@ -191,10 +200,10 @@ def probe_state(agent: Agent, envs: int = 16, steps: int = 250, seed: int = 0) -
     fits = {name: both_folds(rows(x), y, fold) for name, x in flat.items()}
     halves = (first_half, ~first_half)
     reads = [ReadOut.fit(rows(flat["h and code"][half]), rows(state[half])) for half in halves]
-    imagined = {k: averaged(*(imagined_fits(agent, played, read, ~half, k)
-                              for read, half in zip(reads, halves, strict=True)))
-                for k in HORIZONS if k < steps}
-    return StateProbe(fits, [float(s) for s in y.std(0)], len(y), imagined)
+    imagined = [{k: averaged(*(imagined_fits(agent, played, read, ~half, k, likeliest)
+                               for read, half in zip(reads, halves, strict=True)))
+                 for k in HORIZONS if k < steps} for likeliest in (False, True)]
+    return StateProbe(fits, [float(s) for s in y.std(0)], len(y), *imagined)
 
 
 CARTPOLE = ["x", "x_dot", "theta", "theta_dot"]

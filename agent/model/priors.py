@@ -43,6 +43,10 @@ class DiscretePrior:
     def sample(self, params: Tensor) -> Tensor:
         return self.quantizer.indices_to_code(sample_categorical(self.logprobs(params)))
 
+    def likeliest(self, params: Tensor) -> Tensor:
+        """The code of each group's most probable class."""
+        return self.quantizer.indices_to_code(self.logprobs(params).argmax(-1))
+
 
 class ContinuousPrior:
     """A Gaussian over the code (D = negative log-likelihood), or with `gaussian=False` a
@@ -82,6 +86,9 @@ class ContinuousPrior:
             return mean
         code = mean + std * torch.randn_like(mean)
         return code.clamp(-1, 1) if self.bounded else code
+
+    def likeliest(self, params: Tensor) -> Tensor:
+        return self._mean_std(params)[0]
 
 
 def make_prior(quantizer: Quantizer, unimix: float) -> DiscretePrior | ContinuousPrior:

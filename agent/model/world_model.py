@@ -131,14 +131,19 @@ class WorldModel(nn.Module):
         G x K classes and turned into a code by `quantizer.indices_to_code`."""
         return self.prior_dist.sample(self.prior(h))
 
-    def dream(self, h: Tensor, code: Tensor, actions: Iterable[Tensor]
+    def likeliest_code(self, h: Tensor) -> Tensor:
+        """The prior's most probable code given h (its mean, for a continuous prior)."""
+        return self.prior_dist.likeliest(self.prior(h))
+
+    def dream(self, h: Tensor, code: Tensor, actions: Iterable[Tensor], likeliest: bool = False
               ) -> Iterator[tuple[Tensor, Tensor]]:
         """The prior alone from (h, code), fed `actions` one per step (actions known in
         advance, as in the open-loop diagnostics; imagination's come from the actor): the
-        (h, code) of each step reached."""
+        (h, code) of each step reached, its code sampled, or with `likeliest` the prior's
+        most probable one (no sampling noise: what is left is the prior's own error)."""
         for action in actions:
             h = self.step(h, code, action)
-            code = self.sample_code(h)
+            code = self.likeliest_code(h) if likeliest else self.sample_code(h)
             yield h, code
 
     def feat(self, h: Tensor, code: Tensor) -> Tensor:
