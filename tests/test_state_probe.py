@@ -59,7 +59,7 @@ def test_the_probe_reads_a_real_run_against_its_envs_state(cartpole_run):
     result = probe_state(agent, envs=4, steps=30, seed=0)
     assert result.samples == 120  # every step scored once, from the other half's fit
     assert list(result.features) == ["h", "code", "h and code"]
-    assert list(result.imagined) == list(result.likeliest) == [1, 5, 15]
+    assert list(result.imagined) == list(result.imagined_likeliest) == [1, 5, 15]
     for fits in result.features.values():
         assert len(fits) == 4 and all(np.isfinite([f.r2, f.rmse]).all() for f in fits)
     assert len(result.spread) == 4 and all(s > 0 for s in result.spread)

@@ -387,9 +387,12 @@ def test_the_likeliest_code_is_each_groups_most_probable_class(name):
     torch.testing.assert_close(prior.likeliest(logits.flatten(-2)), q.indices_to_code(winners))
 
 
-@pytest.mark.parametrize("name", ["fsq", "categorical", "none"])
-def test_dreaming_the_likeliest_codes_is_deterministic_and_sampling_is_not(name):
+@pytest.mark.parametrize("name, prior", [("fsq", None), ("categorical", None),
+                                         ("none", "gaussian"), ("none", "mse")])
+def test_dreaming_the_likeliest_codes_is_deterministic_and_sampling_is_not(name, prior):
     cfg = small_config(name)
+    if prior:
+        cfg.quantizer.prior = prior
     wm = Agent(4, 2, cfg).world_model.eval()
     h = torch.randn(32, cfg.model.deter)
     code = wm.sample_code(h)
@@ -401,5 +404,8 @@ def test_dreaming_the_likeliest_codes_is_deterministic_and_sampling_is_not(name)
     for (h1, c1), (h2, c2) in zip(*likeliest, strict=True):
         assert torch.equal(h1, h2) and torch.equal(c1, c2)
         torch.testing.assert_close(c1, wm.likeliest_code(h1))
-    if name != "none":  # the continuous arm's default prior (mse) is a point: no sampling
+    if prior == "mse":  # a point prediction: its sample is its mean, the likeliest code
+        for h1, c1 in sampled[0]:
+            torch.testing.assert_close(c1, wm.likeliest_code(h1))
+    else:
         assert not all(torch.equal(c1, c2) for (_, c1), (_, c2) in zip(*sampled, strict=True))

@@ -52,7 +52,7 @@ class StateProbe:
     spread: list[float]             # the steps' std per state dimension
     samples: int                    # steps, each scored once
     imagined: dict[int, list[Fit]]  # horizon -> the h-and-code read-out on imagined steps
-    likeliest: dict[int, list[Fit]]  # the same, imagined with the prior's likeliest codes
+    imagined_likeliest: dict[int, list[Fit]]  # the same, the prior's likeliest codes fed on
 
     def lines(self, names: list[str] | None = None) -> list[str]:
         names = names or [f"state[{d}]" for d in range(len(self.spread))]
@@ -60,7 +60,8 @@ class StateProbe:
         for name, fits in self.features.items():
             out.append(f"| {name} | " + " | ".join(f"{f.r2:.3f} ({f.rmse:.3g})" for f in fits)
                        + " |")
-        for how, imagined in (("", self.imagined), (", likeliest codes", self.likeliest)):
+        for how, imagined in (("", self.imagined),
+                              (", likeliest codes", self.imagined_likeliest)):
             for horizon, fits in imagined.items():
                 out.append(f"| imagined {horizon} step{'s' * (horizon > 1)} ahead{how} | "
                            + " | ".join(f"{f.r2:.3f} ({f.rmse:.3g})" for f in fits) + " |")
@@ -69,8 +70,8 @@ class StateProbe:
                       f"{self.samples} steps: fitted on half the envs, scored on the other "
                       f"half, and the other way round, averaged; imagined: the h-and-code "
                       f"read-out on the prior's steps from each step, fed the actions taken, "
-                      f"its codes sampled (as imagination does) or the likeliest (what is "
-                      f"left is the prior's error without its sampling noise)"]
+                      f"its codes sampled (as imagination does) or the likeliest (no "
+                      f"sampling noise)"]
 
 
 class Played(NamedTuple):
@@ -200,10 +201,13 @@ def probe_state(agent: Agent, envs: int = 16, steps: int = 250, seed: int = 0) -
     fits = {name: both_folds(rows(x), y, fold) for name, x in flat.items()}
     halves = (first_half, ~first_half)
     reads = [ReadOut.fit(rows(flat["h and code"][half]), rows(state[half])) for half in halves]
-    imagined = [{k: averaged(*(imagined_fits(agent, played, read, ~half, k, likeliest)
-                               for read, half in zip(reads, halves, strict=True)))
-                 for k in HORIZONS if k < steps} for likeliest in (False, True)]
-    return StateProbe(fits, [float(s) for s in y.std(0)], len(y), *imagined)
+    def imagined(likeliest: bool) -> dict[int, list[Fit]]:
+        return {k: averaged(*(imagined_fits(agent, played, read, ~half, k, likeliest)
+                              for read, half in zip(reads, halves, strict=True)))
+                for k in HORIZONS if k < steps}
+
+    return StateProbe(fits, [float(s) for s in y.std(0)], len(y), imagined=imagined(False),
+                      imagined_likeliest=imagined(True))
 
 
 CARTPOLE = ["x", "x_dot", "theta", "theta_dot"]

@@ -88,6 +88,7 @@ class ContinuousPrior:
         return code.clamp(-1, 1) if self.bounded else code
 
     def likeliest(self, params: Tensor) -> Tensor:
+        """The mean (a Gaussian's mode)."""
         return self._mean_std(params)[0]
 
 

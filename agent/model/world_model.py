@@ -140,7 +140,7 @@ class WorldModel(nn.Module):
         """The prior alone from (h, code), fed `actions` one per step (actions known in
         advance, as in the open-loop diagnostics; imagination's come from the actor): the
         (h, code) of each step reached, its code sampled, or with `likeliest` the prior's
-        most probable one (no sampling noise: what is left is the prior's own error)."""
+        most probable one (no sampling noise)."""
         for action in actions:
             h = self.step(h, code, action)
             code = self.likeliest_code(h) if likeliest else self.sample_code(h)
