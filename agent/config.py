@@ -102,6 +102,12 @@ class ModelConfig:
     head itself always gets its whole gradient, and the forward pass (losses, imagination)
     is the same at every share. On MinAtar, 0 keeps fsq's code from collapsing
     (docs/results/minatar.md); on CartPole it learns worse (docs/results/cartpole.md)."""
+    overshoot: int = 0
+    """Steps beyond the next that the dynamics loss also scores, rolling the prior on its
+    own sampled codes from every replayed state (WorldModel.overshoot_loss; scale
+    loss_scales.overshoot). 0: DreamerV3's one-step loss only. Imagination rolls the prior
+    15 steps on its samples where training scores one; on CartPole from pixels its rollouts
+    lose the pole within five (docs/results/env-targets.md)."""
 
 
 @dataclass
@@ -111,6 +117,8 @@ class LossScales:
     cont: float = 1.0
     dyn: float = 0.5
     rep: float = 0.1
+    overshoot: float = 0.5
+    """The dynamics loss further ahead (model.overshoot), weighed as `dyn`."""
     quant: float = 1.0
     """Multiplies every quantizer term (those carry their own weights, e.g. VQ's beta)."""
 

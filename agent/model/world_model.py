@@ -36,9 +36,10 @@ class WorldModel(nn.Module):
     """`spec` says which observation keys are vectors (an MLP on their symlog, concatenated)
     and which are images (a CNN each); with images, one linear layer merges the embeddings."""
 
-    LOSSES = ("recon", "reward", "cont", "dyn", "rep")
-    """The terms `loss` returns besides the quantizer's own (as quant_<name>); each has a
-    scale of the same name in the config's loss_scales, the quantizer's terms `quant`."""
+    LOSSES = ("recon", "reward", "cont", "dyn", "rep", "overshoot")
+    """The terms `loss` returns besides the quantizer's own (as quant_<name>; `overshoot`
+    only with model.overshoot > 0); each has a scale of the same name in the config's
+    loss_scales, the quantizer's terms `quant`."""
 
     def __init__(self, spec: ObservationSpec, act_dim: int, cfg: Config):
         super().__init__()
@@ -46,6 +47,7 @@ class WorldModel(nn.Module):
         self.free_bits = cfg.train.free_bits
         self.prior_grad_into_h = m.prior_grad_into_h
         self.terminal_weight = m.terminal_weight
+        self.overshoot = m.overshoot
         self.vector_keys, self.image_keys = spec.vector_keys, spec.image_keys
         self.spec_sizes = {k: spec.keys[k].shape[0] for k in self.vector_keys}
         vector_dim = sum(self.spec_sizes.values())
@@ -202,6 +204,35 @@ class WorldModel(nn.Module):
             dyn, rep = dyn.clamp(min=self.free_bits), rep.clamp(min=self.free_bits)
         return dyn.mean(), rep.mean()
 
+    def overshoot_loss(self, states: ObservedStates, action: Tensor, is_first: Tensor
+                       ) -> Tensor:
+        """The dynamics loss k = 2 .. overshoot + 1 steps ahead (the one-step loss is `dyn`):
+        from each replayed h_t the prior is rolled on its own sampled codes, fed the actions
+        taken, and each step's prediction is scored against the posterior code there, as
+        imagination rolls it (PlaNet's latent overshooting, on sampled codes). Trains the
+        step input, the GRU and the prior head: the start h and the samples are detached,
+        so the encoder gets none of it. Free bits apply per step as in `dyn`; steps past the
+        window or across an episode's start are left out of the mean."""
+        posterior = states.quantized
+        keep = 1.0 - is_first.float()  # [B, T]
+        h, valid = states.h.detach(), torch.ones_like(keep)
+        total = count = 0.0
+        for k in range(1, self.overshoot + 1):
+            h = h[:, :-1]  # the starts t whose target t + k is in the window
+            code = self.sample_code(h).detach()
+            taken = action[:, k - 1:k - 1 + h.shape[1]]
+            h = self.step(h.flatten(0, 1), code.flatten(0, 1), taken.flatten(0, 1)
+                          ).unflatten(0, h.shape[:2])  # a GRU cell takes one batch dim
+            valid = valid[:, :-1] * keep[:, k:]  # no episode start in (t, t + k]
+            target = QuantizerOutput(posterior.code[:, k:], posterior.indices[:, k:],
+                                     posterior.probs[:, k:], {}, {})
+            dyn, _ = self.prior_dist.losses(target, self.prior(h))
+            if self.prior_dist.is_divergence:
+                dyn = dyn.clamp(min=self.free_bits)
+            total = total + (dyn * valid).sum()
+            count = count + valid.sum()
+        return total / count.clamp(min=1.0)
+
     def continue_weights(self, cont: Tensor) -> Tensor | None:
         """Per-step weights of the continue loss: terminal_weight where an episode ended, 1
         elsewhere (None, unweighted, at the default 1)."""
@@ -226,5 +257,7 @@ class WorldModel(nn.Module):
             "dyn": dyn,
             "rep": rep,
         }
+        if self.overshoot:
+            losses["overshoot"] = self.overshoot_loss(states, batch.action, batch.is_first)
         losses.update({f"quant_{k}": v for k, v in posterior.losses.items()})
         return losses, states

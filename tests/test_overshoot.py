@@ -1,0 +1,103 @@
+"""The dynamics loss further ahead (model.overshoot): what it scores, where its gradient
+goes, and that without it the losses are DreamerV3's one-step ones."""
+
+import pytest
+import torch
+
+from agent.agent import Agent
+from agent.errors import ConfigError
+from agent.validation import validate
+from tests.conftest import small_config
+from tests.helpers import cartpole_replay
+
+
+@pytest.fixture(scope="module")
+def replay():
+    return cartpole_replay(300)
+
+
+def batch_with_an_episode_start(replay, seed: int = 0):
+    torch.manual_seed(seed)
+    for _ in range(100):
+        batch = replay.sample(4, 16)
+        if batch.is_first[:, 1:].any():
+            return batch
+    raise AssertionError("random CartPole play gave no episode start inside a window")
+
+
+def agent_with(name: str, overshoot: int) -> Agent:
+    cfg = small_config(name)
+    cfg.model.overshoot = overshoot
+    torch.manual_seed(0)
+    return Agent(4, 2, cfg)
+
+
+def test_without_overshoot_there_is_no_such_term_and_the_others_are_unchanged(replay):
+    batch = batch_with_an_episode_start(replay)
+    plain, shooting = agent_with("categorical", 0), agent_with("categorical", 3)
+    shooting.load_state_dict(plain.state_dict())
+    torch.manual_seed(1)
+    one_step, _ = plain.world_model.loss(batch)
+    torch.manual_seed(1)  # the posterior samples come first: the same in both
+    further, _ = shooting.world_model.loss(batch)
+    assert "overshoot" not in one_step and further["overshoot"].item() > 0
+    assert {k: v.item() for k, v in one_step.items()} == \
+        {k: v.item() for k, v in further.items() if k != "overshoot"}
+
+
+def test_overshoot_scores_each_start_k_steps_ahead_within_its_episode(replay):
+    """With `none`'s point prior a sample is the prior's mean, so the rollouts are exact and
+    a loop over every start and step gives the same mean."""
+    wm = agent_with("none", 3).world_model
+    batch = batch_with_an_episode_start(replay)
+    with torch.no_grad():
+        losses, states = wm.loss(batch)
+        post, h = states.quantized.code, states.h
+        B, T = batch.action.shape[:2]
+        errors = []
+        for b in range(B):
+            for t in range(T):
+                rolled = h[b, t]
+                for k in range(1, 4):
+                    if t + k >= T or batch.is_first[b, t + 1:t + k + 1].any():
+                        break
+                    code = wm.prior(rolled)  # the point prediction of the code at t + k - 1
+                    code = torch.tanh(code)  # none bounds its code, and so its prior
+                    rolled = wm.step(rolled, code, batch.action[b, t + k - 1])
+                    errors.append((torch.tanh(wm.prior(rolled)) - post[b, t + k]).pow(2).sum())
+    expected = torch.stack(errors).mean()
+    assert torch.allclose(losses["overshoot"], expected, rtol=1e-5)
+    # Fewer scored steps than starts times depth: the window's end and the episode's
+    # start both cut rollouts short.
+    assert len(errors) < B * T * 3
+
+
+@pytest.mark.parametrize("name", ["fsq", "categorical"])
+def test_overshoot_trains_the_sequence_model_and_prior_never_the_encoder(name, replay):
+    agent = agent_with(name, 2)
+    for _ in range(3):  # past the zero-initialised heads' first steps
+        agent.train_step(replay.sample(4, 16))
+    wm = agent.world_model
+    wm.free_bits = 0.0
+    losses, _ = wm.loss(batch_with_an_episode_start(replay))
+    trained = {"gru": wm.gru, "step_input": wm.step_input, "prior": wm.prior}
+    params = [p for part in trained.values() for p in part.parameters()]
+    encoder = list(wm.encoder.parameters()) + list(wm.quantizer.parameters())
+    grads = torch.autograd.grad(losses["overshoot"], params + encoder, allow_unused=True)
+    assert all(g is not None and g.abs().sum() > 0 for g in grads[:len(params)])
+    assert all(g is None or g.abs().sum() == 0 for g in grads[len(params):])
+
+
+def test_an_update_with_overshoot_logs_the_term(replay):
+    agent = agent_with("fsq", 2)
+    metrics = agent.train_step(replay.sample(4, 16))
+    assert torch.isfinite(metrics["loss/overshoot"]) and metrics["loss/overshoot"] >= 1.0
+
+
+@pytest.mark.parametrize("overshoot", [-1, 16])
+def test_an_overshoot_outside_the_window_is_refused_before_building(overshoot):
+    cfg = small_config("fsq")  # seq_len 16
+    cfg.model.overshoot = overshoot
+    with pytest.raises(ConfigError, match=rf"model\.overshoot={overshoot} is invalid: it must "
+                                          r"be in \[0, train\.seq_len\) = \[0, 16\)"):
+        validate(cfg)
