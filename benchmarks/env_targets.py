@@ -92,7 +92,8 @@ def main() -> None:
         check_run_folder(run_folder(args.out, task, seed), overrides_for(task, seed))
     all_rows = map_jobs(args.jobs, one, grid)
     for task in args.tasks:
-        _, steps, threshold = TASKS[task]
+        threshold = TASKS[task][2]
+        steps = steps_run(overrides_for(task, args.seeds[0]))
         rows = [r for r in all_rows if r["task"] == task]
         medians = seed_medians(rows)
         if threshold is None:  # a task scored by its final return only
@@ -113,6 +114,12 @@ def main() -> None:
               f"| {fmt(medians['median_final_return'], 1)} | | |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
+
+
+def steps_run(overrides: list[str]) -> int:
+    """The env steps a run with these overrides trains: the last `steps=` given wins, as in
+    run.py, so a run cut short by an extra `steps=N` is reported at N, not the task's."""
+    return int([o for o in overrides if o.startswith("steps=")][-1].split("=", 1)[1])
 
 
 if __name__ == "__main__":

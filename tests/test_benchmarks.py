@@ -370,6 +370,8 @@ def test_env_targets_trains_in_a_folder_per_task_and_seed_and_reports_the_thresh
     assert [step for step, _ in run["curve"]] == [100, 200]
     assert run["final_return"] == run["curve"][-1][1]
     assert "| seed | env steps to threshold | later evals ≥ threshold |" in shown
+    assert "memory: 200 env steps" in shown  # the steps given, not the task's 10,000
+    assert json.loads(out.read_text())["tasks"]["memory"]["steps"] == 200
     again = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks/env_targets.py"), "--tasks", "memory",
          "--seeds", "0", "--out", str(out), "preset=debug", "steps=200", "eval.every=100",
