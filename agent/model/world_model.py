@@ -204,29 +204,32 @@ class WorldModel(nn.Module):
             dyn, rep = dyn.clamp(min=self.free_bits), rep.clamp(min=self.free_bits)
         return dyn.mean(), rep.mean()
 
-    def overshoot_loss(self, states: ObservedStates, action: Tensor, is_first: Tensor
-                       ) -> Tensor:
+    def overshoot_loss(self, states: ObservedStates, prior_params: Tensor, action: Tensor,
+                       is_first: Tensor) -> Tensor:
         """The dynamics loss k = 2 .. overshoot + 1 steps ahead (the one-step loss is `dyn`):
         from each replayed h_t the prior is rolled on its own sampled codes, fed the actions
         taken, and each step's prediction is scored against the posterior code there, as
         imagination rolls it (PlaNet's latent overshooting, on sampled codes). Trains the
         step input, the GRU and the prior head: the start h and the samples are detached,
         so the encoder gets none of it. Free bits apply per step as in `dyn`; steps past the
-        window or across an episode's start are left out of the mean."""
+        window or across an episode's start are left out of the mean. `prior_params`: the
+        prior's output on the observed h, which the one-step loss has already computed."""
         posterior = states.quantized
         keep = 1.0 - is_first.float()  # [B, T]
         h, valid = states.h.detach(), torch.ones_like(keep)
         total = count = 0.0
+        params = prior_params.detach()
         for k in range(1, self.overshoot + 1):
-            h = h[:, :-1]  # the starts t whose target t + k is in the window
-            code = self.sample_code(h).detach()
+            h, params = h[:, :-1], params[:, :-1]  # starts whose t + k is in the window
+            code = self.prior_dist.sample(params).detach()
             taken = action[:, k - 1:k - 1 + h.shape[1]]
             h = self.step(h.flatten(0, 1), code.flatten(0, 1), taken.flatten(0, 1)
                           ).unflatten(0, h.shape[:2])  # a GRU cell takes one batch dim
             valid = valid[:, :-1] * keep[:, k:]  # no episode start in (t, t + k]
             target = QuantizerOutput(posterior.code[:, k:], posterior.indices[:, k:],
                                      posterior.probs[:, k:], {}, {})
-            dyn, _ = self.prior_dist.losses(target, self.prior(h))
+            params = self.prior(h)
+            dyn, _ = self.prior_dist.losses(target, params)
             if self.prior_dist.is_divergence:
                 dyn = dyn.clamp(min=self.free_bits)
             total = total + (dyn * valid).sum()
@@ -246,7 +249,8 @@ class WorldModel(nn.Module):
         posterior = states.quantized
         feat = self.feat(states.h, posterior.code)
         prior_input = scale_gradient(states.h, self.prior_grad_into_h)
-        dyn, rep = self.dynamics_losses(posterior, self.prior(prior_input))
+        prior_params = self.prior(prior_input)
+        dyn, rep = self.dynamics_losses(posterior, prior_params)
         recon = self.reconstruction_loss(feat, batch.obs)
         cont_logit = self.cont(feat).squeeze(-1)
         losses = {
@@ -258,6 +262,7 @@ class WorldModel(nn.Module):
             "rep": rep,
         }
         if self.overshoot:
-            losses["overshoot"] = self.overshoot_loss(states, batch.action, batch.is_first)
+            losses["overshoot"] = self.overshoot_loss(states, prior_params, batch.action,
+                                                      batch.is_first)
         losses.update({f"quant_{k}": v for k, v in posterior.losses.items()})
         return losses, states
