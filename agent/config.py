@@ -95,10 +95,11 @@ class ModelConfig:
     sparse boards `mean_frame` keeps the code from collapsing in the first updates
     (docs/results/minatar.md); elsewhere it is not measured yet."""
     prior_grad_into_h: float = 1.0
-    """Share of the dynamics loss's gradient that reaches h (and through it the GRU, the
-    step input, the previous codes and so the encoder): 1 trains the sequence model for the
-    prior too, as DreamerV3 does; 0 leaves the prior to read an h shaped by the decoder,
-    reward and continue heads alone; values between scale that gradient linearly. The prior
+    """Share of the dynamics loss's gradient (and model.overshoot's) that reaches h (and
+    through it the GRU, the step input, the previous codes and so the encoder): 1 trains the
+    sequence model for the prior too, as DreamerV3 does; 0 leaves the prior to read an h
+    shaped by the decoder, reward and continue heads alone; values between scale that
+    gradient linearly. The prior
     head itself always gets its whole gradient, and the forward pass (losses, imagination)
     is the same at every share. On MinAtar, 0 keeps fsq's code from collapsing
     (docs/results/minatar.md); on CartPole it learns worse (docs/results/cartpole.md)."""

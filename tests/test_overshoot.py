@@ -72,6 +72,39 @@ def test_overshoot_scores_each_start_k_steps_ahead_within_its_episode(replay):
     assert len(errors) < B * T * 3
 
 
+def test_categorical_overshoot_is_the_kl_per_step_with_free_bits_each(replay):
+    """Rollouts on the prior's likeliest codes (in place of samples) make a hand loop exact:
+    each scored step's KL, summed over groups, is clamped at free bits on its own."""
+    wm = agent_with("categorical", 3).world_model
+    wm.prior_dist.sample = wm.prior_dist.likeliest
+    batch = batch_with_an_episode_start(replay)
+    with torch.no_grad():
+        torch.manual_seed(2)
+        _, states = wm.loss(batch)
+        probs, h = states.quantized.probs, states.h
+        G, K = probs.shape[-2:]
+        B, T = batch.action.shape[:2]
+        kls = []
+        for b in range(B):
+            for t in range(T):
+                rolled = h[b, t]
+                for k in range(1, 4):
+                    if t + k >= T or batch.is_first[b, t + 1:t + k + 1].any():
+                        break
+                    logits = wm.prior(rolled).unflatten(-1, (G, K))
+                    code = torch.nn.functional.one_hot(logits.argmax(-1), K).flatten().float()
+                    rolled = wm.step(rolled, code, batch.action[b, t + k - 1])
+                    prior = wm.prior_dist.logprobs(wm.prior(rolled))
+                    post = probs[b, t + k]
+                    kls.append((post * (post.clamp(min=1e-30).log() - prior)).sum())
+        kls = torch.stack(kls)
+        wm.free_bits = kls.median().item()  # half the steps below it
+        torch.manual_seed(2)  # the same posterior samples
+        losses, _ = wm.loss(batch)
+    assert torch.allclose(losses["overshoot"], kls.clamp(min=wm.free_bits).mean(), rtol=1e-4)
+    assert losses["overshoot"] > kls.mean()  # the clamp acted step by step
+
+
 @pytest.mark.parametrize("name", ["fsq", "categorical"])
 def test_overshoot_trains_the_sequence_model_and_prior_never_the_encoder(name, replay):
     agent = agent_with(name, 2)
@@ -101,3 +134,18 @@ def test_an_overshoot_outside_the_window_is_refused_before_building(overshoot):
     with pytest.raises(ConfigError, match=rf"model\.overshoot={overshoot} is invalid: it must "
                                           r"be in \[0, train\.seq_len\) = \[0, 16\)"):
         validate(cfg)
+
+
+def test_with_no_prior_gradient_into_h_overshoot_trains_the_prior_head_alone(replay):
+    agent = agent_with("fsq", 2)
+    agent.world_model.prior_grad_into_h = 0.0
+    for _ in range(3):
+        agent.train_step(replay.sample(4, 16))
+    wm = agent.world_model
+    wm.free_bits = 0.0
+    losses, _ = wm.loss(batch_with_an_episode_start(replay))
+    head, sequence = list(wm.prior.parameters()), [*wm.gru.parameters(),
+                                                  *wm.step_input.parameters()]
+    grads = torch.autograd.grad(losses["overshoot"], head + sequence, allow_unused=True)
+    assert all(g is not None and g.abs().sum() > 0 for g in grads[:len(head)])
+    assert all(g is None or g.abs().sum() == 0 for g in grads[len(head):])

@@ -211,9 +211,12 @@ class WorldModel(nn.Module):
         taken, and each step's prediction is scored against the posterior code there, as
         imagination rolls it (PlaNet's latent overshooting, on sampled codes). Trains the
         step input, the GRU and the prior head: the start h and the samples are detached,
-        so the encoder gets none of it. Free bits apply per step as in `dyn`; steps past the
-        window or across an episode's start are left out of the mean. `prior_params`: the
-        prior's output on the observed h, which the one-step loss has already computed."""
+        so the encoder gets none of it; `prior_grad_into_h` scales what reaches the rolled h
+        as it does for `dyn` (at 0 only the prior head learns from it). Free bits apply per
+        step as in `dyn`; steps past the window or across an episode's start are left out.
+        One mean over every scored (start, step): a larger K adds terms, not weight.
+        `prior_params`: the prior's output on the observed h, which the one-step loss has
+        already computed."""
         posterior = states.quantized
         keep = 1.0 - is_first.float()  # [B, T]
         h, valid = states.h.detach(), torch.ones_like(keep)
@@ -228,7 +231,7 @@ class WorldModel(nn.Module):
             valid = valid[:, :-1] * keep[:, k:]  # no episode start in (t, t + k]
             target = QuantizerOutput(posterior.code[:, k:], posterior.indices[:, k:],
                                      posterior.probs[:, k:], {}, {})
-            params = self.prior(h)
+            params = self.prior(scale_gradient(h, self.prior_grad_into_h))
             dyn, _ = self.prior_dist.losses(target, params)
             if self.prior_dist.is_divergence:
                 dyn = dyn.clamp(min=self.free_bits)
