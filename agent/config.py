@@ -99,10 +99,10 @@ class ModelConfig:
     through it the GRU, the step input, the previous codes and so the encoder): 1 trains the
     sequence model for the prior too, as DreamerV3 does; 0 leaves the prior to read an h
     shaped by the decoder, reward and continue heads alone; values between scale that
-    gradient linearly. The prior
-    head itself always gets its whole gradient, and the forward pass (losses, imagination)
-    is the same at every share. On MinAtar, 0 keeps fsq's code from collapsing
-    (docs/results/minatar.md); on CartPole it learns worse (docs/results/cartpole.md)."""
+    gradient linearly. The prior head itself always gets its whole gradient, and the
+    forward pass (losses, imagination) is the same at every share. On MinAtar, 0 keeps
+    fsq's code from collapsing (docs/results/minatar.md); on CartPole it learns worse
+    (docs/results/cartpole.md)."""
     overshoot: int = 0
     """Steps beyond the next that the dynamics loss also scores, rolling the prior on its
     own sampled codes from every replayed state (WorldModel.overshoot_loss; scale

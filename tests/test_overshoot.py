@@ -45,31 +45,37 @@ def test_without_overshoot_there_is_no_such_term_and_the_others_are_unchanged(re
         {k: v.item() for k, v in further.items() if k != "overshoot"}
 
 
+def hand_rollouts(wm, batch, h, depth, code_of, score) -> torch.Tensor:
+    """A loop over every start and step of the rollouts overshoot_loss batches: the prior
+    rolled from each h[b, t] on `code_of(its output)`, stopped at the window's end or an
+    episode's start; `score(prior output at t + k, b, t + k)` for each step it reaches."""
+    B, T = batch.action.shape[:2]
+    scores = []
+    for b in range(B):
+        for t in range(T):
+            rolled = h[b, t]
+            for k in range(1, depth + 1):
+                if t + k >= T or batch.is_first[b, t + 1:t + k + 1].any():
+                    break
+                rolled = wm.step(rolled, code_of(wm.prior(rolled)), batch.action[b, t + k - 1])
+                scores.append(score(wm.prior(rolled), b, t + k))
+    return torch.stack(scores)
+
+
 def test_overshoot_scores_each_start_k_steps_ahead_within_its_episode(replay):
-    """With `none`'s point prior a sample is the prior's mean, so the rollouts are exact and
-    a loop over every start and step gives the same mean."""
+    """With `none`'s point prior a sample is the prior's mean (bounded by tanh, as its
+    code), so the rollouts are exact and the hand loop gives the same mean."""
     wm = agent_with("none", 3).world_model
     batch = batch_with_an_episode_start(replay)
     with torch.no_grad():
         losses, states = wm.loss(batch)
-        post, h = states.quantized.code, states.h
-        B, T = batch.action.shape[:2]
-        errors = []
-        for b in range(B):
-            for t in range(T):
-                rolled = h[b, t]
-                for k in range(1, 4):
-                    if t + k >= T or batch.is_first[b, t + 1:t + k + 1].any():
-                        break
-                    code = wm.prior(rolled)  # the point prediction of the code at t + k - 1
-                    code = torch.tanh(code)  # none bounds its code, and so its prior
-                    rolled = wm.step(rolled, code, batch.action[b, t + k - 1])
-                    errors.append((torch.tanh(wm.prior(rolled)) - post[b, t + k]).pow(2).sum())
-    expected = torch.stack(errors).mean()
-    assert torch.allclose(losses["overshoot"], expected, rtol=1e-5)
+        post = states.quantized.code
+        errors = hand_rollouts(wm, batch, states.h, 3, torch.tanh,
+                               lambda params, b, s: (torch.tanh(params) - post[b, s]).pow(2).sum())
+    assert torch.allclose(losses["overshoot"], errors.mean(), rtol=1e-5)
     # Fewer scored steps than starts times depth: the window's end and the episode's
     # start both cut rollouts short.
-    assert len(errors) < B * T * 3
+    assert len(errors) < batch.action.shape[0] * batch.action.shape[1] * 3
 
 
 def test_categorical_overshoot_is_the_kl_per_step_with_free_bits_each(replay):
@@ -81,23 +87,18 @@ def test_categorical_overshoot_is_the_kl_per_step_with_free_bits_each(replay):
     with torch.no_grad():
         torch.manual_seed(2)
         _, states = wm.loss(batch)
-        probs, h = states.quantized.probs, states.h
+        probs = states.quantized.probs
         G, K = probs.shape[-2:]
-        B, T = batch.action.shape[:2]
-        kls = []
-        for b in range(B):
-            for t in range(T):
-                rolled = h[b, t]
-                for k in range(1, 4):
-                    if t + k >= T or batch.is_first[b, t + 1:t + k + 1].any():
-                        break
-                    logits = wm.prior(rolled).unflatten(-1, (G, K))
-                    code = torch.nn.functional.one_hot(logits.argmax(-1), K).flatten().float()
-                    rolled = wm.step(rolled, code, batch.action[b, t + k - 1])
-                    prior = wm.prior_dist.logprobs(wm.prior(rolled))
-                    post = probs[b, t + k]
-                    kls.append((post * (post.clamp(min=1e-30).log() - prior)).sum())
-        kls = torch.stack(kls)
+
+        def likeliest(params):
+            return torch.nn.functional.one_hot(params.unflatten(-1, (G, K)).argmax(-1), K
+                                               ).flatten().float()
+
+        def kl(params, b, s):
+            post = probs[b, s]
+            return (post * (post.clamp(min=1e-30).log() - wm.prior_dist.logprobs(params))).sum()
+
+        kls = hand_rollouts(wm, batch, states.h, 3, likeliest, kl)
         wm.free_bits = kls.median().item()  # half the steps below it
         torch.manual_seed(2)  # the same posterior samples
         losses, _ = wm.loss(batch)
