@@ -1,0 +1,73 @@
+"""The world model's losses by when the replayed steps were collected
+(agent/analysis/model_by_age.py): the ring put back in the order it was written, on a real
+Replay that wrapped, and the command on a real run's checkpoint and on bad arguments."""
+
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+from gymnasium.spaces import Box, Dict
+
+from agent.analysis.model_by_age import chronological
+from agent.loop.replay import Replay
+from envs import ObservationSpec
+from tests.helpers import ROOT, smoke_run
+
+
+def test_a_wrapped_ring_comes_back_in_the_order_its_steps_were_written():
+    replay = Replay(100, 2, ObservationSpec(Dict({"step": Box(0, 1e6, (1,))})), 1)
+    for s in range(130):  # 50 steps kept per stream: 80 .. 129
+        replay.add({"step": torch.tensor([[float(s)], [1000.0 + s]])}, torch.full((2, 1), s),
+                   torch.full((2,), float(s)), torch.zeros(2), torch.ones(2))
+    data = chronological(replay.state_dict())
+    assert data["obs"]["step"][0, :, 0].tolist() == [float(s) for s in range(80, 130)]
+    assert data["obs"]["step"][1, :, 0].tolist() == [1000.0 + s for s in range(80, 130)]
+    # Every array moves with the observations.
+    assert data["action"][0, :, 0].tolist() == data["obs"]["step"][0, :, 0].tolist()
+    assert data["reward"][1].tolist() == data["obs"]["step"][0, :, 0].tolist()
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("model_by_age")
+    smoke_run(tmp_path)
+    return tmp_path / "run"
+
+
+def command(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent.analysis.model_by_age", *args],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+def rows(stdout: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in stdout.splitlines()[3:]]
+
+
+def test_each_window_of_a_real_run_gets_its_losses(run_folder):
+    shown = command(str(run_folder), "--every", "100", "--windows", "3", "--seq-len", "16")
+    assert shown.returncode == 0, shown.stderr
+    assert "checkpoint at 200 env steps" in shown.stdout.splitlines()[0]
+    assert shown.stdout.splitlines()[1] == "| env steps | recon | dyn |"
+    table = rows(shown.stdout)
+    assert [row[0] for row in table] == ["100", "200"]
+    for _, recon, dyn in table:
+        assert 0 < float(recon) < math.inf and 0 <= float(dyn) < math.inf
+
+
+def test_a_window_too_short_for_a_run_shows_no_losses(run_folder):
+    shown = command(str(run_folder), "--every", "10", "--seq-len", "16")
+    assert shown.returncode == 0, shown.stderr
+    assert {tuple(row[1:]) for row in rows(shown.stdout)} == {("-", "-")}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seq-len", "8"], "runs of 8 steps leave nothing to score"),
+    (["--windows", "0"], "--windows 0 scores nothing"),
+    (["--every", "0"], "--every must be a positive number")])
+def test_arguments_it_cannot_use_are_refused_with_the_fix(run_folder, args, message):
+    refused = command(str(run_folder), *args)
+    assert refused.returncode != 0 and message in refused.stderr
+    assert "Traceback" not in refused.stderr
