@@ -64,3 +64,16 @@ def smoke_run(tmp_path: Path, *args: str) -> list[dict]:
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def run_module(module: str, *args: str) -> subprocess.CompletedProcess:
+    """`python -m module args...` from the repository root, its output captured."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def smoke_run_folder(tmp_path_factory, name: str) -> Path:
+    """The run folder of a smoke_run in a fresh temporary folder (for module fixtures)."""
+    tmp_path = tmp_path_factory.mktemp(name)
+    smoke_run(tmp_path)
+    return tmp_path / "run"

@@ -3,8 +3,7 @@
 Replay that wrapped, and the command on a real run's checkpoint and on bad arguments."""
 
 import math
-import subprocess
-import sys
+from functools import partial
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from gymnasium.spaces import Box, Dict
 from agent.analysis.model_by_age import chronological
 from agent.loop.replay import Replay
 from envs import ObservationSpec
-from tests.helpers import ROOT, smoke_run
+from tests.helpers import run_module, smoke_run_folder
 
 
 def test_a_wrapped_ring_comes_back_in_the_order_its_steps_were_written():
@@ -31,14 +30,10 @@ def test_a_wrapped_ring_comes_back_in_the_order_its_steps_were_written():
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("model_by_age")
-    smoke_run(tmp_path)
-    return tmp_path / "run"
+    return smoke_run_folder(tmp_path_factory, "model_by_age")
 
 
-def command(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.analysis.model_by_age", *args],
-                          cwd=ROOT, capture_output=True, text=True)
+command = partial(run_module, "agent.analysis.model_by_age")
 
 
 def rows(stdout: str) -> list[list[str]]:

@@ -2,8 +2,7 @@
 which env steps each kept slot of the ring holds, on a real Replay that wrapped, and the
 command on a real run's checkpoint and on bad keys."""
 
-import subprocess
-import sys
+from functools import partial
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from gymnasium.spaces import Box, Dict
 from agent.analysis.replay_obs import window_rows
 from agent.loop.replay import Replay
 from envs import ObservationSpec
-from tests.helpers import ROOT, smoke_run
+from tests.helpers import run_module, smoke_run_folder
 
 
 def test_a_replay_that_wrapped_shows_its_latest_steps_in_the_windows_they_ended_in():
@@ -42,14 +41,10 @@ def test_a_replay_that_wrapped_shows_its_latest_steps_in_the_windows_they_ended_
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("replay_obs")
-    smoke_run(tmp_path)
-    return tmp_path / "run"
+    return smoke_run_folder(tmp_path_factory, "replay_obs")
 
 
-def command(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.analysis.replay_obs", *args],
-                          cwd=ROOT, capture_output=True, text=True)
+command = partial(run_module, "agent.analysis.replay_obs")
 
 
 def test_the_command_reads_a_run_folders_latest_checkpoint(run_folder):

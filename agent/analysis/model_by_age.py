@@ -13,18 +13,14 @@ out (h starts from zeros there). Windows as in agent.analysis.windows: (0, every
 labelled `every`; --frames counts env frames (action repeat).
 """
 
-import argparse
-from pathlib import Path
-
 import torch
 
 from agent.agent import Agent, evaluating
-from agent.analysis.replay_obs import step_of_slot
+from agent.analysis.replay_obs import checked_state, step_of_slot, window_parser
 from agent.analysis.reward_check import WARMUP, seeded_posterior
 from agent.analysis.windows import table
 from agent.config import saved_config
 from agent.data import Batch
-from agent.loop import checkpoint
 from agent.loop.evaluate import agent_from_checkpoint
 
 
@@ -78,29 +74,17 @@ def age_rows(agent: Agent, state: dict, every: int, windows: int, seq_len: int,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
-    parser.add_argument("--every", type=int, default=5_000,
-                        help="window size, in env steps (env frames with --frames)")
+    parser = window_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--windows", type=int, default=16,
                         help="runs of consecutive steps scored per window")
     parser.add_argument("--seq-len", type=int, default=64, help="steps per run")
-    parser.add_argument("--frames", action="store_true",
-                        help="count env frames (with action repeat) instead of agent steps")
     args = parser.parse_args(argv)
-    if args.every <= 0:
-        parser.error(f"--every must be a positive number of steps, not {args.every}")
     if args.windows < 1:
         parser.error(f"--windows {args.windows} scores nothing; use 1 or more")
     if args.seq_len <= WARMUP:
         parser.error(f"runs of {args.seq_len} steps leave nothing to score after the first "
                      f"{WARMUP}; use --seq-len {WARMUP + 1} or more")
-    try:
-        state = checkpoint.load(checkpoint.find(args.target))
-    except checkpoint.CheckpointError as err:
-        parser.error(str(err))
-    if not state["replay"]["written"]:
-        parser.error("the checkpoint's replay holds no steps")
+    state = checked_state(parser, args)
     agent, _, _ = agent_from_checkpoint(state)
     rows = age_rows(agent, state, args.every, args.windows, args.seq_len, args.frames)
     print(f"{args.target} (checkpoint at {state['env_steps']} env steps): world-model losses "

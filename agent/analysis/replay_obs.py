@@ -81,15 +81,21 @@ def window_rows(state: dict, keys: list[str], every: int, frames: bool
     return [*keys, "reward"], rows
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def window_parser(description: str) -> argparse.ArgumentParser:
+    """The command line of a per-window reading of a checkpoint's replay: the target and
+    the windows (checked by `checked_state`)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
-    parser.add_argument("--keys", nargs="+", required=True, metavar="KEY[:I]")
     parser.add_argument("--every", type=int, default=5_000,
                         help="window size, in env steps (env frames with --frames)")
     parser.add_argument("--frames", action="store_true",
                         help="count env frames (with action repeat) instead of agent steps")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def checked_state(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """The target's checkpoint; a bad window size, a missing checkpoint or an empty replay
+    stop the command with a one-line error."""
     if args.every <= 0:
         parser.error(f"--every must be a positive number of steps, not {args.every}")
     try:
@@ -98,6 +104,14 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(err))
     if not state["replay"]["written"]:
         parser.error("the checkpoint's replay holds no steps")
+    return state
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = window_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--keys", nargs="+", required=True, metavar="KEY[:I]")
+    args = parser.parse_args(argv)
+    state = checked_state(parser, args)
     columns, rows = window_rows(state, args.keys, args.every, args.frames)
     print("\n".join(table(rows, columns, "env frames" if args.frames else "env steps")))
 
