@@ -1,6 +1,6 @@
 """The world model's losses by when the replayed steps were collected
-(agent/analysis/model_by_age.py): the ring put back in the order it was written, on a real
-Replay that wrapped, and the command on a real run's checkpoint and on bad arguments."""
+(agent/analysis/model_by_age.py): runs of steps read across a real Replay's ring after it
+wrapped, and the command on a real run's checkpoint and on bad arguments."""
 
 import math
 from functools import partial
@@ -9,23 +9,24 @@ import pytest
 import torch
 from gymnasium.spaces import Box, Dict
 
-from agent.analysis.model_by_age import chronological
+from agent.analysis.model_by_age import runs_at
 from agent.loop.replay import Replay
 from envs import ObservationSpec
 from tests.helpers import run_module, smoke_run_folder
 
 
-def test_a_wrapped_ring_comes_back_in_the_order_its_steps_were_written():
+def test_runs_are_read_from_a_wrapped_ring_in_the_order_their_steps_were_written():
     replay = Replay(100, 2, ObservationSpec(Dict({"step": Box(0, 1e6, (1,))})), 1)
-    for s in range(130):  # 50 steps kept per stream: 80 .. 129
+    for s in range(130):  # 50 steps kept per stream: 80 .. 129, step s in slot s % 50
         replay.add({"step": torch.tensor([[float(s)], [1000.0 + s]])}, torch.full((2, 1), s),
                    torch.full((2,), float(s)), torch.zeros(2), torch.ones(2))
-    data = chronological(replay.state_dict())
-    assert data["obs"]["step"][0, :, 0].tolist() == [float(s) for s in range(80, 130)]
-    assert data["obs"]["step"][1, :, 0].tolist() == [1000.0 + s for s in range(80, 130)]
-    # Every array moves with the observations.
-    assert data["action"][0, :, 0].tolist() == data["obs"]["step"][0, :, 0].tolist()
-    assert data["reward"][1].tolist() == data["obs"]["step"][0, :, 0].tolist()
+    # Stream 0 from step 95 crosses the ring's seam (slot 49, then slot 0); stream 1 from 120.
+    batch = runs_at(replay.state_dict(), torch.tensor([0, 1]), torch.tensor([95, 120]), 10)
+    assert batch.obs["step"][0, :, 0].tolist() == [float(s) for s in range(95, 105)]
+    assert batch.obs["step"][1, :, 0].tolist() == [1000.0 + s for s in range(120, 130)]
+    # Every array comes from the same steps as the observations.
+    assert batch.action[0, :, 0].tolist() == [float(s) for s in range(95, 105)]
+    assert batch.reward[1].tolist() == [float(s) for s in range(120, 130)]
 
 
 @pytest.fixture(scope="module")

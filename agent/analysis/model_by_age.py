@@ -14,24 +14,23 @@ labelled `every`; --frames counts env frames (action repeat).
 """
 
 import torch
+from torch import Tensor
 
 from agent.agent import Agent, evaluating
-from agent.analysis.replay_obs import checked_state, step_of_slot, window_parser
+from agent.analysis.replay_obs import checked_state, window_labels, window_parser
 from agent.analysis.reward_check import WARMUP, seeded_posterior
 from agent.analysis.windows import table
-from agent.config import saved_config
 from agent.data import Batch
 from agent.loop.evaluate import agent_from_checkpoint
 
 
-def chronological(replay: dict) -> dict:
-    """The replay's arrays ([streams, kept, ...]) with the ring's slots in the order the
-    steps were written."""
+def runs_at(replay: dict, streams: Tensor, starts: Tensor, seq_len: int) -> Batch:
+    """Runs of `seq_len` consecutive steps from the replay's ring, one per (stream, first
+    step); steps count per stream from 0, and step s lives in slot s % kept."""
     kept = replay["reward"].shape[1]
-    order = torch.argsort(step_of_slot(replay["written"], kept))
-    return {k: ({n: v[:, order] for n, v in replay[k].items()} if k == "obs" else
-                replay[k][:, order])
-            for k in ("obs", "action", "reward", "is_first", "cont")}
+    at = (streams[:, None], (starts[:, None] + torch.arange(seq_len)) % kept)
+    return Batch({k: v[at] for k, v in replay["obs"].items()},
+                 *(replay[k][at].float() for k in ("action", "reward", "is_first", "cont")))
 
 
 @torch.no_grad()
@@ -49,25 +48,19 @@ def age_rows(agent: Agent, state: dict, every: int, windows: int, seq_len: int,
              frames: bool) -> list[tuple[int, dict[str, float | None]]]:
     """One row per window of env steps: the losses on `windows` runs drawn evenly from the
     steps collected in it (each stream in turn), or None where no run of `seq_len` fits."""
-    data = chronological(state["replay"])
-    streams, kept = data["reward"].shape
-    repeat = saved_config(state["config"]).env.action_repeat if frames else 1
-    first = int(step_of_slot(state["replay"]["written"], kept).min())
-    # Every stream moves together: step s of the streams ends at env step (s + 1) * streams.
-    ends = (torch.arange(first, first + kept) + 1) * streams * repeat
-    label = torch.div(ends + every - 1, every, rounding_mode="floor") * every
+    replay = state["replay"]
+    streams, kept = replay["reward"].shape
+    held = torch.arange(replay["written"] - kept, replay["written"])  # per stream, in order
+    label = window_labels(state, held, every, frames)
     rows = []
     for end in sorted(set(label.tolist())):
-        inside = torch.nonzero(label == end).flatten()
-        lo, hi = int(inside[0]), int(inside[-1]) - seq_len + 1
-        if hi < lo:
+        inside = held[label == end]
+        first, last = int(inside[0]), int(inside[-1]) - seq_len + 1  # the runs' first steps
+        if last < first:
             rows.append((end, {"recon": None, "dyn": None}))
             continue
-        starts = torch.linspace(lo, hi, windows).round().long()
-        stream = torch.arange(windows) % streams
-        at = (stream[:, None], starts[:, None] + torch.arange(seq_len))  # [windows, seq_len]
-        batch = Batch({k: v[at] for k, v in data["obs"].items()},
-                      *(data[k][at].float() for k in ("action", "reward", "is_first", "cont")))
+        starts = torch.linspace(first, last, windows).round().long()
+        batch = runs_at(replay, torch.arange(windows) % streams, starts, seq_len)
         recon, dyn = losses(agent, batch)
         rows.append((end, {"recon": recon, "dyn": dyn}))
     return rows

@@ -60,17 +60,24 @@ def step_of_slot(written: int, kept: int) -> Tensor:
     return slots + (written - 1 - slots) // kept * kept
 
 
+def window_labels(state: dict, steps: Tensor, every: int, frames: bool) -> Tensor:
+    """The window (end - every, end] that each of `steps` (per stream, from 0) ended in,
+    as its end, in env steps (env frames with `frames`)."""
+    streams = state["replay"]["reward"].shape[0]
+    repeat = saved_config(state["config"]).env.action_repeat if frames else 1
+    # Every stream moves together: step s of the streams ends at env step (s + 1) * streams.
+    x = (steps + 1) * streams * repeat
+    return torch.div(x + every - 1, every, rounding_mode="floor") * every
+
+
 def window_rows(state: dict, keys: list[str], every: int, frames: bool
                 ) -> tuple[list[str], list[tuple[int, dict[str, float | None]]]]:
     """The table's columns and rows for a checkpoint's state."""
     replay = state["replay"]
     obs = replay["obs"]
-    streams, kept = replay["reward"].shape
+    kept = replay["reward"].shape[1]
     columns = [parse_key(word, obs) for word in keys]
-    repeat = saved_config(state["config"]).env.action_repeat if frames else 1
-    # Every stream moves together: step s of the streams ends at env step (s + 1) * streams.
-    x = (step_of_slot(replay["written"], kept) + 1) * streams * repeat
-    window = torch.div(x + every - 1, every, rounding_mode="floor") * every
+    window = window_labels(state, step_of_slot(replay["written"], kept), every, frames)
     values = {word: obs[name][..., i].float() for word, (name, i) in zip(keys, columns,
                                                                          strict=True)}
     values["reward"] = replay["reward"].float()
