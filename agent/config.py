@@ -109,8 +109,10 @@ class ModelConfig:
     loss_scales.overshoot). 0: DreamerV3's one-step loss only. Imagination rolls the prior
     15 steps on its samples where training scores one; on CartPole from pixels its rollouts
     lose the pole within five, and with 5 here they keep it (median return at 50k env steps
-    246.7 over three seeds, against 133.7; docs/results/env-targets.md). On CartPole from
-    its state vector 5 hurts: two seeds of two fall back below 250 after 4k env steps
+    246.7 over three seeds, against 133.7; docs/results/env-targets.md), and the jump in
+    dynamics loss that ended every pixel run without it came later (at train ratio 128,
+    after about 4,700 updates instead of 1,800-2,900). On CartPole from its state vector 5
+    hurts: two seeds of two fall back below 250 after 4k env steps
     (docs/results/cartpole.md)."""
 
 
