@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from agent.agent import Agent, evaluating
-from agent.analysis.replay_obs import checked_state, window_labels, window_parser
+from agent.analysis.replay_obs import checked_state, step_of_slot, window_labels, window_parser
 from agent.analysis.reward_check import WARMUP, seeded_posterior
 from agent.analysis.windows import table
 from agent.data import Batch
@@ -50,7 +50,7 @@ def age_rows(agent: Agent, state: dict, every: int, windows: int, seq_len: int,
     steps collected in it (each stream in turn), or None where no run of `seq_len` fits."""
     replay = state["replay"]
     streams, kept = replay["reward"].shape
-    held = torch.arange(replay["written"] - kept, replay["written"])  # per stream, in order
+    held = step_of_slot(replay["written"], kept).sort().values  # per stream, in order
     label = window_labels(state, held, every, frames)
     rows = []
     for end in sorted(set(label.tolist())):
