@@ -16,22 +16,23 @@ import argparse
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 from torch import Tensor
 
 from agent.agent import Agent, evaluating
-from agent.config import saved_config
-from agent.loop import checkpoint
+from agent.analysis.replay_obs import loaded
+from agent.config import changed_settings, flatten, saved_settings
 from agent.loop.evaluate import agent_from_checkpoint
+from agent.loop.resume import RESUMABLE_KEYS
+from agent.quantizers.base import ContinuousQuantizer
+from agent.quantizers.registry import quantizer_class
 
 CHUNK = 512  # observations encoded at a time
 
 
 def replayed_obs(replay: dict, steps: int, seed: int) -> dict[str, Tensor]:
-    """`steps` observations drawn uniformly, without repeats where the replay holds
-    enough, from the steps a saved replay holds."""
-    streams, kept = replay["reward"].shape
-    held = min(int(replay["written"]), kept)  # per stream; slots 0 .. held - 1 hold steps
+    """`steps` observations drawn uniformly without repeats from those a saved replay
+    holds (all of them where it holds fewer). A saved replay keeps only written slots."""
+    streams, held = replay["reward"].shape
     generator = torch.Generator().manual_seed(seed)
     flat = torch.randperm(streams * held, generator=generator)[:steps]
     return {k: v[flat // held, flat % held] for k, v in replay["obs"].items()}
@@ -52,17 +53,12 @@ def drift(earlier: Agent, later: Agent, obs: dict[str, Tensor]) -> Tensor:
     return classes(earlier, obs) != classes(later, obs)
 
 
-def code_options(state: dict) -> dict:
-    """The quantizer settings a checkpoint's run trained with."""
-    return OmegaConf.to_container(saved_config(state["config"]).quantizer)
-
-
-def loaded(parser: argparse.ArgumentParser, target: Path) -> dict:
-    try:
-        state = checkpoint.load(checkpoint.find(target))
-    except checkpoint.CheckpointError as err:
-        parser.error(str(err))
-    return state
+def differences(earlier: dict, later: dict) -> list[str]:
+    """The settings in which two checkpoints' runs differ, beyond what a run may change
+    when it resumes (how long it trains, how it is evaluated and carried out)."""
+    differ = changed_settings(*(flatten(saved_settings(state["config"]))
+                                for state in (earlier, later)))
+    return [key for key in differ if not key.startswith(RESUMABLE_KEYS)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,22 +70,25 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps {args.steps} compares nothing; use 1 or more")
-    first, second = loaded(parser, args.earlier), loaded(parser, args.later)
-    options = code_options(first)
-    if options != code_options(second):
-        parser.error(f"the two checkpoints code differently (quantizer {options} against "
-                     f"{code_options(second)}); compare two checkpoints of one run")
-    if not first["replay"]["written"]:
+    earlier_state, later_state = loaded(parser, args.earlier), loaded(parser, args.later)
+    if earlier_state["env_steps"] > later_state["env_steps"]:
+        parser.error(f"{args.earlier} is at {earlier_state['env_steps']} env steps, after "
+                     f"{args.later} ({later_state['env_steps']}): swap the two")
+    if differ := differences(earlier_state, later_state):
+        parser.error(f"the two checkpoints come from different runs ({', '.join(differ)} "
+                     f"differ); compare two checkpoints of one run")
+    name = saved_settings(earlier_state["config"])["quantizer"]["name"]
+    if issubclass(quantizer_class(name), ContinuousQuantizer):
+        parser.error(f"quantizer={name} is a continuous code: it has no classes to compare")
+    if not earlier_state["replay"]["written"]:
         parser.error(f"{args.earlier}'s replay holds no steps to encode")
-    earlier, _, _ = agent_from_checkpoint(first)
-    if earlier.world_model.quantizer.classes == 1:
-        parser.error(f"quantizer={options['name']} is a continuous code: it has no "
-                     f"classes to compare")
-    later, _, _ = agent_from_checkpoint(second)
-    changed = drift(earlier, later, replayed_obs(first["replay"], args.steps, args.seed))
+    obs = replayed_obs(earlier_state["replay"], args.steps, args.seed)
+    later_state.pop("replay")  # only the earlier's observations are encoded
+    changed = drift(agent_from_checkpoint(earlier_state)[0],
+                    agent_from_checkpoint(later_state)[0], obs)
     share = changed.float().mean(0)
-    print(f"code drift from {first['env_steps']} to {second['env_steps']} env steps, on "
-          f"{changed.shape[0]} observations of the earlier replay ({options['name']}, "
+    print(f"code drift from {earlier_state['env_steps']} to {later_state['env_steps']} env "
+          f"steps, on {changed.shape[0]} observations of the earlier replay ({name}, "
           f"{share.numel()} groups)")
     print("| group | " + " | ".join(str(g) for g in range(share.numel())) + " | mean | any |")
     print("|---" * (share.numel() + 3) + "|")

@@ -105,13 +105,19 @@ def checked_state(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     stop the command with a one-line error."""
     if args.every <= 0:
         parser.error(f"--every must be a positive number of steps, not {args.every}")
-    try:
-        state = checkpoint.load(checkpoint.find(args.target))
-    except checkpoint.CheckpointError as err:
-        parser.error(str(err))
+    state = loaded(parser, args.target)
     if not state["replay"]["written"]:
         parser.error("the checkpoint's replay holds no steps")
     return state
+
+
+def loaded(parser: argparse.ArgumentParser, target: Path) -> dict:
+    """The checkpoint a run folder or file names; a missing or damaged one stops the
+    command with a one-line error."""
+    try:
+        return checkpoint.load(checkpoint.find(target))
+    except checkpoint.CheckpointError as err:
+        parser.error(str(err))
 
 
 def main(argv: list[str] | None = None) -> None:
