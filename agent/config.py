@@ -103,6 +103,16 @@ class ModelConfig:
     forward pass (losses, imagination) is the same at every share. On MinAtar, 0 keeps
     fsq's code from collapsing (docs/results/minatar.md); on CartPole it learns worse
     (docs/results/cartpole.md)."""
+    dyn_grad_into_code: float = 1.0
+    """Share of the dynamics loss's gradient that reaches the codes fed to the sequence model
+    (and through them the encoder): 1, DreamerV3's; 0 leaves the encoder to the losses that
+    read each step's own code (reconstruction, reward, continue, the representation loss
+    and the quantizer's terms) while the GRU, the step input and the prior head learn from
+    the dynamics loss in full. The forward pass is the same at every share. With fsq (no
+    representation gradient) the dynamics loss is most of the encoder's gradient on
+    CartPole, from its state or from pixels: it moves earlier codes to make the next one
+    predictable, a target that moves with the same encoder (agent.analysis.loss_grads;
+    docs/results/env-targets.md)."""
     overshoot: int = 0
     """Steps beyond the next that the dynamics loss also scores, rolling the prior on its
     own sampled codes from every replayed state (WorldModel.overshoot_loss; scale

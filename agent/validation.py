@@ -123,6 +123,8 @@ def validate(cfg: Config) -> None:
              "> 0 (1 weighs terminal steps as the others)")
     _require(0 <= cfg.model.prior_grad_into_h <= 1, "model.prior_grad_into_h",
              cfg.model.prior_grad_into_h, "in [0, 1]")
+    _require(0 <= cfg.model.dyn_grad_into_code <= 1, "model.dyn_grad_into_code",
+             cfg.model.dyn_grad_into_code, "in [0, 1]")
     _require(0 <= cfg.model.overshoot < t.seq_len, "model.overshoot", cfg.model.overshoot,
              f"in [0, train.seq_len) = [0, {t.seq_len}) (0: the one-step loss only)")
     _require(cfg.model.image_decoder_start in ("random", "mean_frame"),

@@ -46,6 +46,7 @@ class WorldModel(nn.Module):
         m = cfg.model
         self.free_bits = cfg.train.free_bits
         self.prior_grad_into_h = m.prior_grad_into_h
+        self.dyn_grad_into_code = m.dyn_grad_into_code
         self.terminal_weight = m.terminal_weight
         self.overshoot = m.overshoot
         self.vector_keys, self.image_keys = spec.vector_keys, spec.image_keys
@@ -179,9 +180,12 @@ class WorldModel(nn.Module):
     def observe(self, obs: Obs, action: Tensor, is_first: Tensor) -> ObservedStates:
         """Encode all B*T observations at once; only the GRU runs step by step."""
         quantized = self.encode(obs)
+        return ObservedStates(self.unroll(quantized.code, action, is_first), quantized)
+
+    def unroll(self, code: Tensor, action: Tensor, is_first: Tensor) -> Tensor:
+        """h at every step of replayed sequences [B, T] fed these codes and actions."""
         keep = (1.0 - is_first.float()).unsqueeze(-1)  # [B, T, 1]
         keep[:, 0] = 0.0  # a replayed sequence starts from a reset state
-        code = quantized.code
         prev_code = torch.cat([torch.zeros_like(code[:, :1]), code[:, :-1]], 1)
         prev_act = torch.cat([torch.zeros_like(action[:, :1]), action[:, :-1]], 1)
         inputs = self.step_input(torch.cat([prev_code, prev_act], -1) * keep)  # [B, T, units]
@@ -190,7 +194,17 @@ class WorldModel(nn.Module):
         for t in range(action.shape[1]):
             h = self.gru(inputs[:, t], h * keep[:, t])
             hs.append(h)
-        return ObservedStates(torch.stack(hs, 1), quantized)
+        return torch.stack(hs, 1)
+
+    def prior_input(self, states: ObservedStates, action: Tensor, is_first: Tensor) -> Tensor:
+        """The h the prior reads in the dynamics loss: the observed h, with its gradient
+        into the codes it was fed scaled by `dyn_grad_into_code` (a second unroll of the
+        same values when that is not 1) and its whole gradient by `prior_grad_into_h`."""
+        h = states.h
+        if self.dyn_grad_into_code != 1:
+            code = scale_gradient(states.quantized.code, self.dyn_grad_into_code)
+            h = self.unroll(code, action, is_first)
+        return scale_gradient(h, self.prior_grad_into_h)
 
     def dynamics_losses(self, posterior: QuantizerOutput, prior_params: Tensor
                         ) -> tuple[Tensor, Tensor]:
@@ -251,8 +265,7 @@ class WorldModel(nn.Module):
         states = self.observe(batch.obs, batch.action, batch.is_first)
         posterior = states.quantized
         feat = self.feat(states.h, posterior.code)
-        prior_input = scale_gradient(states.h, self.prior_grad_into_h)
-        prior_params = self.prior(prior_input)
+        prior_params = self.prior(self.prior_input(states, batch.action, batch.is_first))
         dyn, rep = self.dynamics_losses(posterior, prior_params)
         recon = self.reconstruction_loss(feat, batch.obs)
         cont_logit = self.cont(feat).squeeze(-1)
