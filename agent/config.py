@@ -109,10 +109,10 @@ class ModelConfig:
     read each step's own code (reconstruction, reward, continue, the representation loss
     and the quantizer's terms) while the GRU, the step input and the prior head learn from
     the dynamics loss in full. The forward pass is the same at every share. With fsq (no
-    representation gradient) the dynamics loss is most of the encoder's gradient on
-    CartPole, from its state or from pixels: it moves earlier codes to make the next one
-    predictable, a target that moves with the same encoder (agent.analysis.loss_grads;
-    docs/results/env-targets.md)."""
+    representation gradient) this path is the largest push on the encoder on CartPole from
+    pixels and on the vector task once solved (agent.analysis.loss_grads); at 0 vector
+    CartPole learns more slowly and its code drifts about as much
+    (docs/results/cartpole.md, docs/results/env-targets.md)."""
     overshoot: int = 0
     """Steps beyond the next that the dynamics loss also scores, rolling the prior on its
     own sampled codes from every replayed state (WorldModel.overshoot_loss; scale
