@@ -108,7 +108,8 @@ class ModelConfig:
     (and through them the encoder): 1, DreamerV3's; 0 leaves the encoder to the losses that
     read each step's own code (reconstruction, reward, continue, the representation loss
     and the quantizer's terms) while the GRU, the step input and the prior head learn from
-    the dynamics loss in full. The forward pass is the same at every share. With fsq (no
+    the dynamics loss in full. The forward pass is the same at every share; a share below
+    1 runs the GRU over each replayed window twice per update. With fsq (no
     representation gradient) this path is the largest push on the encoder on CartPole from
     pixels and on the vector task once solved (agent.analysis.loss_grads); at 0 vector
     CartPole learns more slowly and its code drifts about as much

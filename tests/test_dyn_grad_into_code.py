@@ -56,9 +56,18 @@ def test_at_zero_the_dynamics_loss_reaches_no_code_and_trains_the_rest_in_full(n
 def test_a_share_between_scales_the_codes_gradient_linearly(batch):
     _, half = gradients("fsq", 0.5, batch)
     _, full = gradients("fsq", 1.0, batch)
+    assert any(g.abs().sum() > 0 for g in on(full["dyn"], CODE_PARTS).values())
     for n, g in on(full["dyn"], CODE_PARTS).items():
         torch.testing.assert_close(half["dyn"][n], 0.5 * g, rtol=1e-4, atol=1e-7)
     assert_same(on(half["dyn"], {"sequence", "prior"}), on(full["dyn"], {"sequence", "prior"}))
+
+
+def test_at_the_default_share_the_prior_reads_the_observed_h_itself(batch):
+    cfg = small_config("fsq")
+    assert cfg.model.dyn_grad_into_code == 1
+    wm = Agent(4, 2, cfg).world_model
+    states = wm.observe(batch.obs, batch.action, batch.is_first)
+    assert wm.prior_input(states, batch.action, batch.is_first) is states.h  # no second unroll
 
 
 @pytest.mark.parametrize("share", [-0.1, 1.5])

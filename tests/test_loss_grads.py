@@ -28,11 +28,18 @@ def drawn(folder):
     return agent, replay.sample(4, 16, np.random.default_rng(0))
 
 
-def shown_norms(stdout: str) -> dict[str, dict[str, float]]:
-    """The printed table: term -> part -> norm."""
+SHARE = "encoder: share of sum"
+
+
+def shown_table(stdout: str) -> dict[str, dict[str, float | None]]:
+    """The printed table: term -> column (each part, SHARE) -> value."""
     rows = [line.strip("|").split("|") for line in stdout.splitlines() if line.startswith("| ")]
     header = [cell.strip() for cell in rows[0]]
-    return {cells[0].strip(): {part: float(cells[header.index(part)]) for part in PARTS}
+
+    def number(cell):
+        return None if cell.strip() == "-" else float(cell)
+    return {cells[0].strip(): {column: number(cells[header.index(column)])
+                               for column in (*PARTS, SHARE)}
             for cells in rows[1:]}
 
 
@@ -61,12 +68,15 @@ def test_each_term_reaches_the_parts_the_model_lets_it_reach(categorical_run):
     shown = command(str(categorical_run), "--windows", "4", "--seq-len", "16")
     assert shown.returncode == 0, shown.stderr
     assert "on 4 replayed windows of 16 steps" in shown.stdout and "(categorical)" in shown.stdout
-    norms = shown_norms(shown.stdout)
+    norms = shown_table(shown.stdout)
     assert set(norms) == {"recon", "reward", "cont", "dyn", "rep", "overshoot", TOTAL}
+    # The terms' shares of the encoder's gradient add up to the whole (2 decimals each).
+    assert norms[TOTAL][SHARE] == 1.0
+    assert sum(norms[t][SHARE] for t in norms if t != TOTAL) == pytest.approx(1.0, abs=0.03)
     heads = {"decoder", "reward head", "continue head"}
 
     def reached(term):
-        return {part for part, norm in norms[term].items() if norm > 0}
+        return {part for part in PARTS if norms[term][part] > 0}
 
     # Every head's loss reaches its own head, the code (encoder, quantizer) and h.
     for term, head in [("recon", "decoder"), ("reward", "reward head"),
@@ -86,7 +96,7 @@ def test_looking_trains_nothing_not_even_a_codebook(tmp_path):
     def tensors():
         return {**dict(agent.named_parameters()), **dict(agent.named_buffers())}
     before = {k: v.clone() for k, v in tensors().items()}
-    assert any("quantizer" in k for k in dict(agent.named_buffers()))  # codebook, usage
+    assert {"world_model.quantizer.codebook", "world_model.quantizer.ema_sum"} <= before.keys()
     term_gradients(agent, batch)
     assert all(torch.equal(before[k], v) for k, v in tensors().items())
     assert all(p.grad is None for p in agent.parameters())
@@ -96,5 +106,7 @@ def test_windows_that_draw_nothing_are_refused(categorical_run):
     shown = command(str(categorical_run), "--windows", "0")
     assert shown.returncode != 0
     assert "--windows 0" in shown.stderr and "use 1 or more" in shown.stderr
+    shown = command(str(categorical_run), "--seed", "-1")
+    assert shown.returncode != 0 and "use a seed of 0 or more" in shown.stderr
     shown = command(str(categorical_run), "--seq-len", "100000")
     assert shown.returncode != 0 and "use shorter windows (--seq-len)" in shown.stderr

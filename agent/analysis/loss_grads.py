@@ -6,15 +6,19 @@
 An update backpropagates the scaled sum of the world model's terms, so the logs show one
 gradient norm for the whole model. Where the encoder's code shifts at once (the pixel runs'
 dynamics-loss jumps, docs/results/env-targets.md), what pushed it is the question: the
-reconstruction, the reward and continue heads through the straight-through code, or the
-quantizer's own terms. On replayed windows drawn as an update draws them (`--windows`
-defaults to the run's batch size, `--seq-len` to its sequence length), the world model
-computes its loss terms once, in training mode, and each term times its scale is
-backpropagated alone. Prints, per term, its value and its gradient's norm on each part of
-the model, and the cosine of its encoder gradient with the encoder gradient of the sum
-(how much of the encoder's step it is). The terms' gradients add up to the one an update
-takes. Nothing is trained: the weights and what the quantizer learns in its forward pass
-are left as they were.
+reconstruction, the reward and continue heads through the straight-through code, the
+dynamics loss through h into the codes of the steps before, or the quantizer's own terms.
+On replayed windows drawn as an update draws them (`--windows` defaults to the run's
+batch size, `--seq-len` to its sequence length, with its replay.recency), the world model
+computes its loss terms once, in training mode and the run's precision (not compiled), and
+each term times its scale is backpropagated alone. Prints, per term, its value, its
+gradient's norm on each part of the model, and, on the encoder, its cosine with the sum's
+gradient and its share of it (the projection <g_term, g_sum> / |g_sum|^2: the shares of
+all terms add up to 1). The terms' gradients add up to the one an update computes (up to
+rounding under bf16). These are gradients, not steps: Adam rescales each weight's by its
+own running size. Nothing is trained: the weights and what the quantizer learns in its
+forward pass are left as they were (a checkpoint saved before its first update is read as
+saved, without the data-dependent start of WorldModel.start_from).
 """
 
 import argparse
@@ -91,25 +95,30 @@ def part_norms(grads: dict[str, Tensor]) -> dict[str, float]:
     return {part: s ** 0.5 for part, s in squares.items()}
 
 
-def encoder_cosine(grads: dict[str, Tensor], total: dict[str, Tensor]) -> float | None:
-    """Cosine between a term's encoder gradient and the sum's; None where either is zero."""
+def encoder_alignment(grads: dict[str, Tensor], total: dict[str, Tensor]
+                      ) -> tuple[float | None, float | None]:
+    """A term's encoder gradient against the sum's: their cosine, and the term's share
+    <g, g_sum> / |g_sum|^2; None where a norm is zero."""
     names = [n for n in grads if part_of(n) == "encoder"]
     a = torch.cat([grads[n].float().flatten() for n in names])
     b = torch.cat([total[n].float().flatten() for n in names])
-    if a.norm() == 0 or b.norm() == 0:
-        return None
-    return float(a @ b / (a.norm() * b.norm()))
+    if b.norm() == 0:
+        return None, None
+    share = float(a @ b / b.norm() ** 2)
+    return (None if a.norm() == 0 else float(a @ b / (a.norm() * b.norm()))), share
 
 
 def table(values: dict[str, float], grads: dict[str, dict[str, Tensor]]) -> list[str]:
     parts = list(PARTS)
-    lines = ["| term | loss | " + " | ".join(parts) + " | encoder cos with sum |",
-             "|---" * (len(parts) + 3) + "|"]
+    lines = ["| term | loss | " + " | ".join(parts)
+             + " | encoder: cos with sum | encoder: share of sum |",
+             "|---" * (len(parts) + 4) + "|"]
     for name, grad in grads.items():
         norms = part_norms(grad)
-        cos = encoder_cosine(grad, grads[TOTAL])
+        alignment = encoder_alignment(grad, grads[TOTAL])
         loss = "" if name == TOTAL else f"{values[name]:.4g}"
-        cells = [f"{norms[p]:.3g}" for p in parts] + ["-" if cos is None else f"{cos:+.2f}"]
+        cells = [f"{norms[p]:.3g}" for p in parts] + [
+            "-" if x is None else f"{x:+.2f}" for x in alignment]
         lines.append(f"| {name} | {loss} | " + " | ".join(cells) + " |")
     return lines
 
@@ -123,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="steps per window (default: the run's train.seq_len)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed}: use a seed of 0 or more")
     agent, replay, env_steps = load_run_or_exit(args.target)
     train = agent.cfg.train
     windows = train.batch_size if args.windows is None else args.windows
@@ -132,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     if not replay.can_sample(seq_len):
         parser.error(f"the replay holds fewer steps per env than windows of {seq_len}; use "
                      f"shorter windows (--seq-len)")
-    batch = replay.sample(windows, seq_len, np.random.default_rng(args.seed))
+    batch = replay.sample(windows, seq_len, np.random.default_rng(args.seed),
+                          recency=agent.cfg.replay.recency)
     values, grads = term_gradients(agent, batch, args.seed)
     print(f"gradient of each world-model loss term times its scale, by part, on {windows} "
           f"replayed windows of {seq_len} steps; checkpoint at {env_steps:,} env steps "

@@ -198,10 +198,11 @@ class WorldModel(nn.Module):
 
     def prior_input(self, states: ObservedStates, action: Tensor, is_first: Tensor) -> Tensor:
         """The h the prior reads in the dynamics loss: the observed h, with its gradient
-        into the codes it was fed scaled by `dyn_grad_into_code` (a second unroll of the
-        same values when that is not 1) and its whole gradient by `prior_grad_into_h`."""
+        into the codes it was fed scaled by `dyn_grad_into_code` and its whole gradient by
+        `prior_grad_into_h`. A share other than 1 costs a second unroll of the GRU (the
+        same values, forward and backward) each update, unless no gradient reaches h."""
         h = states.h
-        if self.dyn_grad_into_code != 1:
+        if self.dyn_grad_into_code != 1 and self.prior_grad_into_h != 0:
             code = scale_gradient(states.quantized.code, self.dyn_grad_into_code)
             h = self.unroll(code, action, is_first)
         return scale_gradient(h, self.prior_grad_into_h)
