@@ -1,6 +1,7 @@
 """Learning targets beyond CartPole: continuous actions, memory, pixels, MinAtar.
 
-    python benchmarks/env_targets.py [--tasks pendulum acrobot memory pixels minatar]
+    python benchmarks/env_targets.py [--tasks pendulum acrobot memory pixels cartpole_pixels
+                                              minatar]
                                      [--seeds 0 1 2] [--jobs 3]
 
   pendulum  Pendulum-v1 (Box actions): eval return >= -250 within 20,000 env steps,
@@ -8,8 +9,9 @@
   acrobot   Acrobot-v1: eval return >= -100 within 20,000 env steps;
   memory    cue recall with delay 6 (env=memory): eval return >= 0.9 (95% of the answers
             right) within 10,000 env steps;
-  pixels    CartPole-v1 from 64 x 64 renders (env=cartpole_pixels): eval return >= 400
-            within 50,000 env steps;
+  pixels    CartPole-v1 from 64 x 64 renders (env.obs=pixels, the default agent): eval
+            return >= 400 within 50,000 env steps;
+  cartpole_pixels  the same target with env=cartpole_pixels, the settings that learn it;
   minatar   MinAtar Breakout (pip install -e ".[minatar]"): eval return at 100,000 env
             steps, and the wall time.
 Runs go one after another, or N at a time with --jobs N (each with one torch thread; its
@@ -45,7 +47,8 @@ TASKS = {  # name: (overrides, env steps, threshold or None)
     "acrobot": (["env.id=Acrobot-v1", "env.name=acrobot"], 20_000, -100.0),
     "memory": (["env=memory", "env.kwargs.delay=6"], 10_000, 0.9),
     # 64 x 64 x 3 frames: a replay of the run's length (nothing is evicted either way)
-    "pixels": (["env=cartpole_pixels", "replay.capacity=50000"], 50_000, 400.0),
+    "pixels": (["env.obs=pixels", "replay.capacity=50000"], 50_000, 400.0),
+    "cartpole_pixels": (["env=cartpole_pixels", "replay.capacity=50000"], 50_000, 400.0),
     "minatar": (["env=minatar", "env.game=breakout"], 100_000, None),
 }
 
