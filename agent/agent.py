@@ -136,9 +136,10 @@ class Agent(nn.Module):
             pick = torch.randperm(h.shape[0], device=h.device)[:cfg.ac.starts]
             h, code, start_cont = h[pick], code[pick], start_cont[pick]
         with self.autocast():
-            traj = imagine(wm, ac.act, h, code, cfg.ac.horizon, self.dream)
-            with torch.no_grad():
+            traj = imagine(wm, ac.act, h, code, cfg.ac.horizon, self.dream, ac.dynamics_grad)
+            with torch.set_grad_enabled(ac.dynamics_grad):
                 reward = wm.reward_mean(traj.feat[1:])
+            with torch.no_grad():
                 # The continue probability, not its mode: an expected discount is smoother.
                 cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
             losses, metrics = ac.loss(traj, reward, cont)
@@ -149,8 +150,10 @@ class Agent(nn.Module):
                     replayed, *(x.transpose(0, 1) for x in
                                 (batch.reward, batch.cont, batch.is_first)))
                 critic = critic + cfg.ac.replay_value * losses["critic_replay"]
-        # Actor and critic share no weights and neither loss reaches the other's network.
-        (losses["actor"] + critic).backward()
+        # Actor and critic share no weights. An actor loss through the dynamics also depends
+        # on the world model's and the critic's weights, which it must not move.
+        losses["actor"].backward(inputs=list(ac.actor.parameters()))
+        critic.backward()
         return losses, metrics
 
     def autocast(self) -> torch.autocast:

@@ -190,6 +190,14 @@ class ActorCriticConfig:
     retnorm_high: float = 95.0
     starts: int = 0
     """Imagination start states per update; 0 uses all B * T replayed states."""
+    actor_grad: str = "reinforce"
+    """How the actor learns from its imagined returns. `reinforce`: the score-function
+    gradient of its actions' log-probabilities times the advantages (DreamerV3, any action
+    space). `dynamics`: the λ-returns' own gradient, backpropagated through the imagined
+    rewards, values and dynamics into each reparameterised action (Dreamer v1/v2 on
+    continuous control, DreamerV3's first release for continuous actions); continuous
+    action spaces only. The gradient reaches the next state through h; a discrete code
+    sampled from the prior passes none."""
     replay_value: float = 0.0
     """Weight of the critic's loss on the replayed windows: λ-returns of the real rewards,
     bootstrapped on the critic, on detached states (DreamerV3: 0.3, bootstrapped on the

@@ -108,6 +108,8 @@ def validate(cfg: Config) -> None:
     _require(0 <= ac.retnorm_low < ac.retnorm_high <= 100, "ac.retnorm_low/high",
              (ac.retnorm_low, ac.retnorm_high), "0 <= low < high <= 100")
     _require(ac.starts >= 0, "ac.starts", ac.starts, ">= 0 (0 uses every replayed state)")
+    _require(ac.actor_grad in ("reinforce", "dynamics"), "ac.actor_grad", ac.actor_grad,
+             "reinforce or dynamics")
     _require(0 <= cfg.replay.recency <= 1, "replay.recency", cfg.replay.recency,
              "in [0, 1] (the share of windows drawn favouring the newest)")
     capacity = cfg.replay.capacity

@@ -1,6 +1,8 @@
 """Actor and critic trained on imagined trajectories (DreamerV3-style).
 
-Actor: REINFORCE with advantages (R_k - v_k) / max(1, P95 - P5) plus an entropy bonus.
+Actor: REINFORCE with advantages (R_k - v_k) / max(1, P95 - P5) plus an entropy bonus; or
+(`ac.actor_grad=dynamics`, continuous actions) the normalised λ-returns themselves, whose
+gradient runs back through the imagined rewards, values and dynamics into the actions.
 Critic: two-hot regression of λ-returns, regularised toward a slow (EMA) copy of itself;
 optionally also of the real rewards' λ-returns along the replayed windows (`replay_loss`).
 """
@@ -15,6 +17,7 @@ from agent.behavior.policies import make_policy
 from agent.behavior.returns import ReturnNormalizer, lambda_return, replay_lambda_return
 from agent.config import Config
 from agent.distributions import TwoHot
+from agent.errors import ConfigError
 from agent.model.networks import mlp
 from envs import ActionCodec
 
@@ -23,6 +26,11 @@ class ActorCritic(nn.Module):
     def __init__(self, feat_dim: int, codec: ActionCodec, cfg: Config):
         super().__init__()
         m, self.cfg = cfg.model, cfg.ac
+        if self.cfg.actor_grad == "dynamics" and not codec.continuous:
+            raise ConfigError(
+                f"ac.actor_grad=dynamics needs a continuous (Box) action space: the actions "
+                f"of {codec.space} are sampled from categoricals and pass no gradient; use "
+                f"ac.actor_grad=reinforce")
         self.policy = make_policy(codec, self.cfg.unimix)
         self.actor = mlp(feat_dim, m.units, m.layers, out=self.policy.size,
                          outscale=m.actor_outscale)
@@ -42,16 +50,25 @@ class ActorCritic(nn.Module):
         net = self.slow_critic if slow else self.critic
         return self.twohot.mean(net(feat).float())
 
+    @property
+    def dynamics_grad(self) -> bool:
+        """Whether the actor learns by backpropagating through imagination (`loss` then
+        needs the trajectory and rewards with their graph)."""
+        return self.cfg.actor_grad == "dynamics"
+
     def loss(self, traj: Trajectory, reward: Tensor, cont: Tensor
              ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """traj from `imagine`; reward [H, N] predicted at s_1..s_H; cont [H + 1, N] with
-        cont[0] the start state's own (from replay) and cont[1:] predicted."""
+        cont[0] the start state's own (from replay) and cont[1:] predicted.
+        With `ac.actor_grad=dynamics`, traj and reward carry their graph back to the actions,
+        and the actor loss also depends on the critic's and the world model's weights:
+        backpropagate it into the actor's alone."""
         cfg = self.cfg
-        feat, action = traj.feat, traj.action
+        feat, action = traj.feat.detach(), traj.action.detach()
         critic_logits = self.critic(feat).float()  # once: values (detached) and the loss
         with torch.no_grad():
             value = self.twohot.mean(critic_logits.detach())
-            returns = lambda_return(reward, cont[1:], value, cfg.gamma, cfg.lam)
+            returns = lambda_return(reward.detach(), cont[1:], value, cfg.gamma, cfg.lam)
             # Kept only once the update is applied (after_update): a skipped update must
             # leave the normaliser as it was.
             self.next_range = self.retnorm.next_range(returns)
@@ -61,9 +78,15 @@ class ActorCritic(nn.Module):
             slow_target = self.value(feat[:-1], slow=True)
 
         params = self.actor(feat[:-1])  # [H, N, policy.size]
-        action_logp = self.policy.log_prob(params, action)
         entropy = self.policy.entropy(params)
-        actor = -(weight * (action_logp * advantage + cfg.entropy * entropy)).mean()
+        if self.dynamics_grad:
+            # The same returns with their graph back to the actions, through the critic's
+            # values at the imagined states (the agent keeps its gradient from the weights).
+            value_path = self.twohot.mean(self.critic(traj.feat).float())
+            objective = lambda_return(reward, cont[1:], value_path, cfg.gamma, cfg.lam) / scale
+        else:
+            objective = self.policy.log_prob(params, action) * advantage
+        actor = -(weight * (objective + cfg.entropy * entropy)).mean()
 
         critic_logp = torch.log_softmax(critic_logits[:-1], -1)
         critic = (weight * (self.twohot.log_loss(critic_logp, returns) + cfg.slow_critic_reg

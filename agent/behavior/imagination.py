@@ -1,4 +1,5 @@
-"""Rolling the prior forward in code space: no observations, no gradients.
+"""Rolling the prior forward in code space: no observations, and no gradients unless the
+actor learns through the dynamics (`ac.actor_grad=dynamics`).
 
     s_0 (replayed, detached) --a_0--> h_1 = f(h_0, c_0, a_0), idx_1 ~ prior(h_1),
     c_1 = quantizer.indices_to_code(idx_1), s_1 = [h_1, c_1] --a_1--> ... s_H
@@ -32,14 +33,15 @@ def dream(world_model: WorldModel, policy: Policy, h: Tensor, code: Tensor, feat
     return action, h, code, world_model.feat(h, code)
 
 
-@torch.no_grad()
 def imagine(world_model: WorldModel, policy: Policy, h: Tensor, code: Tensor, horizon: int,
-            step: Callable = dream) -> Trajectory:
+            step: Callable = dream, grad: bool = False) -> Trajectory:
     """Start states h [N, deter], code [N, code_dim]; policy maps features to actions.
-    `step` is `dream` or a compiled `dream`."""
-    feats, actions = [world_model.feat(h, code)], []
-    for _ in range(horizon):
-        action, h, code, feat = step(world_model, policy, h, code, feats[-1])
-        feats.append(feat)
-        actions.append(action)
-    return Trajectory(torch.stack(feats), torch.stack(actions))
+    `step` is `dream` or a compiled `dream`; with `grad` the trajectory keeps its graph (each
+    state depends on the actions before it through h)."""
+    with torch.set_grad_enabled(grad):
+        feats, actions = [world_model.feat(h, code)], []
+        for _ in range(horizon):
+            action, h, code, feat = step(world_model, policy, h, code, feats[-1])
+            feats.append(feat)
+            actions.append(action)
+        return Trajectory(torch.stack(feats), torch.stack(actions))

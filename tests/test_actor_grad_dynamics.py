@@ -1,0 +1,131 @@
+"""`ac.actor_grad=dynamics`: the actor learns from the gradient of its imagined λ-returns,
+backpropagated through the world model into its reparameterised actions."""
+
+import pytest
+import torch
+from gymnasium.spaces import Box
+from torch import nn
+
+from agent.agent import Agent
+from agent.errors import ConfigError
+from agent.validation import validate
+from envs import ActionCodec
+from tests.conftest import small_config
+from tests.helpers import compose_config
+
+OBS, ACTIONS = 3, 2
+
+
+def continuous_batch():
+    """A replayed batch from a continuous-action agent's point of view: random observations
+    and actions in [-1, 1], small rewards, no terminals."""
+    from agent.data import Batch
+
+    g = torch.Generator().manual_seed(0)
+    b, t = 4, 16
+    return Batch(obs={"obs": torch.randn(b, t, OBS, generator=g)},
+                 action=2 * torch.rand(b, t, ACTIONS, generator=g) - 1,
+                 reward=0.1 * torch.randn(b, t, generator=g),
+                 cont=torch.ones(b, t), is_first=torch.zeros(b, t))
+
+
+def make_agent(actor_grad: str) -> Agent:
+    """Continuous dynamics throughout (the `none` quantizer's Gaussian prior samples its code
+    by reparameterisation), non-zero reward and critic heads (zero-initialised ones would
+    pass no gradient), and a continue head held at a constant, since the continue
+    probabilities weight the returns without a gradient of their own."""
+    cfg = small_config("none")
+    cfg.quantizer.prior = "gaussian"
+    cfg.ac.actor_grad = actor_grad
+    cfg.ac.entropy = 0.0  # the gradient is the returns' alone
+    torch.manual_seed(0)
+    agent = Agent(OBS, ActionCodec(Box(-1.0, 1.0, (ACTIONS,))), cfg)
+    wm, ac = agent.world_model, agent.actor_critic
+    # Small: a two-hot mean over exponentially spaced bins moves far for small logits.
+    for head in (wm.reward[-1], ac.critic[-1]):
+        nn.init.normal_(head.weight, std=0.002)
+    nn.init.normal_(ac.actor[-1].weight, std=0.05)
+    nn.init.zeros_(wm.cont[-1].weight)
+    return agent
+
+
+def behavior_step(agent: Agent, batch):
+    """World-model gradients, then the behaviour losses on imagined rollouts drawn from a
+    fixed seed: the same rollouts on every call."""
+    agent.zero_grad(set_to_none=True)
+    _, states = agent.world_model_gradients(batch)
+    torch.manual_seed(1)
+    losses, metrics = agent.behavior_gradients(states, batch)
+    return losses, metrics
+
+
+def test_the_actor_gradient_is_the_derivative_of_its_loss_through_imagination():
+    """With every random draw fixed, the actor loss is a smooth function of the actor's
+    weights: its slope along the gradient, by central differences, is the gradient's norm."""
+    agent = make_agent("dynamics")
+    batch = continuous_batch()
+    losses, metrics = behavior_step(agent, batch)
+    assert metrics["return_scale"] == 1.0  # returns within 1: the scale does not move
+    actor = list(agent.actor_critic.actor.parameters())
+    grad = [p.grad.clone() for p in actor]
+    norm = torch.sqrt(sum((g ** 2).sum() for g in grad))
+    assert norm > 1e-4
+
+    def loss_moved(eps: float) -> float:
+        with torch.no_grad():
+            for p, g in zip(actor, grad, strict=True):
+                p.add_(eps * g / norm)
+        moved = behavior_step(agent, batch)[0]["actor"].item()
+        with torch.no_grad():
+            for p, g in zip(actor, grad, strict=True):
+                p.sub_(eps * g / norm)
+        return moved
+
+    eps = 1e-2
+    slope = (loss_moved(eps) - loss_moved(-eps)) / (2 * eps)
+    assert slope == pytest.approx(norm.item(), rel=0.05)
+
+
+def test_reinforce_has_no_path_through_the_dynamics():
+    """The same losses differentiated the default way: the score-function gradient, which
+    differs from the pathwise one (both are estimates of the same objective's slope)."""
+    batch = continuous_batch()
+    grads = {}
+    for mode in ("dynamics", "reinforce"):
+        agent = make_agent(mode)
+        behavior_step(agent, batch)
+        grads[mode] = torch.cat([p.grad.flatten() for p in agent.actor_critic.actor.parameters()])
+    assert not torch.allclose(grads["dynamics"], grads["reinforce"])
+
+
+def test_only_the_actor_gradient_changes():
+    """The world model's gradients are its own loss's and the critic's its loss's, whatever
+    the actor learns from: the imagined rollouts are the same, and the actor loss that runs
+    through the world model and the critic leaves their weights alone."""
+    batch = continuous_batch()
+    grads = {}
+    for mode in ("dynamics", "reinforce"):
+        agent = make_agent(mode)
+        behavior_step(agent, batch)
+        grads[mode] = {name: p.grad.clone() for name, p in agent.named_parameters()
+                       if p.grad is not None and not name.startswith("actor_critic.actor.")}
+    assert grads["dynamics"].keys() == grads["reinforce"].keys()
+    assert any(name.startswith("world_model.") for name in grads["dynamics"])
+    assert any(name.startswith("actor_critic.critic.") for name in grads["dynamics"])
+    for name, grad in grads["dynamics"].items():
+        torch.testing.assert_close(grad, grads["reinforce"][name], msg=name)
+
+
+def test_dynamics_gradients_need_continuous_actions():
+    cfg = small_config()
+    cfg.ac.actor_grad = "dynamics"
+    with pytest.raises(ConfigError, match=r"ac.actor_grad=dynamics needs a continuous.*"
+                                          r"ac.actor_grad=reinforce"):
+        Agent(4, 2, cfg)
+
+
+def test_an_unknown_actor_gradient_is_refused_by_name():
+    cfg = compose_config("ac.actor_grad=backprop")
+    with pytest.raises(ConfigError, match=r"ac.actor_grad='backprop' is invalid.*reinforce or "
+                                          r"dynamics"):
+        validate(cfg)
