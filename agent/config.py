@@ -193,11 +193,12 @@ class ActorCriticConfig:
     actor_grad: str = "reinforce"
     """How the actor learns from its imagined returns. `reinforce`: the score-function
     gradient of its actions' log-probabilities times the advantages (DreamerV3, any action
-    space). `dynamics`: the λ-returns' own gradient, backpropagated through the imagined
-    rewards, values and dynamics into each reparameterised action (Dreamer v1/v2 on
-    continuous control, DreamerV3's first release for continuous actions); continuous
-    action spaces only. The gradient reaches the next state through h; a discrete code
-    sampled from the prior passes none."""
+    space). `dynamics`: the normalised λ-returns' own gradient, backpropagated through the
+    imagined rewards, values and dynamics into each reparameterised action, with no
+    baseline (Dreamer v1/v2 on continuous control); continuous action spaces only. The
+    gradient reaches the next state through h (a discrete code sampled from the prior
+    passes none: no straight-through there), and the continue probabilities weight the
+    returns without a gradient of their own."""
     replay_value: float = 0.0
     """Weight of the critic's loss on the replayed windows: λ-returns of the real rewards,
     bootstrapped on the critic, on detached states (DreamerV3: 0.3, bootstrapped on the
