@@ -196,9 +196,9 @@ class ActorCriticConfig:
     space). `dynamics`: the normalised λ-returns' own gradient, backpropagated through the
     imagined rewards, values and dynamics into each reparameterised action, with no
     baseline (Dreamer v1/v2 on continuous control); continuous action spaces only. The
-    gradient reaches the next state through h (a discrete code sampled from the prior
-    passes none: no straight-through there), and the continue probabilities weight the
-    returns without a gradient of their own."""
+    gradient reaches the next state through h and the sampled code (a discrete code by the
+    straight-through gradient of its expected value under the prior); the continue
+    probabilities weight the returns without a gradient of their own."""
     replay_value: float = 0.0
     """Weight of the critic's loss on the replayed windows: λ-returns of the real rewards,
     bootstrapped on the critic, on detached states (DreamerV3: 0.3, bootstrapped on the

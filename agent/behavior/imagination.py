@@ -37,7 +37,7 @@ def imagine(world_model: WorldModel, policy: Policy, h: Tensor, code: Tensor, ho
             step: Callable = dream, grad: bool = False) -> Trajectory:
     """Start states h [N, deter], code [N, code_dim]; policy maps features to actions.
     `step` is `dream` or a compiled `dream`; with `grad` the trajectory keeps its graph (each
-    state depends on the actions before it through h)."""
+    state depends on the actions before it through h and its sampled code)."""
     with torch.set_grad_enabled(grad):
         feats, actions = [world_model.feat(h, code)], []
         for _ in range(horizon):

@@ -41,7 +41,24 @@ class DiscretePrior:
         return dyn, rep
 
     def sample(self, params: Tensor) -> Tensor:
-        return self.quantizer.indices_to_code(sample_categorical(self.logprobs(params)))
+        """A code of sampled indices. Where `params` carry a gradient (imagination for
+        `ac.actor_grad=dynamics`) it passes the straight-through gradient of the expected
+        code under the prior, as Dreamer v2 did for its categoricals."""
+        logprobs = self.logprobs(params)
+        code = self.quantizer.indices_to_code(sample_categorical(logprobs))
+        if not logprobs.requires_grad:
+            return code
+        expected = self.expected_code(logprobs.exp())
+        return code + (expected - expected.detach())  # code's value exactly: code + 0
+
+    def expected_code(self, probs: Tensor) -> Tensor:
+        """The mean code under per-group class probabilities [..., G, K]. Every quantizer's
+        code is its groups' parts side by side, each part set by that group's index alone,
+        so the mean is each group's probability-weighted table of parts."""
+        q = self.quantizer
+        every_class = torch.arange(q.classes, device=probs.device).expand(q.groups, -1).T
+        table = q.indices_to_code(every_class).unflatten(-1, (q.groups, -1))  # [K, G, d]
+        return torch.einsum("...gk,kgd->...gd", probs, table.to(probs.dtype)).flatten(-2)
 
     def likeliest(self, params: Tensor) -> Tensor:
         """The code of each group's most probable class."""
