@@ -9,11 +9,13 @@ from gymnasium.spaces import Box
 from torch import nn
 
 from agent.agent import Agent
+from agent.behavior.imagination import imagine
+from agent.data import Batch
 from agent.errors import ConfigError
 from agent.validation import validate
 from envs import ActionCodec
 from tests.conftest import small_config
-from tests.helpers import compose_config
+from tests.helpers import compose_config, smoke_run
 
 OBS, ACTIONS = 3, 2
 
@@ -21,8 +23,6 @@ OBS, ACTIONS = 3, 2
 def continuous_batch():
     """A replayed batch from a continuous-action agent's point of view: random observations
     and actions in [-1, 1], small rewards, no terminals."""
-    from agent.data import Batch
-
     g = torch.Generator().manual_seed(0)
     b, t = 4, 16
     return Batch(obs={"obs": torch.randn(b, t, OBS, generator=g)},
@@ -99,8 +99,6 @@ def test_the_actor_gradient_is_the_derivative_of_its_loss_through_imagination():
 def test_imagination_keeps_its_graph_only_when_asked():
     """The default (REINFORCE) rollout holds no graph; with `grad` every imagined state
     after the first depends on the actor's weights."""
-    from agent.behavior.imagination import imagine
-
     agent = make_agent("dynamics")
     wm, ac = agent.world_model, agent.actor_critic
     h, code = torch.zeros(5, wm.deter), torch.zeros(5, wm.code_dim)
@@ -146,8 +144,6 @@ def test_an_unknown_actor_gradient_is_refused_by_name():
 def test_a_pendulum_run_trains_its_actor_through_the_dynamics(tmp_path):
     """A real 200-step run on Pendulum-v1 (continuous actions): the setting is kept in the
     run's config and every update's actor loss and gradient are finite and non-zero."""
-    from tests.helpers import smoke_run
-
     events = smoke_run(tmp_path, "env=pendulum", "ac.actor_grad=dynamics")
     assert "actor_grad: dynamics" in (tmp_path / "run" / "config.yaml").read_text()
     trained = [e for e in events if "loss/actor" in e]
