@@ -14,7 +14,7 @@ import yaml
 from envs import EnvError, make_env
 from envs.replayable import ReplayableEnv
 from envs.suites import dmc_env_id, exactly_restorable
-from tests.helpers import ROOT, smoke_run
+from tests.helpers import ROOT, compose_config, smoke_run
 from tests.test_resume import TINY, final_weights, learning_events, run, same
 
 
@@ -86,6 +86,13 @@ def test_a_dmc_run_stopped_mid_episode_resumes_bitwise(tmp_path):
     a, b = final_weights(straight), final_weights(split)
     assert a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     assert learning_events(straight) == learning_events(split)
+
+
+def test_dmc_learns_the_actor_through_the_dynamics_unless_reinforce_is_named():
+    assert compose_config("env=dmc").ac.actor_grad == "dynamics"
+    assert compose_config("env=dmc", "ac.actor_grad=reinforce").ac.actor_grad == "reinforce"
+    assert compose_config("env=mujoco").ac.actor_grad == "reinforce"
+    assert compose_config().ac.actor_grad == "reinforce"  # DreamerV3's estimator elsewhere
 
 
 def test_dreamer_task_names_map_to_shimmy_ids():
