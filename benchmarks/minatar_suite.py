@@ -29,7 +29,7 @@ import argparse
 import statistics
 
 from common import fmt, load_config, parse_benchmark_args
-from random_policy import random_returns
+from random_policy import baseline_returns
 from reference import reference_value
 from suite_runs import eval_kind, merge_reports, run_grid, save_report, task_stats
 
@@ -44,7 +44,7 @@ RANDOM_EPISODES = 100
 def random_return(game: str) -> float:
     """A uniform random policy's mean return in the game (MinAtar's sticky actions, the
     config's time limit), over RANDOM_EPISODES episodes from seed 0."""
-    return statistics.mean(random_returns(["env=minatar", f"env.game={game}"],
+    return statistics.mean(baseline_returns(["env=minatar", f"env.game={game}"],
                                           RANDOM_EPISODES))
 
 

@@ -17,7 +17,7 @@ from common import load_config
 from envs.make import make_env
 
 
-def random_returns(overrides: list[str], episodes: int = 100, seed: int = 0,
+def baseline_returns(overrides: list[str], episodes: int = 100, seed: int = 0,
                    action: int | None = None) -> list[float]:
     """Returns of `episodes` episodes of uniformly random actions (or of `action` at every
     step) in the env a run with these overrides makes."""
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--action", type=int, default=None,
                         help="play this action at every step instead of random ones")
     args, overrides = parser.parse_known_args()
-    returns = random_returns(overrides, args.episodes, args.seed, args.action)
+    returns = baseline_returns(overrides, args.episodes, args.seed, args.action)
     policy = "random policy" if args.action is None else f"action {args.action} always"
     print(f"{policy}, {' '.join(overrides) or 'default env'}: "
           f"{statistics.mean(returns):.2f} ± {statistics.pstdev(returns):.2f} "

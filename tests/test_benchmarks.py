@@ -335,24 +335,24 @@ def test_an_arm_of_another_model_size_is_named_by_its_size_preset():
 def test_a_random_policy_scores_what_random_play_scores_in_the_real_env():
     """CartPole pays 1 per step: a random policy's returns are its episode lengths, which
     are short (a pole falls in about 20 steps when pushed at random) and vary."""
-    from random_policy import random_returns
+    from random_policy import baseline_returns
 
-    returns = random_returns(["env=cartpole"], episodes=30)
+    returns = baseline_returns(["env=cartpole"], episodes=30)
     assert all(r == int(r) and 8 <= r < 200 for r in returns)
     assert 12 < sum(returns) / len(returns) < 40 and len(set(returns)) > 5
-    assert random_returns(["env=cartpole"], episodes=30) == returns  # seeded
+    assert baseline_returns(["env=cartpole"], episodes=30) == returns  # seeded
 
 
 def test_a_fixed_action_is_played_at_every_step_and_must_be_an_action_of_the_env():
     """Pushing CartPole's cart left at every step tips the pole within a dozen steps, far
     sooner than random pushes do; an action outside the space stops with its name."""
-    from random_policy import random_returns
+    from random_policy import baseline_returns
 
-    left = random_returns(["env=cartpole"], episodes=10, action=0)
+    left = baseline_returns(["env=cartpole"], episodes=10, action=0)
     assert all(8 <= r <= 12 for r in left)
-    assert sum(left) / 10 < sum(random_returns(["env=cartpole"], episodes=10)) / 10
+    assert sum(left) / 10 < sum(baseline_returns(["env=cartpole"], episodes=10)) / 10
     with pytest.raises(SystemExit, match="--action 2 is not an action of CartPole-v1"):
-        random_returns(["env=cartpole"], episodes=1, action=2)
+        baseline_returns(["env=cartpole"], episodes=1, action=2)
 
 
 def test_learning_summary_says_how_often_a_solution_held_after_the_first_success():
