@@ -1,0 +1,124 @@
+"""Does the world model foresee MinAtar Freeway's collisions? Where it draws the chicken, at
+the replayed steps where a car sent it back to the bottom, against every other step.
+
+    python -m agent.analysis.freeway_check RUN_DIR_OR_CHECKPOINT [--windows 64]
+        [--seq-len N] [--seed 0]
+
+A collision in Freeway costs no reward: the chicken goes back to the bottom row and the next
+crossing comes later. A policy that waits for a gap (DQN's 48 at 1M steps, where pressing
+"up" at every step scores about 16) can only learn to from imagined rollouts in which the
+prior moves the chicken back when a car reaches it. The chicken's row is read from the
+board's chicken channel, decoded from the posterior (what the model sees) and from the prior
+alone 1, 5 and 15 steps ahead with the actions taken (what imagination rolls).
+"""
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from agent.agent import Agent, evaluating
+from agent.analysis.continue_check import imagine_ahead
+from agent.analysis.reward_check import WARMUP, check_command, sample_windows, seeded_posterior
+from agent.loop.openloop_errors import HORIZONS
+from agent.loop.replay import Replay
+
+BOARD = 10             # MinAtar's board is 10 x 10, whatever size the image is stored at
+BOTTOM = BOARD - 1     # where the chicken starts, and goes back to when hit or across
+CHICKEN = 0            # the board's channel that shows the chicken
+
+
+def chicken_rows(board: Tensor) -> Tensor:
+    """[..., C, H, W] Freeway boards (uint8 pixels) -> the chicken's row on MinAtar's 10-row
+    board [...]: the image row with the most chicken, mapped back through the nearest-
+    neighbour enlargement (envs/observations.py: image row p shows board row
+    floor((p + 1/2) · 10 / H)); -1 where less than half a pixel of chicken is drawn."""
+    mass = board[..., CHICKEN, :, :].float().sum(-1) / 255  # [..., H]
+    row = (2 * mass.argmax(-1) + 1) * BOARD // (2 * board.shape[-2])
+    return torch.where(mass.amax(-1) >= 0.5, row, -1)
+
+
+def collisions(rows: Tensor, reward: Tensor, is_first: Tensor) -> Tensor:
+    """[B, T] -> whether a car sent the chicken back at each step: at the bottom row after
+    being two or more rows up, with no reward (a crossing also ends at the bottom, paid).
+    A hit on the lowest lane moves it one row, like "down", and is not counted."""
+    back = (rows[:, 1:] == BOTTOM) & (rows[:, :-1] >= 0) & (rows[:, :-1] <= BOTTOM - 2)
+    hit = back & (reward[:, 1:] == 0) & (is_first[:, 1:] == 0)
+    return torch.cat([torch.zeros_like(hit[:, :1]), hit], 1)
+
+
+@dataclass
+class Drawn:
+    collisions: int          # collision steps scored
+    others: int              # the other steps scored (no collision, no crossing)
+    sent_back: float | None  # share of collisions where the chicken is drawn at the bottom
+    on_row: float            # share of the other steps where it is drawn on its row
+    false_bottom: float      # share of the other steps off the bottom where it is drawn there
+
+    def line(self, where: str) -> str:
+        at_hits = ("no collision" if self.sent_back is None else
+                   f"at {self.collisions} collisions drawn back at the bottom in "
+                   f"{100 * self.sent_back:.1f}%")
+        return (f"{where}: {at_hits}; at {self.others} other steps drawn on its row in "
+                f"{100 * self.on_row:.1f}%, and at the bottom where it was not in "
+                f"{100 * self.false_bottom:.1f}%")
+
+
+@dataclass
+class FreewayCheck:
+    steps: int
+    crossings: int
+    observed: Drawn
+    imagined: dict[int, Drawn] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        return [f"the chicken over {self.steps} replayed steps "
+                f"({self.observed.collisions} collisions, {self.crossings} crossings)",
+                self.observed.line("decoded from the posterior")] + [
+                    drawn.line(f"imagined {h} step{'s' * (h > 1)} ahead (the prior alone, "
+                               f"the actions taken)") for h, drawn in self.imagined.items()]
+
+
+def score(drawn: Tensor, real: Tensor, hit: Tensor, other: Tensor) -> Drawn:
+    """Rows drawn against the real ones, at the collisions (`hit`) and the `other` steps."""
+    off_bottom = other & (real != BOTTOM)
+    return Drawn(int(hit.sum()), int(other.sum()),
+                 float((drawn[hit] == BOTTOM).float().mean()) if hit.any() else None,
+                 float((drawn[other] == real[other]).float().mean()),
+                 float((drawn[off_bottom] == BOTTOM).float().mean()))
+
+
+@torch.no_grad()
+def check_freeway(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 64,
+                  seed: int = 0) -> FreewayCheck:
+    """Where the model draws the chicken on `windows` replayed windows (sample_windows),
+    observed and imagined HORIZONS steps ahead (those a window leaves room for after
+    WARMUP), at the collisions and at the other steps."""
+    batch = sample_windows(replay, windows, seq_len, seed)
+    if len(batch.obs) != 1 or next(iter(batch.obs.values())).shape[-3] != 7:
+        raise SystemExit("error: this run's observations are not MinAtar Freeway's board "
+                         "(one image of 7 channels); run the check on an env=minatar "
+                         "env.game=freeway run")
+    (key, board), = batch.obs.items()
+    real = chicken_rows(board)
+    hit = collisions(real, batch.reward, batch.is_first).bool()
+    other = ~hit & (batch.reward == 0) & (batch.is_first == 0) & (real >= 0)
+    wm = agent.world_model
+    with evaluating(wm), seeded_posterior(seed):
+        states = wm.observe(batch.obs, batch.action, batch.is_first)
+        seen = chicken_rows(wm.decode(wm.feat(states.h, states.quantized.code))[key])
+        kept = slice(WARMUP, None)  # h starts from zeros before WARMUP
+        check = FreewayCheck(int(other[:, kept].numel()), int((batch.reward[:, kept] > 0).sum()),
+                             score(seen[:, kept], real[:, kept], hit[:, kept], other[:, kept]))
+        for horizon in (h for h in HORIZONS if WARMUP + h < seq_len):
+            h, code, reached, new_episode = imagine_ahead(wm, states, batch, horizon)
+            drawn = chicken_rows(wm.decode(wm.feat(h, code))[key])
+            inside = ~new_episode
+            check.imagined[horizon] = score(
+                drawn[inside], real[:, reached].flatten()[inside],
+                hit[:, reached].flatten()[inside], other[:, reached].flatten()[inside])
+    return check
+
+
+if __name__ == "__main__":
+    check_command(__doc__, check_freeway)

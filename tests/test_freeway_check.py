@@ -1,0 +1,67 @@
+"""The Freeway check (agent/analysis/freeway_check.py) reads the chicken's row and the
+collisions from the boards as training stores them, as MinAtar's game itself has them."""
+
+import numpy as np
+import pytest
+import torch
+
+from agent.agent import Agent
+from agent.analysis.freeway_check import BOTTOM, check_freeway, chicken_rows, collisions
+from agent.analysis.random_data import random_policy_replay
+from envs import ObservationSpec
+from envs.make import make_env
+from tests.conftest import small_config
+
+pytest.importorskip("minatar", reason="the minatar extra is not installed")
+
+UP = 1  # Freeway's actions: no-op, up, down
+
+
+def play_freeway(steps: int, seed: int = 0) -> tuple[torch.Tensor, list[int], list[float]]:
+    """The boards of a real Freeway game stored at 16 x 16 (env=minatar's size), with the
+    game's own chicken row and the reward at each step, pressing "up" three times in four."""
+    env = make_env("MinAtar/Freeway-v1")
+    spec = ObservationSpec(env.observation_space, 16)  # as env=minatar stores its boards
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    game = env.unwrapped.game.env
+    boards, rows, rewards = [], [], []
+    for _ in range(steps):
+        boards.append(next(iter(spec.to_tensors(obs[None]).values()))[0])
+        rows.append(game.pos)
+        obs, reward, *_ = env.step(UP if rng.random() < 0.75 else 0)
+        rewards.append(float(reward))
+    env.close()
+    return torch.stack(boards), rows, [0.0] + rewards[:-1]  # the reward on arriving
+
+
+def test_the_chicken_row_and_the_collisions_are_the_games_own():
+    boards, rows, rewards = play_freeway(600)
+    assert boards.shape[-2:] == (16, 16)  # enlarged from 10 x 10: rows span 1 or 2 pixels
+    assert chicken_rows(boards).tolist() == rows
+    reward = torch.tensor(rewards)[None]
+    hit = collisions(torch.tensor(rows)[None], reward, torch.zeros_like(reward))[0]
+    expected = [t > 0 and rows[t] == BOTTOM and rows[t - 1] <= BOTTOM - 2
+                and rewards[t] == 0 for t in range(len(rows))]
+    assert hit.tolist() == expected
+    assert sum(expected) >= 3 and sum(r > 0 for r in rewards) >= 1  # both kinds happened
+    empty = boards[:1].clone()
+    empty[:, 0] = 0
+    assert chicken_rows(empty).tolist() == [-1]  # no chicken drawn: no row
+
+
+def test_the_check_scores_a_world_model_on_a_runs_replay_and_refuses_other_boards():
+    torch.manual_seed(0)
+    replay = random_policy_replay("MinAtar/Freeway-v1", 200, image_size=16)
+    env = make_env("MinAtar/Freeway-v1")
+    spec = ObservationSpec(env.observation_space, 16)
+    env.close()
+    agent = Agent(spec, 3, small_config("categorical"))
+    check = check_freeway(agent, replay, windows=16, seq_len=20)
+    assert check.steps == 16 * (20 - 8)
+    assert sorted(check.imagined) == [1, 5]  # 20-step windows hold no 15 after 8
+    assert check.observed.others > 0 and 0 <= check.observed.on_row <= 1
+    assert check.lines()[0].startswith(f"the chicken over {check.steps} replayed steps")
+    cartpole = random_policy_replay("CartPole-v1", 100)
+    with pytest.raises(SystemExit, match="not MinAtar Freeway's board"):
+        check_freeway(Agent(4, 2, small_config("fsq")), cartpole, windows=4, seq_len=16)
