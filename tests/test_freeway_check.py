@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from agent.agent import Agent
-from agent.analysis.freeway_check import BOTTOM, check_freeway, chicken_rows, collisions
+from agent.analysis.freeway_check import BOTTOM, check_freeway, chicken_rows, collisions, score
 from agent.analysis.random_data import random_policy_replay
 from envs import ObservationSpec
 from envs.make import make_env
@@ -48,6 +48,20 @@ def test_the_chicken_row_and_the_collisions_are_the_games_own():
     empty = boards[:1].clone()
     empty[:, 0] = 0
     assert chicken_rows(empty).tolist() == [-1]  # no chicken drawn: no row
+
+
+def test_a_model_that_draws_the_real_rows_scores_full_and_one_that_draws_the_bottom_does_not():
+    real = torch.tensor([9, 7, 6, 9, 8, 7, 5, 9])
+    hit = torch.tensor([0, 0, 0, 1, 0, 0, 0, 0]).bool()  # 6 -> 9: a car
+    other = ~hit
+    exact = score(real, real, hit, other)
+    assert (exact.collisions, exact.others) == (1, 7)
+    assert (exact.sent_back, exact.on_row, exact.below, exact.false_bottom) == (1, 1, 0, 0)
+    bottom = score(torch.full_like(real, BOTTOM), real, hit, other)
+    assert bottom.sent_back == 1 and bottom.false_bottom == 1
+    assert bottom.on_row == pytest.approx(2 / 7) and bottom.below == pytest.approx(5 / 7)
+    stuck = score(torch.tensor([9, 7, 6, 6, 8, 7, 5, 9]), real, hit, other)
+    assert stuck.sent_back == 0 and stuck.on_row == 1  # right everywhere but the collision
 
 
 def test_the_check_scores_a_world_model_on_a_runs_replay_and_refuses_other_boards():

@@ -53,6 +53,7 @@ class Drawn:
     others: int              # the other steps scored (no collision, no crossing)
     sent_back: float | None  # share of collisions where the chicken is drawn at the bottom
     on_row: float            # share of the other steps where it is drawn on its row
+    below: float             # share of the other steps where it is drawn below its row
     false_bottom: float      # share of the other steps off the bottom where it is drawn there
 
     def line(self, where: str) -> str:
@@ -60,8 +61,8 @@ class Drawn:
                    f"at {self.collisions} collisions drawn back at the bottom in "
                    f"{100 * self.sent_back:.1f}%")
         return (f"{where}: {at_hits}; at {self.others} other steps drawn on its row in "
-                f"{100 * self.on_row:.1f}%, and at the bottom where it was not in "
-                f"{100 * self.false_bottom:.1f}%")
+                f"{100 * self.on_row:.1f}% (below it in {100 * self.below:.1f}%), and at the "
+                f"bottom where it was not in {100 * self.false_bottom:.1f}%")
 
 
 @dataclass
@@ -85,6 +86,7 @@ def score(drawn: Tensor, real: Tensor, hit: Tensor, other: Tensor) -> Drawn:
     return Drawn(int(hit.sum()), int(other.sum()),
                  float((drawn[hit] == BOTTOM).float().mean()) if hit.any() else None,
                  float((drawn[other] == real[other]).float().mean()),
+                 float((drawn[other] > real[other]).float().mean()),
                  float((drawn[off_bottom] == BOTTOM).float().mean()))
 
 
