@@ -17,34 +17,40 @@ pytest.importorskip("minatar", reason="the minatar extra is not installed")
 UP = 1  # Freeway's actions: no-op, up, down
 
 
-def play_freeway(steps: int, seed: int = 0) -> tuple[torch.Tensor, list[int], list[float]]:
-    """The boards of a real Freeway game stored at 16 x 16 (env=minatar's size), with the
-    game's own chicken row and the reward at each step, pressing "up" three times in four."""
-    env = make_env("MinAtar/Freeway-v1")
-    spec = ObservationSpec(env.observation_space, 16)  # as env=minatar stores its boards
+def play_freeway(steps: int, seed: int = 0) -> tuple[torch.Tensor, list[int], list[float],
+                                                      list[bool]]:
+    """A real Freeway game without sticky actions, pressing "up" three times in four: the
+    boards stored at 16 x 16 (env=minatar's size), and at each step the game's own chicken
+    row, the reward on arriving there and whether a car hit the chicken on the way (it
+    ended at the bottom, unpaid, where its own move would not have taken it)."""
+    env = make_env("MinAtar/Freeway-v1", {"sticky_action_prob": 0.0})
+    spec = ObservationSpec(env.observation_space, 16)
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     game = env.unwrapped.game.env
-    boards, rows, rewards = [], [], []
+    boards, rows, rewards, hits = [], [], [0.0], [False]
     for _ in range(steps):
         boards.append(next(iter(spec.to_tensors(obs[None]).values()))[0])
         rows.append(game.pos)
-        obs, reward, *_ = env.step(UP if rng.random() < 0.75 else 0)
+        action = UP if rng.random() < 0.75 else 0
+        moved_to = game.pos - (action == UP and game.move_timer == 0)
+        obs, reward, *_ = env.step(action)
         rewards.append(float(reward))
+        hits.append(game.pos == BOTTOM and reward == 0 and moved_to != BOTTOM)
     env.close()
-    return torch.stack(boards), rows, [0.0] + rewards[:-1]  # the reward on arriving
+    return torch.stack(boards), rows, rewards[:-1], hits[:-1]
 
 
 def test_the_chicken_row_and_the_collisions_are_the_games_own():
-    boards, rows, rewards = play_freeway(600)
+    boards, rows, rewards, hits = play_freeway(600)
     assert boards.shape[-2:] == (16, 16)  # enlarged from 10 x 10: rows span 1 or 2 pixels
     assert chicken_rows(boards).tolist() == rows
     reward = torch.tensor(rewards)[None]
-    hit = collisions(torch.tensor(rows)[None], reward, torch.zeros_like(reward))[0]
-    expected = [t > 0 and rows[t] == BOTTOM and rows[t - 1] <= BOTTOM - 2
-                and rewards[t] == 0 for t in range(len(rows))]
-    assert hit.tolist() == expected
-    assert sum(expected) >= 3 and sum(r > 0 for r in rewards) >= 1  # both kinds happened
+    counted = collisions(torch.tensor(rows)[None], reward, torch.zeros_like(reward))[0]
+    # every hit the game made from two or more rows up, and nothing else
+    assert counted.tolist() == [hit and t > 0 and rows[t - 1] <= BOTTOM - 2
+                                for t, hit in enumerate(hits)]
+    assert counted.sum() >= 3 and sum(r > 0 for r in rewards) >= 1  # both kinds happened
     empty = boards[:1].clone()
     empty[:, 0] = 0
     assert chicken_rows(empty).tolist() == [-1]  # no chicken drawn: no row
@@ -54,14 +60,17 @@ def test_a_model_that_draws_the_real_rows_scores_full_and_one_that_draws_the_bot
     real = torch.tensor([9, 7, 6, 9, 8, 7, 5, 9])
     hit = torch.tensor([0, 0, 0, 1, 0, 0, 0, 0]).bool()  # 6 -> 9: a car
     other = ~hit
-    exact = score(real, real, hit, other)
+    stayed_up = torch.tensor([0, 0, 1, 0, 0, 0, 1, 0]).bool()  # 7 -> 6, 7 -> 5
+    exact = score(real, real, hit, other, stayed_up)
     assert (exact.collisions, exact.others) == (1, 7)
-    assert (exact.sent_back, exact.on_row, exact.below, exact.false_bottom) == (1, 1, 0, 0)
-    bottom = score(torch.full_like(real, BOTTOM), real, hit, other)
-    assert bottom.sent_back == 1 and bottom.false_bottom == 1
+    assert (exact.sent_back, exact.false_back, exact.on_row, exact.below) == (1, 0, 1, 0)
+    bottom = score(torch.full_like(real, BOTTOM), real, hit, other, stayed_up)
+    assert bottom.sent_back == 1 and bottom.false_back == 1
     assert bottom.on_row == pytest.approx(2 / 7) and bottom.below == pytest.approx(5 / 7)
-    stuck = score(torch.tensor([9, 7, 6, 6, 8, 7, 5, 9]), real, hit, other)
+    stuck = score(torch.tensor([9, 7, 6, 6, 8, 7, 5, 9]), real, hit, other, stayed_up)
     assert stuck.sent_back == 0 and stuck.on_row == 1  # right everywhere but the collision
+    none = score(real, real, hit & False, other, stayed_up & False)
+    assert none.sent_back is None and "n/a of 0 collisions" in none.line("x")
 
 
 def test_the_check_scores_a_world_model_on_a_runs_replay_and_refuses_other_boards():

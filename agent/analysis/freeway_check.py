@@ -41,7 +41,7 @@ def chicken_rows(board: Tensor) -> Tensor:
 def collisions(rows: Tensor, reward: Tensor, is_first: Tensor) -> Tensor:
     """[B, T] -> whether a car sent the chicken back at each step: at the bottom row after
     being two or more rows up, with no reward (a crossing also ends at the bottom, paid).
-    A hit on the lowest lane moves it one row, like "down", and is not counted."""
+    A hit from the row above the bottom looks like one row down and is not counted."""
     back = (rows[:, 1:] == BOTTOM) & (rows[:, :-1] >= 0) & (rows[:, :-1] <= BOTTOM - 2)
     hit = back & (reward[:, 1:] == 0) & (is_first[:, 1:] == 0)
     return torch.cat([torch.zeros_like(hit[:, :1]), hit], 1)
@@ -49,20 +49,27 @@ def collisions(rows: Tensor, reward: Tensor, is_first: Tensor) -> Tensor:
 
 @dataclass
 class Drawn:
-    collisions: int          # collision steps scored
-    others: int              # the other steps scored (no collision, no crossing)
-    sent_back: float | None  # share of collisions where the chicken is drawn at the bottom
-    on_row: float            # share of the other steps where it is drawn on its row
-    below: float             # share of the other steps where it is drawn below its row
-    false_bottom: float      # share of the other steps off the bottom where it is drawn there
+    collisions: int             # collision steps scored
+    others: int                 # the other steps scored (no collision, no crossing)
+    sent_back: float | None     # share of the collisions where the chicken is drawn at the bottom
+    false_back: float | None    # the same where it stayed two or more rows up: no car hit it
+    on_row: float | None        # share of the other steps where it is drawn on its row
+    below: float | None         # share of the other steps where it is drawn below its row
 
     def line(self, where: str) -> str:
-        at_hits = ("no collision" if self.sent_back is None else
-                   f"at {self.collisions} collisions drawn back at the bottom in "
-                   f"{100 * self.sent_back:.1f}%")
-        return (f"{where}: {at_hits}; at {self.others} other steps drawn on its row in "
-                f"{100 * self.on_row:.1f}% (below it in {100 * self.below:.1f}%), and at the "
-                f"bottom where it was not in {100 * self.false_bottom:.1f}%")
+        return (f"{where}: drawn back at the bottom at {pct(self.sent_back)} of "
+                f"{self.collisions} collisions, and at {pct(self.false_back)} of the steps "
+                f"where it stayed up; at the {self.others} other steps on its row at "
+                f"{pct(self.on_row)}, below it at {pct(self.below)}")
+
+
+def pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:.1f}%"
+
+
+def share(mask: Tensor) -> float | None:
+    """The share of True in `mask`; None where it is empty."""
+    return float(mask.float().mean()) if mask.numel() else None
 
 
 @dataclass
@@ -80,14 +87,16 @@ class FreewayCheck:
                                f"the actions taken)") for h, drawn in self.imagined.items()]
 
 
-def score(drawn: Tensor, real: Tensor, hit: Tensor, other: Tensor) -> Drawn:
-    """Rows drawn against the real ones, at the collisions (`hit`) and the `other` steps."""
-    off_bottom = other & (real != BOTTOM)
-    return Drawn(int(hit.sum()), int(other.sum()),
-                 float((drawn[hit] == BOTTOM).float().mean()) if hit.any() else None,
-                 float((drawn[other] == real[other]).float().mean()),
-                 float((drawn[other] > real[other]).float().mean()),
-                 float((drawn[off_bottom] == BOTTOM).float().mean()))
+def score(drawn: Tensor, real: Tensor, hit: Tensor, other: Tensor, stayed_up: Tensor
+          ) -> Drawn:
+    """Rows drawn against the real ones: at the collisions (`hit`), at the steps where the
+    chicken was two or more rows up before and still is (`stayed_up`: a reset drawn there
+    has no car to explain it, the baseline for the collisions), and at every `other`
+    step."""
+    at_bottom = drawn == BOTTOM
+    return Drawn(int(hit.sum()), int(other.sum()), share(at_bottom[hit]),
+                 share(at_bottom[stayed_up]), share(drawn[other] == real[other]),
+                 share(drawn[other] > real[other]))
 
 
 @torch.no_grad()
@@ -97,28 +106,31 @@ def check_freeway(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
     observed and imagined HORIZONS steps ahead (those a window leaves room for after
     WARMUP), at the collisions and at the other steps."""
     batch = sample_windows(replay, windows, seq_len, seed)
-    if len(batch.obs) != 1 or next(iter(batch.obs.values())).shape[-3] != 7:
+    boards = next(iter(batch.obs.values()))
+    if len(batch.obs) != 1 or boards.dim() != 5 or boards.shape[2] != 7:
         raise SystemExit("error: this run's observations are not MinAtar Freeway's board "
                          "(one image of 7 channels); run the check on an env=minatar "
                          "env.game=freeway run")
     (key, board), = batch.obs.items()
     real = chicken_rows(board)
-    hit = collisions(real, batch.reward, batch.is_first).bool()
+    hit = collisions(real, batch.reward, batch.is_first)
     other = ~hit & (batch.reward == 0) & (batch.is_first == 0) & (real >= 0)
+    before = torch.cat([torch.full_like(real[:, :1], -1), real[:, :-1]], 1)
+    stayed_up = other & (before >= 0) & (before <= BOTTOM - 2)
     wm = agent.world_model
     with evaluating(wm), seeded_posterior(seed):
         states = wm.observe(batch.obs, batch.action, batch.is_first)
         seen = chicken_rows(wm.decode(wm.feat(states.h, states.quantized.code))[key])
         kept = slice(WARMUP, None)  # h starts from zeros before WARMUP
-        check = FreewayCheck(int(other[:, kept].numel()), int((batch.reward[:, kept] > 0).sum()),
-                             score(seen[:, kept], real[:, kept], hit[:, kept], other[:, kept]))
+        check = FreewayCheck(
+            batch.reward[:, kept].numel(), int((batch.reward[:, kept] > 0).sum()),
+            score(*(x[:, kept] for x in (seen, real, hit, other, stayed_up))))
         for horizon in (h for h in HORIZONS if WARMUP + h < seq_len):
             h, code, reached, new_episode = imagine_ahead(wm, states, batch, horizon)
             drawn = chicken_rows(wm.decode(wm.feat(h, code))[key])
             inside = ~new_episode
-            check.imagined[horizon] = score(
-                drawn[inside], real[:, reached].flatten()[inside],
-                hit[:, reached].flatten()[inside], other[:, reached].flatten()[inside])
+            check.imagined[horizon] = score(drawn[inside], *(
+                x[:, reached].flatten()[inside] for x in (real, hit, other, stayed_up)))
     return check
 
 
