@@ -1,5 +1,5 @@
 """Does the world model foresee MinAtar Freeway's collisions? Where it draws the chicken, at
-the replayed steps where a car sent it back to the bottom, against every other step.
+the replayed steps where a car sent it back to the bottom, against the steps where none did.
 
     python -m agent.analysis.freeway_check RUN_DIR_OR_CHECKPOINT [--windows 64]
         [--seq-len N] [--seed 0]
@@ -106,12 +106,11 @@ def check_freeway(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
     observed and imagined HORIZONS steps ahead (those a window leaves room for after
     WARMUP), at the collisions and at the other steps."""
     batch = sample_windows(replay, windows, seq_len, seed)
-    boards = next(iter(batch.obs.values()))
-    if len(batch.obs) != 1 or boards.dim() != 5 or boards.shape[2] != 7:
+    (key, board), *more = batch.obs.items()
+    if more or board.dim() != 5 or board.shape[2] != 7:
         raise SystemExit("error: this run's observations are not MinAtar Freeway's board "
                          "(one image of 7 channels); run the check on an env=minatar "
                          "env.game=freeway run")
-    (key, board), = batch.obs.items()
     real = chicken_rows(board)
     hit = collisions(real, batch.reward, batch.is_first)
     other = ~hit & (batch.reward == 0) & (batch.is_first == 0) & (real >= 0)
