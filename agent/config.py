@@ -70,7 +70,12 @@ class ModelConfig:
     """Hidden layers of every MLP."""
     cnn_depth: int = 16
     """Channels of the first stage of the image encoder and the last of the decoder (they
-    double at every one of the four stride-2 stages)."""
+    double at every stride-2 stage)."""
+    cnn_min_res: int = 1
+    """The image encoder halves the image (at most four times) until its side would drop
+    below this, and the decoder starts from there: 1 gives every image four stages (a 16 x
+    16 image ends at 1 x 1); DreamerV3 stops at 4 (a 64 x 64 image gets four stages either
+    way)."""
     reward_bins: int = 255
     """Two-hot bins of the reward and critic heads on the symlog scale."""
     prior_unimix: float = 0.01

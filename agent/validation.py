@@ -82,6 +82,9 @@ def validate(cfg: Config) -> None:
     if cfg.env.crop is not None:
         check_window(cfg.env.crop)  # an EnvError naming the window's fault
     _require(cfg.model.cnn_depth >= 1, "model.cnn_depth", cfg.model.cnn_depth, ">= 1")
+    _require(1 <= cfg.model.cnn_min_res <= 8, "model.cnn_min_res", cfg.model.cnn_min_res,
+             "between 1 and 8 (the side every image, 16 x 16 or more, halves towards; "
+             "DreamerV3's is 4)")
     _require(cfg.env.action_repeat >= 1, "env.action_repeat", cfg.env.action_repeat, ">= 1")
     _require(cfg.env.time_limit >= 0, "env.time_limit", cfg.env.time_limit,
              ">= 0 (0 keeps the env's own)")

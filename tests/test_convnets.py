@@ -5,10 +5,13 @@ import io
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 
 from agent.agent import Agent
+from agent.errors import ConfigError
 from agent.model.convnets import ConvDecoder, ConvEncoder, prefer_cpu_layout
+from agent.validation import validate
 from envs import ObservationSpec
 from tests.conftest import small_config
 
@@ -55,3 +58,26 @@ def test_a_cpu_agent_keeps_channels_last_weights_through_a_state_dict_round_trip
     for before, after in weights:
         assert after.is_contiguous(memory_format=NHWC)
         torch.testing.assert_close(after, before, rtol=0, atol=0)
+
+
+def test_min_res_stops_halving_at_that_side_and_the_decoder_grows_back_from_it():
+    for size, min_res, last_side, convs in ((16, 1, 1, 4), (16, 4, 4, 2), (32, 4, 4, 3),
+                                            (64, 4, 4, 4), (64, 1, 4, 4), (16, 8, 8, 1)):
+        enc, dec = ConvEncoder((3, size, size), 4, min_res), ConvDecoder(8, (3, size, size), 4,
+                                                                         min_res=min_res)
+        assert len(_conv_weights(enc)) == len(_conv_weights(dec)) == convs
+        assert enc.out_dim == 4 * 2 ** (convs - 1) * last_side**2
+        assert dec.start == (4 * 2 ** (convs - 1), last_side)
+        image = torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8)
+        assert enc(image).shape == (2, enc.out_dim)
+        assert dec(torch.randn(2, 8)).shape == (2, 3, size, size)
+
+
+
+@pytest.mark.parametrize("min_res", [0, 16])
+def test_a_min_res_no_image_can_reach_is_refused_before_building(min_res):
+    cfg = small_config()
+    cfg.model.cnn_min_res = min_res
+    with pytest.raises(ConfigError, match=rf"model\.cnn_min_res={min_res} is invalid: it must "
+                                          r"be between 1 and 8"):
+        validate(cfg)

@@ -1,5 +1,8 @@
 """Convolutional encoder and decoder for image observations (S x S, S a multiple of 16):
-four stride-2 stages, DreamerV3-style, widths depth x (1, 2, 4, 8).
+up to four stride-2 stages, DreamerV3-style, widths depth x (1, 2, 4, 8). The encoder halves
+the image until its side reaches `min_res` (or after four stages), and the decoder grows it
+back from there: DreamerV3 stops at 4 x 4 (its networks refuse a smaller last stage), where
+a 16 x 16 image would otherwise be squeezed to 1 x 1 and every position carried by channels.
 
 On the CPU, weights and activations are channels-last (NHWC), the layout oneDNN's
 convolutions run fastest on (README, Speed). Elsewhere they stay channels-first, which is
@@ -10,6 +13,14 @@ import torch
 from torch import Tensor, nn
 
 STAGES = 4
+
+
+def stages(size: int, min_res: int) -> int:
+    """How many stride-2 stages an S x S image gets: at most four, none past `min_res`."""
+    count = 0
+    while count < STAGES and size // 2 ** (count + 1) >= min_res:
+        count += 1
+    return count
 
 
 def prefer_cpu_layout(module: nn.Module) -> None:
@@ -30,17 +41,18 @@ def _block(conv: nn.Module, channels: int) -> list[nn.Module]:
 class ConvEncoder(nn.Module):
     """uint8 images [..., C, S, S] -> embeddings [..., out_dim]."""
 
-    def __init__(self, shape: tuple[int, int, int], depth: int):
+    def __init__(self, shape: tuple[int, int, int], depth: int, min_res: int = 1):
         super().__init__()
         channels, size, _ = shape
+        count = stages(size, min_res)
         layers: list[nn.Module] = []
         width = channels
-        for stage in range(STAGES):
+        for stage in range(count):
             out = depth * 2**stage
             layers += _block(nn.Conv2d(width, out, 4, stride=2, padding=1, bias=False), out)
             width = out
         self.net = nn.Sequential(*layers, nn.Flatten())
-        self.out_dim = width * (size // 2**STAGES) ** 2
+        self.out_dim = width * (size // 2**count) ** 2
 
     def forward(self, image: Tensor) -> Tensor:
         lead = image.shape[:-3]
@@ -62,14 +74,15 @@ class ConvDecoder(nn.Module):
     docs/results/minatar.md)."""
 
     def __init__(self, feat_dim: int, shape: tuple[int, int, int], depth: int,
-                 mean_frame: bool = False):
+                 mean_frame: bool = False, min_res: int = 1):
         super().__init__()
         channels, size, _ = shape
-        self.start = (depth * 2 ** (STAGES - 1), size // 2**STAGES)
+        count = stages(size, min_res)
+        self.start = (depth * 2 ** (count - 1), size // 2**count)
         width = self.start[0]
         self.project = nn.Linear(feat_dim, width * self.start[1] ** 2)
         layers: list[nn.Module] = []
-        for stage in reversed(range(STAGES - 1)):
+        for stage in reversed(range(count - 1)):
             out = depth * 2**stage
             layers += _block(nn.ConvTranspose2d(width, out, 4, stride=2, padding=1,
                                                 bias=False), out)

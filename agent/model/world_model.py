@@ -53,7 +53,8 @@ class WorldModel(nn.Module):
         self.spec_sizes = {k: spec.keys[k].shape[0] for k in self.vector_keys}
         vector_dim = sum(self.spec_sizes.values())
         self.encoder = mlp(vector_dim, m.units, m.layers) if self.vector_keys else None
-        self.image_encoders = nn.ModuleDict({k: ConvEncoder(spec.keys[k].shape, m.cnn_depth)
+        self.image_encoders = nn.ModuleDict({k: ConvEncoder(spec.keys[k].shape, m.cnn_depth,
+                                                             m.cnn_min_res)
                                              for k in self.image_keys})
         if self.image_keys:
             width = (m.units if self.vector_keys else 0) + sum(
@@ -76,7 +77,8 @@ class WorldModel(nn.Module):
                               f"random or mean_frame")
         self.image_decoders = nn.ModuleDict({
             k: ConvDecoder(self.feat_dim, spec.keys[k].shape, m.cnn_depth,
-                           mean_frame=m.image_decoder_start == "mean_frame")
+                           mean_frame=m.image_decoder_start == "mean_frame",
+                           min_res=m.cnn_min_res)
             for k in self.image_keys})
         # Whether start_from has run (saved with the weights, so a resumed run keeps its).
         self.register_buffer("started", torch.tensor(False))
