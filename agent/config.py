@@ -76,6 +76,11 @@ class ModelConfig:
     below this, and the decoder starts from there: 1 gives every image four stages (a 16 x
     16 image ends at 1 x 1); DreamerV3 stops at 4 (a 64 x 64 image gets four stages either
     way)."""
+    image_likelihood: str = "mse"
+    """How image decoders score a reconstruction: `mse` (squared error on pixel / 255 - 0.5,
+    DreamerV3's) or `bernoulli` (each pixel's cross-entropy, pixel / 255 the probability of
+    it being lit: for boards of lit and dark cells such as MinAtar's, where a one-cell
+    object missed costs at most 1 in squared error; agent/model/convnets.py)."""
     reward_bins: int = 255
     """Two-hot bins of the reward and critic heads on the symlog scale."""
     prior_unimix: float = 0.01

@@ -13,6 +13,8 @@ import torch
 from torch import Tensor, nn
 
 STAGES = 4
+LIKELIHOODS = ("mse", "bernoulli")
+MIN_PROB = 1e-3  # a Bernoulli mean frame's least probability of a pixel being lit, or dark
 
 
 def stages(size: int, min_res: int) -> int:
@@ -61,8 +63,13 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Features [..., feat_dim] -> images [..., C, S, S] on the encoder's input scale
-    (pixel / 255 - 0.5).
+    """Features [..., feat_dim] -> images [..., C, S, S]: with `likelihood="mse"` on the
+    encoder's input scale (pixel / 255 - 0.5), scored by squared error (DreamerV3's); with
+    `"bernoulli"` the logits of each pixel being lit (pixel / 255 its probability), scored by
+    cross-entropy. On boards of lit and dark cells (MinAtar) a cell drawn dark where it is
+    lit costs at most 1 in squared error, whatever its object; in cross-entropy it costs
+    as much as the model was sure of the dark, so one-cell objects (a bullet) weigh as
+    much against the code's KL as their information does.
 
     `mean_frame=True` adds a learned per-pixel image to the output and starts the last
     layer at zero, so that the decoder's first prediction is that image whatever the
@@ -74,8 +81,11 @@ class ConvDecoder(nn.Module):
     docs/results/minatar.md)."""
 
     def __init__(self, feat_dim: int, shape: tuple[int, int, int], depth: int,
-                 mean_frame: bool = False, min_res: int = 1):
+                 mean_frame: bool = False, min_res: int = 1, likelihood: str = "mse"):
         super().__init__()
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood={likelihood!r}: use one of {LIKELIHOODS}")
+        self.likelihood = likelihood
         channels, size, _ = shape
         count = stages(size, min_res)
         self.start = (depth * 2 ** (count - 1), size // 2**count)
@@ -104,9 +114,30 @@ class ConvDecoder(nn.Module):
 
     @torch.no_grad()
     def start_from(self, images: Tensor) -> None:
-        """Set the mean frame to the mean of `images` [..., C, S, S] (uint8)."""
-        if self.mean_frame is not None:
+        """Set the mean frame to the prediction of the mean of `images` [..., C, S, S]
+        (uint8): itself on the squared-error scale, its log-odds (kept off 0 and 1, where
+        they are infinite) for "bernoulli"."""
+        if self.mean_frame is None:
+            return
+        if self.likelihood == "mse":
             self.mean_frame.copy_(image_target(images).reshape(-1, *self.shape).mean(0))
+        else:
+            lit = (images.float() / 255.0).reshape(-1, *self.shape).mean(0)
+            self.mean_frame.copy_(torch.logit(lit.clamp(MIN_PROB, 1 - MIN_PROB)))
+
+    def pixels(self, prediction: Tensor) -> Tensor:
+        """This decoder's output -> uint8 pixels (for "bernoulli", the probability × 255)."""
+        if self.likelihood == "mse":
+            return to_pixels(prediction)
+        return (torch.sigmoid(prediction.float()) * 255.0).round().to(torch.uint8)
+
+    def loss(self, prediction: Tensor, image: Tensor) -> Tensor:
+        """The negative log-likelihood of uint8 `image` [..., C, S, S], summed per image
+        (for "mse", the squared error: a unit-variance Gaussian's, up to constants)."""
+        if self.likelihood == "mse":
+            return (prediction - image_target(image)).pow(2).sum((-3, -2, -1))
+        return nn.functional.binary_cross_entropy_with_logits(
+            prediction, image.to(prediction.dtype) / 255.0, reduction="none").sum((-3, -2, -1))
 
 
 def image_target(image: Tensor) -> Tensor:

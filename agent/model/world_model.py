@@ -20,7 +20,7 @@ from agent.config import Config
 from agent.data import Batch, Obs
 from agent.distributions import TwoHot, symexp, symlog
 from agent.errors import ConfigError
-from agent.model.convnets import ConvDecoder, ConvEncoder, image_target, to_pixels
+from agent.model.convnets import LIKELIHOODS, ConvDecoder, ConvEncoder
 from agent.model.networks import mlp, scale_gradient
 from agent.model.priors import make_prior
 from agent.quantizers import QuantizerOutput, build
@@ -72,13 +72,16 @@ class WorldModel(nn.Module):
         self.feat_dim = m.deter + q.code_dim
         self.decoder = (mlp(self.feat_dim, m.units, m.layers, out=vector_dim)
                         if self.vector_keys else None)
+        if m.image_likelihood not in LIKELIHOODS:
+            raise ConfigError(f"model.image_likelihood={m.image_likelihood!r}: use "
+                              f"{' or '.join(LIKELIHOODS)}")
         if m.image_decoder_start not in ("random", "mean_frame"):
             raise ConfigError(f"model.image_decoder_start={m.image_decoder_start!r}: use "
                               f"random or mean_frame")
         self.image_decoders = nn.ModuleDict({
             k: ConvDecoder(self.feat_dim, spec.keys[k].shape, m.cnn_depth,
                            mean_frame=m.image_decoder_start == "mean_frame",
-                           min_res=m.cnn_min_res)
+                           min_res=m.cnn_min_res, likelihood=m.image_likelihood)
             for k in self.image_keys})
         # Whether start_from has run (saved with the weights, so a resumed run keeps its).
         self.register_buffer("started", torch.tensor(False))
@@ -114,17 +117,21 @@ class WorldModel(nn.Module):
             sizes = [self.spec_sizes[k] for k in self.vector_keys]
             out |= dict(zip(self.vector_keys, symexp(self.decoder(feat)).split(sizes, -1),
                             strict=True))
-        return out | {k: to_pixels(self.image_decoders[k](feat)) for k in self.image_keys}
+        for k in self.image_keys:
+            decoder = self.image_decoders[k]
+            out[k] = decoder.pixels(decoder(feat))
+        return out
 
     def reconstruction_loss(self, feat: Tensor, obs: Obs) -> Tensor:
-        """Squared error summed over every dimension of every key: vectors on the symlog
-        scale, images on pixel / 255 - 0.5."""
+        """The reconstruction's negative log-likelihood summed over every dimension of every
+        key: vectors' squared error on the symlog scale, images' by model.image_likelihood
+        (squared error on pixel / 255 - 0.5, or Bernoulli cross-entropy)."""
         loss = 0.0
         if self.vector_keys:
             loss = (self.decoder(feat) - symlog(self.vectors(obs))).pow(2).sum(-1)
         for k in self.image_keys:
-            error = self.image_decoders[k](feat) - image_target(obs[k])
-            loss = loss + error.pow(2).sum((-3, -2, -1))
+            decoder = self.image_decoders[k]
+            loss = loss + decoder.loss(decoder(feat), obs[k])
         return loss
 
     def step(self, h: Tensor, code: Tensor, action: Tensor) -> Tensor:
