@@ -488,3 +488,16 @@ def test_seed_medians_count_an_unsolved_seed_as_slowest_and_as_holding_nothing()
     assert got["median_final_return"] == 450.0
     rows[1] |= {"solve_step": 9_500, "held_fraction": None}  # reached at its last eval
     assert seed_medians(rows)["median_held_fraction"] == 0.25
+
+
+def test_the_code_probe_with_board_scores_each_minatar_object_per_chunk_and_at_the_end():
+    pytest.importorskip("minatar", reason="the minatar extra is not installed")
+    shown = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/code_probe.py"), "--steps", "80", "--updates",
+         "4", "--every", "2", "--board", "env=minatar", "env.game=breakout",
+         "model.cnn_depth=4", "train.batch_size=4", "train.seq_len=16"],
+        check=True, timeout=300, capture_output=True, text=True, cwd=ROOT / "benchmarks").stdout
+    per_chunk = [line for line in shown.splitlines() if "posterior draws" in line]
+    assert len(per_chunk) == 2 and all("paddle" in line and "brick" in line
+                                       for line in per_chunk)
+    assert "1 step ahead" in shown and shown.rstrip().splitlines()[-1].startswith("brick")
