@@ -501,3 +501,15 @@ def test_the_code_probe_with_board_scores_each_minatar_object_per_chunk_and_at_t
     assert len(per_chunk) == 2 and all("paddle" in line and "brick" in line
                                        for line in per_chunk)
     assert "1 step ahead" in shown and shown.rstrip().splitlines()[-1].startswith("brick")
+
+
+def test_the_board_autoencoder_reports_each_object_under_its_name():
+    pytest.importorskip("minatar", reason="the minatar extra is not installed")
+    shown = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/board_autoencoder.py"), "--game", "freeway",
+         "--likelihood", "bernoulli", "--mean-frame", "--min-res", "4", "--depth", "4",
+         "--batch", "8", "--updates", "4", "--every", "2"],
+        check=True, timeout=300, capture_output=True, text=True, cwd=ROOT).stdout
+    reports = [line for line in shown.splitlines() if "updates: loss" in line]
+    assert [line.split()[0] for line in reports] == ["2", "4"]
+    assert all("chicken" in line and "speed5" in line for line in reports)

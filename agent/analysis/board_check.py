@@ -77,14 +77,15 @@ class BoardCheck:
         return out
 
 
-def channel_names(agent: Agent, count: int) -> list[str]:
+def channel_names(env_id: str, count: int) -> list[str]:
     """The game's own names of its board's channels (MinAtar's `channels`), or numbers."""
     try:
         from envs.make import make_env
-        env = make_env(agent.cfg.env.id, {})
-        names = sorted(env.unwrapped.game.env.channels, key=env.unwrapped.game.env.channels.get)
+        env = make_env(env_id, {})
+        channels = env.unwrapped.game.env.channels
         env.close()
-    except Exception:  # not a MinAtar run, or MinAtar not installed: numbers will do
+        names = sorted(channels, key=channels.get)
+    except Exception:  # not a MinAtar env, or MinAtar not installed: numbers will do
         names = []
     return names if len(names) == count else [f"channel {c}" for c in range(count)]
 
@@ -106,7 +107,8 @@ def check_board(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 
     with evaluating(wm), seeded_posterior(seed):
         states = wm.observe(batch.obs, batch.action, batch.is_first)
         seen = board_cells(wm.decode(wm.feat(states.h, states.quantized.code))[key])
-        check = BoardCheck(channel_names(agent, image.shape[2]), batch.reward[:, kept].numel(),
+        names = channel_names(agent.cfg.env.id, image.shape[2])
+        check = BoardCheck(names, batch.reward[:, kept].numel(),
                            score(seen[:, kept].flatten(0, 1), real[:, kept].flatten(0, 1)))
         for horizon in (h for h in HORIZONS if WARMUP + h < seq_len):
             h, code, reached, new_episode = imagine_ahead(wm, states, batch, horizon)
