@@ -77,3 +77,21 @@ def smoke_run_folder(tmp_path_factory, name: str) -> Path:
     tmp_path = tmp_path_factory.mktemp(name)
     smoke_run(tmp_path)
     return tmp_path / "run"
+
+
+def minatar_agent_and_replay(env_id: str, steps: int = 200):
+    """A small categorical agent for a MinAtar game (its config naming the game) and a
+    random policy's replay of it, both at env=minatar's 16 x 16."""
+    from agent.agent import Agent
+    from agent.analysis.random_data import random_policy_replay
+    from envs.make import make_env
+    from tests.conftest import small_config
+
+    torch.manual_seed(0)
+    replay = random_policy_replay(env_id, steps, image_size=16)
+    env = make_env(env_id)
+    spec, actions = ObservationSpec(env.observation_space, 16), env.action_space.n
+    env.close()
+    cfg = small_config("categorical")
+    cfg.env.id = env_id
+    return Agent(spec, actions, cfg), replay

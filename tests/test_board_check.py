@@ -11,6 +11,7 @@ from agent.analysis.random_data import random_policy_replay
 from envs import ObservationSpec
 from envs.make import make_env
 from tests.conftest import small_config
+from tests.helpers import minatar_agent_and_replay
 
 pytest.importorskip("minatar", reason="the minatar extra is not installed")
 
@@ -46,14 +47,8 @@ def test_the_real_board_scores_full_and_an_empty_one_finds_nothing():
 
 
 def test_the_check_scores_a_world_model_on_a_runs_replay_under_the_games_names():
-    torch.manual_seed(0)
-    replay = random_policy_replay("MinAtar/Breakout-v1", 200, image_size=16)
-    env = make_env("MinAtar/Breakout-v1")
-    spec = ObservationSpec(env.observation_space, 16)
-    env.close()
-    cfg = small_config("categorical")
-    cfg.env.id = "MinAtar/Breakout-v1"
-    check = check_board(Agent(spec, 3, cfg), replay, windows=16, seq_len=20)
+    agent, replay = minatar_agent_and_replay("MinAtar/Breakout-v1")
+    check = check_board(agent, replay, windows=16, seq_len=20)
     assert check.channels == ["paddle", "ball", "trail", "brick"]
     assert check.steps == 16 * (20 - 8)
     assert sorted(check.imagined) == [1, 5]  # 20-step windows hold no 15 after 8

@@ -11,6 +11,7 @@ from agent.analysis.random_data import random_policy_replay
 from envs import ObservationSpec
 from envs.make import make_env
 from tests.conftest import small_config
+from tests.helpers import minatar_agent_and_replay
 
 pytest.importorskip("minatar", reason="the minatar extra is not installed")
 
@@ -74,12 +75,7 @@ def test_a_model_that_draws_the_real_rows_scores_full_and_one_that_draws_the_bot
 
 
 def test_the_check_scores_a_world_model_on_a_runs_replay_and_refuses_other_boards():
-    torch.manual_seed(0)
-    replay = random_policy_replay("MinAtar/Freeway-v1", 200, image_size=16)
-    env = make_env("MinAtar/Freeway-v1")
-    spec = ObservationSpec(env.observation_space, 16)
-    env.close()
-    agent = Agent(spec, 3, small_config("categorical"))
+    agent, replay = minatar_agent_and_replay("MinAtar/Freeway-v1")
     check = check_freeway(agent, replay, windows=16, seq_len=20)
     assert check.steps == 16 * (20 - 8)
     assert sorted(check.imagined) == [1, 5]  # 20-step windows hold no 15 after 8
