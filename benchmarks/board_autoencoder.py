@@ -16,6 +16,7 @@ import argparse
 import time
 
 import torch
+from common import load_config
 from torch import nn
 
 from agent.analysis.board_check import board_cells, channel_names, pct, score
@@ -43,9 +44,9 @@ def main() -> None:
     args = parse()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    env_id = "MinAtar/" + "".join(w.capitalize() for w in args.game.split("_")) + "-v1"
-    replay = random_policy_replay(env_id, 1000,
-                                  {"sticky_action_prob": 0.1}, seed=args.seed, image_size=16)
+    env = load_config(["env=minatar", f"env.game={args.game}"]).env  # stored as runs store it
+    replay = random_policy_replay(env.id, 1000, dict(env.kwargs or {}), seed=args.seed,
+                                  image_size=env.image_size, **env.wrappers())
     (boards,) = replay.obs.values()
     boards = boards.reshape(-1, *boards.shape[-3:])
     shape = tuple(boards.shape[1:])
@@ -58,7 +59,7 @@ def main() -> None:
     model = nn.Sequential(encoder, middle, decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     real = board_cells(boards[:SCORED])
-    names = channel_names(env_id, shape[0])
+    names = channel_names(env.id, shape[0])
     print(f"{args.game}: {len(boards)} random boards; {vars(args)}")
     tic = time.perf_counter()
     for update in range(1, args.updates + 1):
