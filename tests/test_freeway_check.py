@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from agent.agent import Agent
-from agent.analysis.freeway_check import BOTTOM, check_freeway, chicken_rows, collisions, score
+from agent.analysis.freeway_check import (
+    BOTTOM,
+    UP,
+    by_row,
+    check_freeway,
+    chicken_rows,
+    collisions,
+    score,
+)
 from agent.analysis.random_data import random_policy_replay
 from envs import ObservationSpec
 from envs.make import make_env
@@ -14,8 +22,6 @@ from tests.conftest import small_config
 from tests.helpers import minatar_agent_and_replay
 
 pytest.importorskip("minatar", reason="the minatar extra is not installed")
-
-UP = 1  # Freeway's actions: no-op, up, down
 
 
 def play_freeway(steps: int, seed: int = 0) -> tuple[torch.Tensor, list[int], list[float],
@@ -74,6 +80,17 @@ def test_a_model_that_draws_the_real_rows_scores_full_and_one_that_draws_the_bot
     assert none.sent_back is None and "n/a of 0 collisions" in none.line("x")
 
 
+def test_the_value_and_p_up_by_row_are_the_means_over_the_states_on_each_row():
+    rows = torch.tensor([9, 9, 3, -1, 3, 0])
+    value = torch.tensor([0.0, 0.2, 1.0, 5.0, 2.0, 4.0])
+    p_up = torch.tensor([0.3, 0.5, 0.9, 0.0, 0.7, 1.0])
+    views = by_row(rows, value, p_up)
+    assert [(v.row, v.states) for v in views] == [(0, 1), (3, 2), (9, 2)]  # no row -1
+    assert [v.value for v in views] == pytest.approx([4.0, 1.5, 0.1])
+    assert [v.p_up for v in views] == pytest.approx([1.0, 0.8, 0.4])
+    assert views[1].line() == "  row 3: 2 states, value +1.500, P(up) 0.800"
+
+
 def test_the_check_scores_a_world_model_on_a_runs_replay_and_refuses_other_boards():
     agent, replay = minatar_agent_and_replay("MinAtar/Freeway-v1")
     check = check_freeway(agent, replay, windows=16, seq_len=20)
@@ -81,6 +98,9 @@ def test_the_check_scores_a_world_model_on_a_runs_replay_and_refuses_other_board
     assert sorted(check.imagined) == [1, 5]  # 20-step windows hold no 15 after 8
     assert check.observed.others > 0 and 0 <= check.observed.on_row <= 1
     assert check.lines()[0].startswith(f"the chicken over {check.steps} replayed steps")
+    assert sum(view.states for view in check.rows) <= check.steps  # rows where it is seen
+    assert all(0 <= view.p_up <= 1 for view in check.rows) and check.rows
+    assert check.lines()[-len(check.rows):] == [view.line() for view in check.rows]
     cartpole = random_policy_replay("CartPole-v1", 100)
     with pytest.raises(SystemExit, match="not MinAtar Freeway's board"):
         check_freeway(Agent(4, 2, small_config("fsq")), cartpole, windows=4, seq_len=16)

@@ -10,6 +10,10 @@ crossing comes later. A policy that waits for a gap (DQN's 48 at 1M steps, where
 prior moves the chicken back when a car reaches it. The chicken's row is read from the
 board's chicken channel, decoded from the posterior (what the model sees) and from the prior
 alone 1, 5 and 15 steps ahead with the actions taken (what imagination rolls).
+
+Last, per row the chicken is really on, the critic's value and the actor's probability of
+"up" in the states the model infers: a value that rises toward the top row means the model
+has learned what a crossing pays; a flat one means the actor has nothing to turn it "up".
 """
 
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from agent.loop.replay import Replay
 BOARD = 10             # MinAtar's board is 10 x 10, whatever size the image is stored at
 BOTTOM = BOARD - 1     # where the chicken starts, and goes back to when hit or across
 CHICKEN = 0            # the board's channel that shows the chicken
+UP = 1                 # Freeway's actions: no-op, up, down
 
 
 def chicken_rows(board: Tensor) -> Tensor:
@@ -73,18 +78,40 @@ def share(mask: Tensor) -> float | None:
 
 
 @dataclass
+class RowView:
+    row: int        # the chicken's real row (0: the top, BOTTOM: where it starts)
+    states: int     # replayed states with the chicken on it
+    value: float    # the critic's mean value there
+    p_up: float     # the actor's mean probability of "up" there
+
+    def line(self) -> str:
+        return (f"  row {self.row}: {self.states} states, value {self.value:+.3f}, "
+                f"P(up) {self.p_up:.3f}")
+
+
+def by_row(rows: Tensor, value: Tensor, p_up: Tensor) -> list[RowView]:
+    """[N] real rows (-1: no chicken drawn), values and probabilities of "up" -> the mean
+    value and P(up) on each row that holds a state, top row first."""
+    return [RowView(r, int(on.sum()), float(value[on].mean()), float(p_up[on].mean()))
+            for r in range(BOARD) if (on := rows == r).any()]
+
+
+@dataclass
 class FreewayCheck:
     steps: int
     crossings: int
     observed: Drawn
     imagined: dict[int, Drawn] = field(default_factory=dict)
+    rows: list[RowView] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [f"the chicken over {self.steps} replayed steps "
                 f"({self.observed.collisions} collisions, {self.crossings} crossings)",
                 self.observed.line("decoded from the posterior")] + [
                     drawn.line(f"imagined {h} step{'s' * (h > 1)} ahead (the prior alone, "
-                               f"the actions taken)") for h, drawn in self.imagined.items()]
+                               f"the actions taken)") for h, drawn in self.imagined.items()
+                ] + ["the critic's value and the actor's P(up) by the chicken's real row:"] + [
+                    view.line() for view in self.rows]
 
 
 def score(drawn: Tensor, real: Tensor, hit: Tensor, other: Tensor, stayed_up: Tensor
@@ -104,7 +131,8 @@ def check_freeway(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
                   seed: int = 0) -> FreewayCheck:
     """Where the model draws the chicken on `windows` replayed windows (sample_windows),
     observed and imagined HORIZONS steps ahead (those a window leaves room for after
-    WARMUP), at the collisions and at the other steps."""
+    WARMUP), at the collisions and at the other steps; and the critic's value and the
+    actor's P(up) by the chicken's real row."""
     batch = sample_windows(replay, windows, seq_len, seed)
     (key, board), *more = batch.obs.items()
     if more or board.dim() != 5 or board.shape[2] != 7:
@@ -117,13 +145,15 @@ def check_freeway(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
     before = torch.cat([torch.full_like(real[:, :1], -1), real[:, :-1]], 1)
     stayed_up = other & (before >= 0) & (before <= BOTTOM - 2)
     wm = agent.world_model
-    with evaluating(wm), seeded_posterior(seed):
+    with evaluating(agent), seeded_posterior(seed):
         states = wm.observe(batch.obs, batch.action, batch.is_first)
-        seen = chicken_rows(wm.decode(wm.feat(states.h, states.quantized.code))[key])
+        feat = wm.feat(states.h, states.quantized.code)
+        seen = chicken_rows(wm.decode(feat)[key])
         kept = slice(WARMUP, None)  # h starts from zeros before WARMUP
         check = FreewayCheck(
             batch.reward[:, kept].numel(), int((batch.reward[:, kept] > 0).sum()),
-            score(*(x[:, kept] for x in (seen, real, hit, other, stayed_up))))
+            score(*(x[:, kept] for x in (seen, real, hit, other, stayed_up))),
+            rows=by_row(real[:, kept].flatten(), *values_and_p_up(agent, feat[:, kept])))
         for horizon in (h for h in HORIZONS if WARMUP + h < seq_len):
             h, code, reached, new_episode = imagine_ahead(wm, states, batch, horizon)
             drawn = chicken_rows(wm.decode(wm.feat(h, code))[key])
@@ -131,6 +161,15 @@ def check_freeway(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
             check.imagined[horizon] = score(drawn[inside], *(
                 x[:, reached].flatten()[inside] for x in (real, hit, other, stayed_up)))
     return check
+
+
+def values_and_p_up(agent: Agent, feat: Tensor) -> tuple[Tensor, Tensor]:
+    """[B, T, F] model states -> the critic's value and the actor's probability of "up" in
+    each, flattened to [B * T]."""
+    ac = agent.actor_critic
+    flat = feat.flatten(0, 1)
+    logp, *_ = ac.policy.segment_logprobs(ac.actor(flat).float())
+    return ac.value(flat).float().flatten(), logp[:, UP].exp()
 
 
 if __name__ == "__main__":
