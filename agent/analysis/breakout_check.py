@@ -14,18 +14,13 @@ did not prepare for while the ball was still on its way up. `--trace N` prints e
 last N steps.
 """
 
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import torch
 
 from agent.agent import Agent
-from agent.loop import checkpoint
-from agent.loop.evaluate import agent_from_checkpoint
+from agent.analysis.greedy_play import GreedyEpisode, play_command
 from envs import ActionCodec, ObservationSpec
-from envs.make import make_env
 
 
 @dataclass
@@ -68,24 +63,12 @@ class Episode:
 
 def play(agent: Agent, codec: ActionCodec, spec: ObservationSpec, seed: int) -> Episode:
     """One greedy episode in the agent's own env, the game read at every step."""
-    env_cfg = agent.cfg.env
-    env = make_env(env_cfg.id, env_cfg.kwargs, **env_cfg.wrappers())
-    game = env.unwrapped.game.env
-    obs, _ = env.reset(seed=seed)
-    state, first = agent.initial_state(1), torch.ones(1)
-    ret, steps = 0.0, []
-    while True:
-        obs_t = {k: v.to(agent.device) for k, v in spec.to_tensors(obs[None]).items()}
-        with torch.no_grad():
-            action, state = agent.policy(obs_t, first.to(agent.device), state, True)
-        env_action = int(codec.to_env(action.cpu())[0])
-        steps.append(Step(game.pos, game.ball_x, game.ball_y, env_action))
-        obs, reward, terminated, truncated, _ = env.step(env_action)
-        ret, first = ret + float(reward), torch.zeros(1)
-        if terminated or truncated:
-            steps.append(Step(game.pos, game.ball_x, game.ball_y, -1))
-            env.close()
-            return Episode(ret, steps, terminated)
+    episode = GreedyEpisode(agent, codec, spec, seed)
+    game = episode.env.unwrapped.game.env
+    steps = [Step(game.pos, game.ball_x, game.ball_y, step.action) for step in episode]
+    steps.append(Step(game.pos, game.ball_x, game.ball_y, -1))
+    episode.env.close()
+    return Episode(episode.ret, steps, episode.terminated)
 
 
 @dataclass
@@ -118,27 +101,8 @@ def check_breakout(agent: Agent, codec: ActionCodec, spec: ObservationSpec,
     if not agent.cfg.env.id.startswith("MinAtar/Breakout"):
         raise SystemExit(f"error: this run's env is {agent.cfg.env.id}, not MinAtar "
                          f"Breakout; run the check on an env=minatar env.game=breakout run")
-    agent.eval()
     return BreakoutCheck([play(agent, codec, spec, seed + i) for i in range(episodes)], trace)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
-    parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--trace", type=int, default=0)
-    args = parser.parse_args()
-    try:
-        state = checkpoint.load(checkpoint.find(args.target))
-    except checkpoint.CheckpointError as err:
-        raise SystemExit(f"error: {err}") from None
-    agent, codec, spec = agent_from_checkpoint(state)
-    result = check_breakout(agent, codec, spec, args.episodes, args.seed, args.trace)
-    print(f"{args.target} (checkpoint at {state['env_steps']} env steps)")
-    print("\n".join(result.lines()))
-
-
 if __name__ == "__main__":
-    main()
+    play_command(__doc__, check_breakout, episodes=10, seed=0, trace=0)

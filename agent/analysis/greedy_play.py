@@ -1,0 +1,81 @@
+"""Greedy play in a checkpoint's own env, one step at a time, for checks that read the game
+itself while the agent plays (breakout_check, survival_check)."""
+
+import argparse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import torch
+
+from agent.agent import Agent, PolicyState
+from agent.loop import checkpoint
+from agent.loop.evaluate import agent_from_checkpoint
+from envs import ActionCodec, ObservationSpec
+from envs.make import make_env
+
+
+@dataclass
+class GreedyStep:
+    state: PolicyState  # the agent's, having seen this step's observation
+    action: int         # the env action it takes (the greedy one)
+
+
+class GreedyEpisode:
+    """One greedy episode in the agent's own env (its config's id, kwargs and wrappers),
+    played by iterating over it: each item comes before its step is taken, so `env` shows
+    the game as the agent sees it. After the loop, `ret` and `terminated` (ended by the
+    game, not by a time limit) say how it ended, and `env` shows the final state."""
+
+    def __init__(self, agent: Agent, codec: ActionCodec, spec: ObservationSpec, seed: int):
+        env_cfg = agent.cfg.env
+        self.agent, self.codec, self.spec, self.seed = agent, codec, spec, seed
+        self.env: gym.Env = make_env(env_cfg.id, env_cfg.kwargs, **env_cfg.wrappers())
+        self.ret, self.terminated = 0.0, False
+
+    def __iter__(self) -> Iterator[GreedyStep]:
+        agent, device = self.agent, self.agent.device
+        agent.eval()
+        obs, _ = self.env.reset(seed=self.seed)
+        state, first = agent.initial_state(1), torch.ones(1, device=device)
+        # A stochastic posterior (categorical) samples its codes: seeded, so that an episode
+        # repeats exactly; the caller's torch random state is put back when it ends.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(self.seed)
+            while True:
+                obs_t = {k: v.to(device) for k, v in self.spec.to_tensors(obs[None]).items()}
+                with torch.no_grad():
+                    action, state = agent.policy(obs_t, first, state, greedy=True)
+                env_action = int(self.codec.to_env(action.cpu())[0])
+                yield GreedyStep(state, env_action)
+                obs, reward, terminated, truncated, _ = self.env.step(env_action)
+                self.ret, first = self.ret + float(reward), torch.zeros(1, device=device)
+                if terminated or truncated:
+                    self.terminated = terminated
+                    return
+
+
+def load_agent_or_exit(target: Path) -> tuple[Agent, ActionCodec, ObservationSpec, int]:
+    """A checkpoint's (or a run folder's latest) agent, its env's codec and spec, and its env
+    steps; a target without a checkpoint stops the command with one line."""
+    try:
+        state = checkpoint.load(checkpoint.find(target))
+    except checkpoint.CheckpointError as err:
+        raise SystemExit(f"error: {err}") from None
+    return *agent_from_checkpoint(state), state["env_steps"]
+
+
+def play_command(description: str, check, **options: int) -> None:
+    """The command line of a check that plays: `check(agent, codec, spec, **options)` on a
+    run folder's or checkpoint's agent, printed; each option an int flag with its default."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    for name, default in options.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
+    args = parser.parse_args()
+    agent, codec, spec, env_steps = load_agent_or_exit(args.target)
+    result = check(agent, codec, spec, **{name: getattr(args, name) for name in options})
+    print(f"{args.target} (checkpoint at {env_steps} env steps)")
+    print("\n".join(result.lines()))

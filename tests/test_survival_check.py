@@ -1,0 +1,66 @@
+"""The survival check (agent/analysis/survival_check.py) plays greedy MinAtar episodes and,
+where the action decides whether the game goes on, asks the real game and the world model
+which actions keep it going."""
+
+import pytest
+import torch
+
+from agent.agent import Agent
+from agent.analysis.survival_check import Decision, check_survival, held_survival
+from envs import ActionCodec, ObservationSpec
+from envs.make import make_env
+from tests.conftest import small_config
+from tests.helpers import minatar_agent_and_replay
+
+pytest.importorskip("minatar", reason="the minatar extra is not installed")
+
+
+def interface(env_id: str) -> tuple[ActionCodec, ObservationSpec]:
+    env = make_env(env_id)
+    codec, spec = ActionCodec(env.action_space), ObservationSpec(env.observation_space, 16)
+    env.close()
+    return codec, spec
+
+
+def test_held_survival_plays_copies_of_the_real_game_and_leaves_it_as_it_was():
+    env = make_env("MinAtar/Breakout-v1")
+    env.reset(seed=0)
+    game = env.unwrapped.game.env
+    # the ball falls to the right: from column 5, row 6 it lands in column 8 in 3 steps
+    game.ball_x, game.ball_y, game.ball_dir, game.pos = 5, 6, 2, 5
+    bricks = game.brick_map.copy()
+    noop, left, right = env.unwrapped.action_set
+    # held right, the paddle (moving first) reaches column 8 as the ball does; else lost
+    assert held_survival(game, [noop, left, right], horizon=5) == [False, False, True]
+    assert held_survival(game, [noop, left, right], horizon=2) == [True, True, True]
+    assert (game.ball_x, game.ball_y, game.ball_dir, game.pos) == (5, 6, 2, 5)
+    assert (game.brick_map == bricks).all() and not game.terminal
+    env.close()
+
+
+def test_a_decision_scores_the_models_likeliest_survivor_and_the_actors_mass_on_survivors():
+    d = Decision(survives=[False, True, True], imagined=[0.9, 0.5, 0.2],
+                 probs=[0.7, 0.2, 0.1], greedy=0)
+    assert not d.model_right and d.actor_mass == pytest.approx(0.3)
+    d = Decision(survives=[False, True, False], imagined=[0.1, 0.8, 0.3],
+                 probs=[0.1, 0.85, 0.05], greedy=1)
+    assert d.model_right and d.actor_mass == pytest.approx(0.85)
+
+
+def test_the_check_plays_a_minatar_game_repeatably_and_refuses_other_envs():
+    agent, _ = minatar_agent_and_replay("MinAtar/Breakout-v1")
+    codec, spec = interface("MinAtar/Breakout-v1")
+    check = check_survival(agent, codec, spec, episodes=2, horizon=3, samples=2)
+    assert len(check.returns) == 2 and check.steps > 0
+    assert check.decisions, "an untrained paddle meets falling balls it can and cannot catch"
+    for d in check.decisions:
+        assert any(d.survives) and not all(d.survives) and len(d.imagined) == 3
+        assert all(0 <= p <= 1 for p in d.imagined) and sum(d.probs) == pytest.approx(1)
+    lines = check.lines()
+    assert lines[0].startswith("2 greedy episodes (returns ")
+    assert lines[1].startswith("  the model: its likeliest survivor survives at ")
+    again = check_survival(agent, codec, spec, episodes=2, horizon=3, samples=2)
+    assert again.lines() == lines  # seeded: the same episodes, the same imagination
+    cartpole = Agent(4, 2, small_config("fsq"))
+    with torch.no_grad(), pytest.raises(SystemExit, match="not a MinAtar game"):
+        check_survival(cartpole, *interface("CartPole-v1"), episodes=1)
