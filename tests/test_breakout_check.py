@@ -24,10 +24,14 @@ def test_the_last_descent_counts_the_steps_and_columns_from_the_balls_last_turn_
     assert loss.reachable
     far = [Step(0, x, y, 0) for _, x, y in path]
     assert last_descent(far).distance == 9 and not last_descent(far).reachable
-    # the paddle may wait under the column the ball falls from, one short of where it lands
-    fell_from = path[:-1] + [(7, 8, 9)]
-    near = [Step(6, x, y, 0) for _, x, y in fell_from]
-    assert last_descent(near).distance == 2  # columns 9 and 8 catch: 8 is 2 away
+    # the ball falls left from column 3 into 2: a paddle under 3 catches it too (it moves
+    # before the ball), so from column 5 the nearest catching column is 2 away, not 3
+    falling_left = [(9, 5), (8, 4), (7, 4), (6, 5), (5, 6), (4, 7), (3, 8), (2, 9)]
+    near = [Step(5, x, y, 0) for x, y in falling_left]
+    assert last_descent(near).steps_left == 5 and last_descent(near).distance == 2
+    assert not last_descent(near).sticky
+    near[4].sticky = True
+    assert last_descent(near).sticky  # a sticky step inside the last descent
 
 
 def test_the_check_plays_the_real_game_and_refuses_other_runs():
@@ -41,8 +45,14 @@ def test_the_check_plays_the_real_game_and_refuses_other_runs():
         assert episode.lost and episode.steps[-1].ball_y == 9  # the ball passed the paddle
         assert episode.steps[-1].action == -1 and all(0 <= s.action < 3
                                                       for s in episode.steps[:-1])
-        assert all(abs(a.paddle - b.paddle) <= 1 for a, b in pairwise(episode.steps))
+        for a, b in pairwise(episode.steps):  # the game's paddle, as the actions move it
+            moved = b.paddle - a.paddle
+            if not a.sticky:
+                assert moved == {0: 0, 1: max(-1, -a.paddle), 2: min(1, 9 - a.paddle)}[a.action]
+            else:
+                assert abs(moved) <= 1
     lines = check.lines()
+    assert check_breakout(agent, codec, spec, episodes=2, trace=3).lines() == lines  # seeded
     assert lines[0].startswith("2 greedy episodes: returns ")
     assert "at the 2 losses" in lines[1] and lines[2].startswith("episode 0, its last 3 steps")
     agent.cfg.env.id = "MinAtar/Freeway-v1"

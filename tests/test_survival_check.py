@@ -45,12 +45,18 @@ def test_a_decision_scores_the_models_likeliest_survivor_and_the_actors_mass_on_
     d = Decision(survives=[False, True, False], imagined=[0.1, 0.8, 0.3],
                  probs=[0.1, 0.85, 0.05], greedy=1)
     assert d.model_right and d.actor_mass == pytest.approx(0.85)
+    tied = Decision(survives=[True, False, True], imagined=[1.0, 1.0, 0.2],
+                    probs=[0.3, 0.3, 0.4], greedy=2)
+    assert not tied.model_right  # a tie with an action that ends the game is not a pick
 
 
 def test_the_check_plays_a_minatar_game_repeatably_and_refuses_other_envs():
     agent, _ = minatar_agent_and_replay("MinAtar/Breakout-v1")
     codec, spec = interface("MinAtar/Breakout-v1")
+    agent.train()
+    callers_stream = torch.get_rng_state()
     check = check_survival(agent, codec, spec, episodes=2, horizon=3, samples=2)
+    assert agent.training and torch.equal(torch.get_rng_state(), callers_stream)
     assert len(check.returns) == 2 and check.steps > 0
     assert check.decisions, "an untrained paddle meets falling balls it can and cannot catch"
     for d in check.decisions:

@@ -10,8 +10,10 @@ ball last turned down (off a brick, the top or a wall on its way up) and asks wh
 paddle, one column a step, could have reached a column that catches the ball from there
 (the game bounces the ball off a paddle under its last column or its landing one). A loss
 the paddle could have reached is one the actor did not chase; one it could not is one it
-did not prepare for while the ball was still on its way up. `--trace N` prints each loss's
-last N steps.
+did not prepare for while the ball was still on its way up. MinAtar's sticky actions (the
+game repeating the previous action instead, 10% of steps) can keep a paddle from where its
+actions lead: the losses whose last descent had one are counted, and marked in the trace.
+`--trace N` prints each loss's last N steps.
 """
 
 from dataclasses import dataclass
@@ -28,13 +30,15 @@ class Step:
     paddle: int  # the paddle's column
     ball_x: int  # the ball's column
     ball_y: int  # the ball's row (9: the paddle's)
-    action: int  # the action taken from here (-1 at an episode's last state)
+    action: int  # the action the agent chose here (-1 at an episode's last state)
+    sticky: bool = False  # the game ran its previous action instead
 
 
 @dataclass
 class Loss:
     steps_left: int   # steps from the ball's last turn down to the loss
     distance: int     # columns from the paddle then to the nearest column that catches
+    sticky: bool      # a sticky action came in those steps
 
     @property
     def reachable(self) -> bool:
@@ -51,7 +55,8 @@ def last_descent(steps: list[Step]) -> Loss:
         turn -= 1
     paddle = steps[turn].paddle
     catching = (steps[-2].ball_x, steps[-1].ball_x)
-    return Loss(len(steps) - 1 - turn, min(abs(column - paddle) for column in catching))
+    return Loss(len(steps) - 1 - turn, min(abs(column - paddle) for column in catching),
+                any(step.sticky for step in steps[turn:]))
 
 
 @dataclass
@@ -64,8 +69,18 @@ class Episode:
 def play(agent: Agent, codec: ActionCodec, spec: ObservationSpec, seed: int) -> Episode:
     """One greedy episode in the agent's own env, the game read at every step."""
     episode = GreedyEpisode(agent, codec, spec, seed)
-    game = episode.env.unwrapped.game.env
-    steps = [Step(game.pos, game.ball_x, game.ball_y, step.action) for step in episode]
+    env = episode.env.unwrapped
+    game = env.game.env
+
+    def ran_another(step: Step) -> bool:  # called after its step: what the game ran
+        return env.action_set.index(env.game.last_action) != step.action
+
+    steps: list[Step] = []
+    for chosen in episode:
+        if steps:
+            steps[-1].sticky = ran_another(steps[-1])
+        steps.append(Step(game.pos, game.ball_x, game.ball_y, chosen.action))
+    steps[-1].sticky = ran_another(steps[-1])
     steps.append(Step(game.pos, game.ball_x, game.ball_y, -1))
     episode.env.close()
     return Episode(episode.ret, steps, episode.terminated)
@@ -86,12 +101,15 @@ class BreakoutCheck:
             out.append(f"at the {len(losses)} losses, the paddle could still reach a column "
                        f"that catches the ball when it last turned down at "
                        f"{sum(loss.reachable for loss in losses)} (columns away / steps "
-                       f"left: {' '.join(f'{x.distance}/{x.steps_left}' for x in losses)})")
+                       f"left: {' '.join(f'{x.distance}/{x.steps_left}' for x in losses)}); "
+                       f"a sticky action came in the last descent at "
+                       f"{sum(loss.sticky for loss in losses)}")
         for i, e in enumerate(self.episodes):
             if self.trace and e.lost:
                 out.append(f"episode {i}, its last {self.trace} steps (paddle, ball column, "
-                           f"ball row, action): " + " ".join(
-                               f"({s.paddle},{s.ball_x},{s.ball_y},{s.action})"
+                           f"ball row, action chosen; * where the game repeated the previous "
+                           f"one): " + " ".join(
+                               f"({s.paddle},{s.ball_x},{s.ball_y},{s.action}{'*' * s.sticky})"
                                for s in e.steps[-self.trace:]))
         return out
 

@@ -36,24 +36,48 @@ class GreedyEpisode:
 
     def __iter__(self) -> Iterator[GreedyStep]:
         agent, device = self.agent, self.agent.device
-        agent.eval()
         obs, _ = self.env.reset(seed=self.seed)
         state, first = agent.initial_state(1), torch.ones(1, device=device)
-        # A stochastic posterior (categorical) samples its codes: seeded, so that an episode
-        # repeats exactly; the caller's torch random state is put back when it ends.
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(self.seed)
-            while True:
-                obs_t = {k: v.to(device) for k, v in self.spec.to_tensors(obs[None]).items()}
-                with torch.no_grad():
-                    action, state = agent.policy(obs_t, first, state, greedy=True)
-                env_action = int(self.codec.to_env(action.cpu())[0])
-                yield GreedyStep(state, env_action)
-                obs, reward, terminated, truncated, _ = self.env.step(env_action)
-                self.ret, first = self.ret + float(reward), torch.zeros(1, device=device)
-                if terminated or truncated:
-                    self.terminated = terminated
-                    return
+        randomness = EpisodeRandom(self.seed, device)
+        while True:
+            obs_t = {k: v.to(device) for k, v in self.spec.to_tensors(obs[None]).items()}
+            with torch.no_grad(), randomness:
+                action, state = agent.policy(obs_t, first, state, greedy=True)
+            env_action = int(self.codec.to_env(action.cpu())[0])
+            yield GreedyStep(state, env_action)
+            obs, reward, terminated, truncated, _ = self.env.step(env_action)
+            self.ret, first = self.ret + float(reward), torch.zeros(1, device=device)
+            if terminated or truncated:
+                self.terminated = terminated
+                return
+
+
+class EpisodeRandom:
+    """A stochastic posterior (categorical) samples its codes when the agent acts: within
+    this context torch draws from the episode's own seeded stream, so that an episode
+    repeats exactly whatever its caller samples between steps, and the caller's stream is
+    left as it was."""
+
+    def __init__(self, seed: int, device: torch.device):
+        self.cuda = device.type == "cuda"
+        with torch.random.fork_rng(devices=[device] if self.cuda else []):
+            torch.manual_seed(seed)
+            self.saved = self.states()
+
+    def states(self) -> tuple:
+        return torch.get_rng_state(), torch.cuda.get_rng_state() if self.cuda else None
+
+    def __enter__(self) -> None:
+        self.callers = self.states()
+        torch.set_rng_state(self.saved[0])
+        if self.cuda:
+            torch.cuda.set_rng_state(self.saved[1])
+
+    def __exit__(self, *exc) -> None:
+        self.saved = self.states()
+        torch.set_rng_state(self.callers[0])
+        if self.cuda:
+            torch.cuda.set_rng_state(self.callers[1])
 
 
 def load_agent_or_exit(target: Path) -> tuple[Agent, ActionCodec, ObservationSpec, int]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from agent.agent import Agent, PolicyState
+from agent.agent import Agent, PolicyState, evaluating
 from agent.analysis.greedy_play import GreedyEpisode, play_command
 from agent.behavior.policies import Categoricals
 from envs import ActionCodec, ObservationSpec
@@ -35,8 +35,10 @@ class Decision:
 
     @property
     def model_right(self) -> bool:
-        """The action the model rates likeliest to survive does survive."""
-        return self.survives[max(range(len(self.imagined)), key=self.imagined.__getitem__)]
+        """The actions the model rates likeliest to survive (all of them, where its imagined
+        survival ties) do survive."""
+        best = max(self.imagined)
+        return all(ok for p, ok in zip(self.imagined, self.survives, strict=True) if p == best)
 
     @property
     def actor_mass(self) -> float:
@@ -117,26 +119,34 @@ def check_survival(agent: Agent, codec: ActionCodec, spec: ObservationSpec,
         raise SystemExit("error: the survival check holds one discrete action at a time; "
                          "this run's actions are not a single Discrete space")
     check = SurvivalCheck(horizon, [], 0)
-    for i in range(episodes):
-        episode = GreedyEpisode(agent, codec, spec, seed + i)
-        env = episode.env.unwrapped
-        if not hasattr(env, "game") or not hasattr(env, "action_set"):
-            raise SystemExit(f"error: this run's env ({agent.cfg.env.id}) is not a MinAtar "
-                             f"game, whose state the check copies; run it on an env=minatar "
-                             f"run")
-        for step in episode:
-            check.steps += 1
-            survives = held_survival(env.game.env, env.action_set, horizon)
-            if all(survives) or not any(survives):
-                continue
-            imagined = imagined_survival(agent, step.state, len(survives), horizon, samples)
-            feat = agent.world_model.feat(step.state.h, step.state.code)
-            logp, = policy.segment_logprobs(agent.actor_critic.actor(feat).float())
-            check.decisions.append(Decision(survives, imagined.tolist(),
-                                            logp[0].exp().tolist(), step.action))
-        check.returns.append(episode.ret)
-        episode.env.close()
+    with evaluating(agent):
+        for i in range(episodes):
+            play_episode(agent, codec, spec, seed + i, horizon, samples, check)
     return check
+
+
+def play_episode(agent: Agent, codec: ActionCodec, spec: ObservationSpec, seed: int,
+                 horizon: int, samples: int, check: SurvivalCheck) -> None:
+    """One greedy episode, its steps counted and its decisive ones added to `check`."""
+    episode = GreedyEpisode(agent, codec, spec, seed)
+    env = episode.env.unwrapped
+    if not hasattr(env, "game") or not hasattr(env, "action_set"):
+        episode.env.close()
+        raise SystemExit(f"error: this run's env ({agent.cfg.env.id}) is not a MinAtar game, "
+                         f"whose state the check copies; run it on an env=minatar run")
+    actor, policy = agent.actor_critic.actor, agent.actor_critic.policy
+    for step in episode:
+        check.steps += 1
+        survives = held_survival(env.game.env, env.action_set, horizon)
+        if all(survives) or not any(survives):
+            continue
+        imagined = imagined_survival(agent, step.state, len(survives), horizon, samples)
+        logp, = policy.segment_logprobs(actor(agent.world_model.feat(step.state.h,
+                                                                     step.state.code)))
+        check.decisions.append(Decision(survives, imagined.tolist(), logp[0].exp().tolist(),
+                                        step.action))
+    check.returns.append(episode.ret)
+    episode.env.close()
 
 
 if __name__ == "__main__":
