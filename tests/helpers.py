@@ -95,3 +95,14 @@ def minatar_agent_and_replay(env_id: str, steps: int = 200):
     cfg = small_config("categorical")
     cfg.env.id = env_id
     return Agent(spec, actions, cfg), replay
+
+
+def env_interface_at_16(env_id: str) -> tuple[ActionCodec, ObservationSpec]:
+    """The action codec and observation spec of an env, images at env=minatar's 16 x 16."""
+    from envs.make import make_env
+
+    env = make_env(env_id)
+    codec, spec = ActionCodec(env.action_space), ObservationSpec(env.observation_space, 16)
+    env.close()
+    return codec, spec
+

@@ -6,9 +6,7 @@ from itertools import pairwise
 import pytest
 
 from agent.analysis.breakout_check import Step, check_breakout, last_descent
-from envs import ActionCodec, ObservationSpec
-from envs.make import make_env
-from tests.helpers import minatar_agent_and_replay
+from tests.helpers import env_interface_at_16, minatar_agent_and_replay
 
 pytest.importorskip("minatar", reason="the minatar extra is not installed")
 
@@ -36,9 +34,7 @@ def test_the_last_descent_counts_the_steps_and_columns_from_the_balls_last_turn_
 
 def test_the_check_plays_the_real_game_and_refuses_other_runs():
     agent, _ = minatar_agent_and_replay("MinAtar/Breakout-v1")
-    env = make_env("MinAtar/Breakout-v1")
-    codec, spec = ActionCodec(env.action_space), ObservationSpec(env.observation_space, 16)
-    env.close()
+    codec, spec = env_interface_at_16("MinAtar/Breakout-v1")
     check = check_breakout(agent, codec, spec, episodes=2, trace=3)
     assert len(check.episodes) == 2
     for episode in check.episodes:

@@ -7,19 +7,11 @@ import torch
 
 from agent.agent import Agent
 from agent.analysis.survival_check import Decision, check_survival, held_survival
-from envs import ActionCodec, ObservationSpec
 from envs.make import make_env
 from tests.conftest import small_config
-from tests.helpers import minatar_agent_and_replay
+from tests.helpers import env_interface_at_16, minatar_agent_and_replay
 
 pytest.importorskip("minatar", reason="the minatar extra is not installed")
-
-
-def interface(env_id: str) -> tuple[ActionCodec, ObservationSpec]:
-    env = make_env(env_id)
-    codec, spec = ActionCodec(env.action_space), ObservationSpec(env.observation_space, 16)
-    env.close()
-    return codec, spec
 
 
 def test_held_survival_plays_copies_of_the_real_game_and_leaves_it_as_it_was():
@@ -52,7 +44,7 @@ def test_a_decision_scores_the_models_likeliest_survivor_and_the_actors_mass_on_
 
 def test_the_check_plays_a_minatar_game_repeatably_and_refuses_other_envs():
     agent, _ = minatar_agent_and_replay("MinAtar/Breakout-v1")
-    codec, spec = interface("MinAtar/Breakout-v1")
+    codec, spec = env_interface_at_16("MinAtar/Breakout-v1")
     agent.train()
     callers_stream = torch.get_rng_state()
     check = check_survival(agent, codec, spec, episodes=2, horizon=3, samples=2)
@@ -69,4 +61,4 @@ def test_the_check_plays_a_minatar_game_repeatably_and_refuses_other_envs():
     assert again.lines() == lines  # seeded: the same episodes, the same imagination
     cartpole = Agent(4, 2, small_config("fsq"))
     with torch.no_grad(), pytest.raises(SystemExit, match="not a MinAtar game"):
-        check_survival(cartpole, *interface("CartPole-v1"), episodes=1)
+        check_survival(cartpole, *env_interface_at_16("CartPole-v1"), episodes=1)
