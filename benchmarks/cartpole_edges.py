@@ -21,7 +21,13 @@ import numpy as np
 import torch
 
 from agent.agent import evaluating
-from agent.analysis.reward_check import WARMUP, load_run_or_exit, sample_windows, seeded_posterior
+from agent.analysis.command import loaded
+from agent.analysis.reward_check import (
+    WARMUP,
+    run_from_checkpoint,
+    sample_windows,
+    seeded_posterior,
+)
 from agent.loop.acting import ActingPolicy
 from agent.loop.driver import Driver
 from agent.loop.evaluate import env_interface
@@ -96,7 +102,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     for target in args.targets:
-        agent, replay, env_steps = load_run_or_exit(target)
+        agent, replay, env_steps = run_from_checkpoint(loaded(parser, target))
         codec, spec = env_interface(agent.cfg.env)
         if agent.cfg.env.id != "CartPole-v1":
             raise SystemExit(f"error: {target} is not a CartPole-v1 run")

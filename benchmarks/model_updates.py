@@ -12,16 +12,15 @@ rows differ only by the updates. The updates use the run's batch shape, loss sca
 model optimizer with the state the checkpoint kept. One torch thread.
 """
 
-import argparse
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from agent.analysis.command import loaded, target_parser
 from agent.analysis.random_data import train_in_chunks
-from agent.analysis.reward_check import load_run_or_exit
+from agent.analysis.reward_check import run_from_checkpoint
 from agent.loop.openloop_errors import HORIZONS, STARTS, context_steps, measure_open_loop
 
 KEYS = [f"model/openloop_{name}_h{h}" for name in ("reward_mae", "obs_mse") for h in HORIZONS]
@@ -45,9 +44,7 @@ def line(updates: int, means: dict[str, float], seconds: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    parser = target_parser(__doc__)
     for name, default in (("updates", 2000), ("every", 500), ("draws", 16), ("seed", 0)):
         parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args()
@@ -55,7 +52,7 @@ def main() -> None:
         parser.error("--updates, --every and --draws must be positive")
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    agent, replay, env_steps = load_run_or_exit(args.target)
+    agent, replay, env_steps = run_from_checkpoint(loaded(parser, args.target))
     print(f"{args.target}: checkpoint at {env_steps:,} env steps, {len(replay):,} replayed "
           f"steps; open-loop errors, each over {args.draws} x {STARTS} windows")
     print("| more updates | " + " | ".join(k.removeprefix("model/openloop_") for k in KEYS)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from agent.agent import Agent, evaluating
-from agent.analysis.replay_obs import loaded
+from agent.analysis.command import loaded
 from agent.config import changed_settings, flatten, saved_settings
 from agent.loop.evaluate import agent_from_checkpoint
 from agent.loop.resume import RESUMABLE_KEYS

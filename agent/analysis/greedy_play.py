@@ -1,16 +1,14 @@
 """Greedy play in a checkpoint's own env, one step at a time, for checks that read the game
 itself while the agent plays (breakout_check, survival_check)."""
 
-import argparse
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import gymnasium as gym
 import torch
 
 from agent.agent import Agent, PolicyState
-from agent.loop import checkpoint
+from agent.analysis.command import heading, loaded, target_parser
 from agent.loop.evaluate import agent_from_checkpoint
 from envs import ActionCodec, ObservationSpec
 from envs.make import make_env
@@ -80,26 +78,15 @@ class EpisodeRandom:
             torch.cuda.set_rng_state(self.callers[1])
 
 
-def load_agent_or_exit(target: Path) -> tuple[Agent, ActionCodec, ObservationSpec, int]:
-    """A checkpoint's (or a run folder's latest) agent, its env's codec and spec, and its env
-    steps; a target without a checkpoint stops the command with one line."""
-    try:
-        state = checkpoint.load(checkpoint.find(target))
-    except checkpoint.CheckpointError as err:
-        raise SystemExit(f"error: {err}") from None
-    return *agent_from_checkpoint(state), state["env_steps"]
-
-
 def play_command(description: str, check, **options: int) -> None:
     """The command line of a check that plays: `check(agent, codec, spec, **options)` on a
     run folder's or checkpoint's agent, printed; each option an int flag with its default."""
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    parser = target_parser(description)
     for name, default in options.items():
         parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args()
-    agent, codec, spec, env_steps = load_agent_or_exit(args.target)
+    state = loaded(parser, args.target)
+    agent, codec, spec = agent_from_checkpoint(state)
     result = check(agent, codec, spec, **{name: getattr(args, name) for name in options})
-    print(f"{args.target} (checkpoint at {env_steps} env steps)")
+    print(heading(args.target, state["env_steps"]))
     print("\n".join(result.lines()))

@@ -21,15 +21,14 @@ forward pass are left as they were (a checkpoint saved before its first update i
 saved, without the data-dependent start of WorldModel.start_from).
 """
 
-import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from agent.agent import Agent
-from agent.analysis.reward_check import load_run_or_exit, seeded_posterior
+from agent.analysis.command import loaded, target_parser
+from agent.analysis.reward_check import run_from_checkpoint, seeded_posterior
 from agent.data import Batch
 
 PARTS = {
@@ -124,8 +123,7 @@ def table(values: dict[str, float], grads: dict[str, dict[str, Tensor]]) -> list
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    parser = target_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--windows", type=int, default=None,
                         help="replayed windows (default: the run's train.batch_size)")
     parser.add_argument("--seq-len", type=int, default=None,
@@ -134,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error(f"--seed {args.seed}: use a seed of 0 or more")
-    agent, replay, env_steps = load_run_or_exit(args.target)
+    agent, replay, env_steps = run_from_checkpoint(loaded(parser, args.target))
     train = agent.cfg.train
     windows = train.batch_size if args.windows is None else args.windows
     seq_len = train.seq_len if args.seq_len is None else args.seq_len

@@ -17,14 +17,13 @@ repeat, the sum over its frames), counting the 0 stored with each episode's firs
 """
 
 import argparse
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from agent.analysis.command import loaded, target_parser
 from agent.analysis.windows import table
 from agent.config import saved_config
-from agent.loop import checkpoint
 
 
 def parse_key(word: str, obs: dict[str, Tensor]) -> tuple[str, int]:
@@ -91,8 +90,7 @@ def window_rows(state: dict, keys: list[str], every: int, frames: bool
 def window_parser(description: str) -> argparse.ArgumentParser:
     """The command line of a per-window reading of a checkpoint's replay: the target and
     the windows (checked by `checked_state`)."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    parser = target_parser(description)
     parser.add_argument("--every", type=int, default=5_000,
                         help="window size, in env steps (env frames with --frames)")
     parser.add_argument("--frames", action="store_true",
@@ -109,15 +107,6 @@ def checked_state(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     if not state["replay"]["written"]:
         parser.error("the checkpoint's replay holds no steps")
     return state
-
-
-def loaded(parser: argparse.ArgumentParser, target: Path) -> dict:
-    """The checkpoint a run folder or file names; a missing or damaged one stops the
-    command with a one-line error."""
-    try:
-        return checkpoint.load(checkpoint.find(target))
-    except checkpoint.CheckpointError as err:
-        parser.error(str(err))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,7 +13,6 @@ reward loss looks small, so the policy gets no signal in imagination
 prediction at each.
 """
 
-import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from agent.agent import Agent
+from agent.analysis.command import heading, loaded, target_parser
 from agent.analysis.random_data import observed_rewards
 from agent.data import Batch
 from agent.loop import checkpoint
@@ -107,10 +107,8 @@ def check_rewards(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
                        float((real - real.mean()).pow(2).mean()), correlation, by_value)
 
 
-def load_run(target: Path) -> tuple[Agent, Replay, int]:
-    """The agent and the replay of a checkpoint (or of a run folder's latest), and the
-    checkpoint's env steps."""
-    state = checkpoint.load(checkpoint.find(target))
+def run_from_checkpoint(state: dict) -> tuple[Agent, Replay, int]:
+    """The agent and the replay of a loaded checkpoint, and its env steps."""
     agent, codec, spec = agent_from_checkpoint(state)
     saved = state["replay"]
     streams, kept = saved["reward"].shape  # only what the run kept, not its capacity
@@ -119,29 +117,24 @@ def load_run(target: Path) -> tuple[Agent, Replay, int]:
     return agent, replay, state["env_steps"]
 
 
-def load_run_or_exit(target: Path) -> tuple[Agent, Replay, int]:
-    """load_run for a command line: a target without a checkpoint stops it with one line."""
-    try:
-        return load_run(target)
-    except checkpoint.CheckpointError as err:
-        raise SystemExit(f"error: {err}") from None
+def load_run(target: Path) -> tuple[Agent, Replay, int]:
+    """run_from_checkpoint of a checkpoint file or of a run folder's latest."""
+    return run_from_checkpoint(checkpoint.load(checkpoint.find(target)))
 
 
 def check_command(description: str, check) -> None:
     """The command line of a check over a run's replayed windows: `check(agent, replay,
     windows, seq_len, seed)` on a run folder's or checkpoint's agent and replay, printed."""
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    parser = target_parser(description)
     parser.add_argument("--windows", type=int, default=64)
     parser.add_argument("--seq-len", type=int, default=None,
                         help="steps per window (default: the run's train.seq_len)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    agent, replay, env_steps = load_run_or_exit(args.target)
+    agent, replay, env_steps = run_from_checkpoint(loaded(parser, args.target))
     seq_len = agent.cfg.train.seq_len if args.seq_len is None else args.seq_len
     result = check(agent, replay, args.windows, seq_len, args.seed)
-    print(f"{args.target} (checkpoint at {env_steps} env steps)")
+    print(heading(args.target, env_steps))
     print("\n".join(result.lines()))
 
 

@@ -20,16 +20,15 @@ policy's own states set the spread the scores are relative to: compare runs by t
 not only by R².
 """
 
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from agent.agent import Agent, evaluating
-from agent.analysis.reward_check import load_run_or_exit
+from agent.analysis.command import heading, loaded, target_parser
+from agent.analysis.reward_check import run_from_checkpoint
 from agent.loop.acting import ActingPolicy
 from agent.loop.driver import Driver
 from agent.loop.evaluate import env_interface
@@ -214,17 +213,15 @@ CARTPOLE = ["x", "x_dot", "theta", "theta_dot"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", type=Path, help="a run folder or a checkpoint file")
+    parser = target_parser(__doc__)
     parser.add_argument("--envs", type=int, default=16)
     parser.add_argument("--steps", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    agent, _, env_steps = load_run_or_exit(args.target)
+    agent, _, env_steps = run_from_checkpoint(loaded(parser, args.target))
     result = probe_state(agent, args.envs, args.steps, args.seed)
     names = CARTPOLE if agent.cfg.env.id == "CartPole-v1" else None
-    print(f"{args.target} (checkpoint at {env_steps} env steps)")
+    print(heading(args.target, env_steps))
     print("\n".join(result.lines(names)))
 
 
