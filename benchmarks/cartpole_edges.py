@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     for target in args.targets:
-        agent, replay, env_steps = run_from_checkpoint(loaded(parser, target))
+        agent, replay, env_steps = run_from_checkpoint(loaded(target))
         codec, spec = env_interface(agent.cfg.env)
         if agent.cfg.env.id != "CartPole-v1":
             raise SystemExit(f"error: {target} is not a CartPole-v1 run")

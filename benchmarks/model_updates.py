@@ -52,7 +52,7 @@ def main() -> None:
         parser.error("--updates, --every and --draws must be positive")
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    agent, replay, env_steps = run_from_checkpoint(loaded(parser, args.target))
+    agent, replay, env_steps = run_from_checkpoint(loaded(args.target))
     print(f"{args.target}: checkpoint at {env_steps:,} env steps, {len(replay):,} replayed "
           f"steps; open-loop errors, each over {args.draws} x {STARTS} windows")
     print("| more updates | " + " | ".join(k.removeprefix("model/openloop_") for k in KEYS)

@@ -1,23 +1,30 @@
-"""Every analysis command that reads a checkpoint refuses a target without one the same way
-(agent/analysis/command.py): one line that names the problem, no traceback, and nothing
-written into the folder it was given."""
+"""Every command that reads a run's checkpoint refuses a target without one alike
+(agent/analysis/command.py): one line that names the problem, exit status 1, no traceback,
+and nothing written into the folder it was given."""
+
+import subprocess
+import sys
 
 import pytest
 
-from tests.helpers import run_module
+from tests.helpers import ROOT
 
-COMMANDS = ["reward_check", "policy_check", "continue_check", "state_probe", "loss_grads",
-            "survival_check", "breakout_check", "freeway_check", "board_check"]
+MODULES = ["reward_check", "continue_check", "policy_check", "state_probe", "loss_grads",
+           "survival_check", "breakout_check", "freeway_check", "board_check",
+           "model_by_age"]
+COMMANDS = ([["-m", f"agent.analysis.{name}"] for name in MODULES]
+            + [["-m", "agent.analysis.replay_obs", "--keys=obs:0"],
+               ["benchmarks/cartpole_edges.py"], ["benchmarks/model_updates.py"]])
 
 
-@pytest.mark.parametrize("name", COMMANDS)
-def test_a_folder_without_a_checkpoint_is_a_one_line_error(tmp_path, name):
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: command[-1])
+def test_a_folder_without_a_checkpoint_is_a_one_line_error(command, tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
-    (folder / "config.yaml").write_text("seed: 0\n")  # a run folder stopped before its first
-    refused = run_module(f"agent.analysis.{name}", str(folder))
-    assert refused.returncode == 2, refused.stderr
-    assert "Traceback" not in refused.stderr
-    assert refused.stderr.strip().splitlines()[-1].startswith(f"{name}.py: error: ")
-    assert "checkpoint" in refused.stderr.strip().splitlines()[-1]
+    (folder / "config.yaml").write_text("seed: 0\n")  # a run stopped before its first
+    result = subprocess.run([sys.executable, *command, str(folder)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"error: {folder} is a run folder with no valid "
+                                     f"checkpoint (none written yet, or each is damaged)")
     assert [p.name for p in folder.iterdir()] == ["config.yaml"]

@@ -2,10 +2,6 @@
 average (agent/analysis/reward_check.py), on real cue-recall episodes and a real run's
 checkpoint."""
 
-import subprocess
-import sys
-
-import pytest
 import torch
 
 from agent.agent import Agent
@@ -13,7 +9,7 @@ from agent.analysis.memory_probe import random_replay
 from agent.analysis.random_data import train_world_model
 from agent.analysis.reward_check import check_rewards, load_run
 from tests.conftest import small_config
-from tests.helpers import ROOT, smoke_run
+from tests.helpers import smoke_run
 
 
 def cue_recall_agent() -> Agent:
@@ -54,16 +50,3 @@ def test_the_check_reads_a_run_folder_and_leaves_its_replay_sampler_alone(tmp_pa
     # CartPole pays 1 at every step: nothing varies for the head to explain
     assert result.by_value.keys() == {1.0} and result.explained is None
     assert "variance explained -" in result.lines()[0]
-
-
-@pytest.mark.parametrize("command", [
-    ["-m", "agent.analysis.reward_check"], ["-m", "agent.analysis.continue_check"],
-    ["-m", "agent.analysis.policy_check"], ["-m", "agent.analysis.state_probe"],
-    ["benchmarks/cartpole_edges.py"],
-    ["benchmarks/model_updates.py"]])
-def test_a_check_given_a_folder_without_a_checkpoint_says_so_in_one_line(command, tmp_path):
-    result = subprocess.run([sys.executable, *command, str(tmp_path)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
-    assert result.stderr.strip() == (f"error: {tmp_path} is neither a checkpoint file nor a "
-                                     f"run folder with a valid checkpoint in checkpoints/")

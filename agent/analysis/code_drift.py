@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps {args.steps} compares nothing; use 1 or more")
-    earlier_state, later_state = loaded(parser, args.earlier), loaded(parser, args.later)
+    earlier_state, later_state = loaded(args.earlier), loaded(args.later)
     if earlier_state["env_steps"] > later_state["env_steps"]:
         parser.error(f"{args.earlier} is at {earlier_state['env_steps']} env steps, after "
                      f"{args.later} ({later_state['env_steps']}): swap the two")

@@ -16,13 +16,13 @@ def target_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def loaded(parser: argparse.ArgumentParser, target: Path) -> dict:
+def loaded(target: Path) -> dict:
     """The checkpoint a run folder (its latest valid one) or file names; a missing or
-    damaged one stops the command with a one-line error."""
+    damaged one stops the command with one line, as the commands' other refusals do."""
     try:
         return checkpoint.load(checkpoint.find(target))
     except checkpoint.CheckpointError as err:
-        parser.error(str(err))
+        raise SystemExit(f"error: {err}") from None
 
 
 def heading(target: Path, env_steps: int) -> str:

@@ -85,7 +85,7 @@ def play_command(description: str, check, **options: int) -> None:
     for name, default in options.items():
         parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args()
-    state = loaded(parser, args.target)
+    state = loaded(args.target)
     agent, codec, spec = agent_from_checkpoint(state)
     result = check(agent, codec, spec, **{name: getattr(args, name) for name in options})
     print(heading(args.target, state["env_steps"]))

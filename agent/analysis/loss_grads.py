@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error(f"--seed {args.seed}: use a seed of 0 or more")
-    agent, replay, env_steps = run_from_checkpoint(loaded(parser, args.target))
+    agent, replay, env_steps = run_from_checkpoint(loaded(args.target))
     train = agent.cfg.train
     windows = train.batch_size if args.windows is None else args.windows
     seq_len = train.seq_len if args.seq_len is None else args.seq_len

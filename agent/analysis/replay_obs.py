@@ -103,7 +103,7 @@ def checked_state(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     stop the command with a one-line error."""
     if args.every <= 0:
         parser.error(f"--every must be a positive number of steps, not {args.every}")
-    state = loaded(parser, args.target)
+    state = loaded(args.target)
     if not state["replay"]["written"]:
         parser.error("the checkpoint's replay holds no steps")
     return state

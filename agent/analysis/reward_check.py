@@ -131,7 +131,7 @@ def check_command(description: str, check) -> None:
                         help="steps per window (default: the run's train.seq_len)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    agent, replay, env_steps = run_from_checkpoint(loaded(parser, args.target))
+    agent, replay, env_steps = run_from_checkpoint(loaded(args.target))
     seq_len = agent.cfg.train.seq_len if args.seq_len is None else args.seq_len
     result = check(agent, replay, args.windows, seq_len, args.seed)
     print(heading(args.target, env_steps))

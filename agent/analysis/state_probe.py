@@ -218,7 +218,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    agent, _, env_steps = run_from_checkpoint(loaded(parser, args.target))
+    agent, _, env_steps = run_from_checkpoint(loaded(args.target))
     result = probe_state(agent, args.envs, args.steps, args.seed)
     names = CARTPOLE if agent.cfg.env.id == "CartPole-v1" else None
     print(heading(args.target, env_steps))
