@@ -15,13 +15,14 @@ only one way on: an action that does not survive held may survive followed by ot
 """
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from agent.agent import Agent, PolicyState, evaluating
-from agent.analysis.greedy_play import GreedyEpisode, play_command
+from agent.analysis.greedy_play import GreedyEpisode, GreedyStep, play_command
 from agent.behavior.policies import Categoricals
 from envs import ActionCodec, ObservationSpec
 
@@ -128,16 +129,10 @@ def check_survival(agent: Agent, codec: ActionCodec, spec: ObservationSpec,
 def play_episode(agent: Agent, codec: ActionCodec, spec: ObservationSpec, seed: int,
                  horizon: int, samples: int, check: SurvivalCheck) -> None:
     """One greedy episode, its steps counted and its decisive ones added to `check`."""
-    episode = GreedyEpisode(agent, codec, spec, seed)
-    env = episode.env.unwrapped
-    if not hasattr(env, "game") or not hasattr(env, "action_set"):
-        episode.env.close()
-        raise SystemExit(f"error: this run's env ({agent.cfg.env.id}) is not a MinAtar game, "
-                         f"whose state the check copies; run it on an env=minatar run")
     actor, policy = agent.actor_critic.actor, agent.actor_critic.policy
-    for step in episode:
+    episode = GreedyEpisode(agent, codec, spec, seed)
+    for step, survives in decisive_steps(episode, horizon):
         check.steps += 1
-        survives = held_survival(env.game.env, env.action_set, horizon)
         if all(survives) or not any(survives):
             continue
         imagined = imagined_survival(agent, step.state, len(survives), horizon, samples)
@@ -146,6 +141,20 @@ def play_episode(agent: Agent, codec: ActionCodec, spec: ObservationSpec, seed: 
         check.decisions.append(Decision(survives, imagined.tolist(), logp[0].exp().tolist(),
                                         step.action))
     check.returns.append(episode.ret)
+
+
+def decisive_steps(episode: GreedyEpisode, horizon: int) -> Iterator[tuple[GreedyStep,
+                                                                            list[bool]]]:
+    """Each step of a greedy MinAtar episode with, per action, whether the real game goes on
+    for `horizon` steps with it held; the env is closed at the end."""
+    env = episode.env.unwrapped
+    if not hasattr(env, "game") or not hasattr(env, "action_set"):
+        episode.env.close()
+        raise SystemExit(f"error: this run's env ({episode.agent.cfg.env.id}) is not a "
+                         f"MinAtar game, whose state the check copies; run it on an "
+                         f"env=minatar run")
+    for step in episode:
+        yield step, held_survival(env.game.env, env.action_set, horizon)
     episode.env.close()
 
 

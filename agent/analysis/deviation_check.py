@@ -1,0 +1,133 @@
+"""Does stepping off the policy pay in imagination, where the real game says it would?
+
+    python -m agent.analysis.deviation_check RUN_DIR_OR_CHECKPOINT [--episodes 2]
+        [--horizon 8] [--samples 32] [--seed 0]
+
+The actor learns from the imagined return of the action it tried, the policy choosing the
+rest, against the critic's value. Greedy episodes are played in the run's MinAtar game; at
+each step where holding one action keeps the game going `horizon` steps and holding
+another ends it (survival_check's decisive steps), the world model imagines, `samples`
+times per action over the actor's own horizon (`ac.horizon`), the λ-return of
+ - each first action, the actor sampling the rest: what a one-step change of the policy
+   would earn, which is all the actor's gradient sees;
+ - each action held throughout: what a sustained change would earn.
+Where the held returns favour the surviving actions and the one-step returns do not, a
+saving move takes several steps off the policy, which its own continuation undoes: the
+actor's gradient cannot find it by trying one action at a time.
+"""
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from agent.agent import Agent, PolicyState, evaluating
+from agent.analysis.greedy_play import GreedyEpisode, play_command
+from agent.analysis.survival_check import decisive_steps
+from agent.behavior.policies import Categoricals
+from agent.behavior.returns import lambda_return
+from envs import ActionCodec, ObservationSpec
+
+
+def imagined_returns(agent: Agent, state: PolicyState, actions: int, samples: int,
+                     held: bool) -> Tensor:
+    """[actions]: the mean imagined λ-return over `samples` rollouts of the actor's horizon
+    from the agent's state, each action taken first and then held (`held`) or followed
+    by the actor's sampled actions, bootstrapped on the critic as in training."""
+    wm, ac, cfg = agent.world_model, agent.actor_critic, agent.cfg.ac
+    first = torch.eye(actions, device=agent.device).repeat_interleave(samples, 0)
+    h, code = state.h.expand(len(first), -1), state.code.expand(len(first), -1)
+    feats = [wm.feat(h, code)]
+    for k in range(cfg.horizon):
+        action = first if k == 0 or held else ac.act(feats[-1])
+        h = wm.step(h, code, action)
+        code = wm.sample_code(h)
+        feats.append(wm.feat(h, code))
+    feat = torch.stack(feats)
+    returns = lambda_return(wm.reward_mean(feat[1:]), wm.cont_prob(feat[1:]),
+                            ac.value(feat), cfg.gamma, cfg.lam)
+    return returns[0].view(actions, samples).mean(1)
+
+
+@dataclass
+class Deviation:
+    survives: list[bool]   # per action: the real game goes on for the horizon, it held
+    one_step: list[float]  # per action: imagined return, taken once, then the policy
+    held: list[float]      # per action: imagined return, held throughout
+    value: float           # the critic's value of the state
+
+
+def best_survives(survives: list[bool], returns: list[float]) -> bool:
+    """The actions with the highest return (all of them, where it ties) survive."""
+    best = max(returns)
+    return all(ok for r, ok in zip(returns, survives, strict=True) if r == best)
+
+
+def survivor_margin(survives: list[bool], returns: list[float]) -> float:
+    """The best surviving action's return over the best ending one's."""
+    return (max(r for r, ok in zip(returns, survives, strict=True) if ok)
+            - max(r for r, ok in zip(returns, survives, strict=True) if not ok))
+
+
+@dataclass
+class DeviationCheck:
+    horizon: int
+    scale: float  # the actor's return scale: its advantages are returns over this
+    returns: list[float] = field(default_factory=list)
+    steps: int = 0
+    deviations: list[Deviation] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        n = len(self.deviations)
+        out = [f"{len(self.returns)} greedy episodes (returns "
+               f"{' '.join(f'{r:g}' for r in self.returns)}), {self.steps} steps; at {n} "
+               f"holding one action keeps the game going {self.horizon} steps and holding "
+               f"another ends it; return scale {self.scale:.3f}"]
+        for name in ("one_step", "held"):
+            if not n:
+                break
+            rets = [getattr(d, name) for d in self.deviations]
+            right = sum(best_survives(d.survives, r) for d, r in zip(self.deviations, rets,
+                                                                       strict=True))
+            margin = sorted(survivor_margin(d.survives, r) for d, r in zip(
+                self.deviations, rets, strict=True))
+            spread = sum(max(r) - min(r) for r in rets) / n
+            what = ("taken once, the policy after" if name == "one_step"
+                    else "held throughout")
+            out.append(f"  each action {what}: the highest imagined return is a surviving "
+                       f"action's at {right} of {n} ({100 * right / n:.0f}%); survivors' "
+                       f"margin median {margin[n // 2]:+.3f}; spread over actions "
+                       f"{spread:.3f} ({spread / self.scale:.3f} of the return scale)")
+        return out
+
+
+@torch.no_grad()
+def check_deviations(agent: Agent, codec: ActionCodec, spec: ObservationSpec,
+                     episodes: int = 2, horizon: int = 8, samples: int = 32,
+                     seed: int = 0) -> DeviationCheck:
+    ac = agent.actor_critic
+    if not isinstance(ac.policy, Categoricals) or len(ac.policy.segments) != 1:
+        raise SystemExit("error: the deviation check tries one discrete action at a time; "
+                         "this run's actions are not a single Discrete space")
+    check = DeviationCheck(horizon, float(ac.retnorm.scale()))
+    with evaluating(agent), torch.random.fork_rng(
+            devices=[agent.device] if agent.device.type == "cuda" else []):
+        torch.manual_seed(seed)  # the imagination's own stream; the episodes have theirs
+        for i in range(episodes):
+            episode = GreedyEpisode(agent, codec, spec, seed + i)
+            for step, survives in decisive_steps(episode, horizon):
+                check.steps += 1
+                if all(survives) or not any(survives):
+                    continue
+                n = len(survives)
+                one_step = imagined_returns(agent, step.state, n, samples, held=False)
+                held = imagined_returns(agent, step.state, n, samples, held=True)
+                value = ac.value(agent.world_model.feat(step.state.h, step.state.code))
+                check.deviations.append(Deviation(survives, one_step.tolist(), held.tolist(),
+                                                  float(value[0])))
+            check.returns.append(episode.ret)
+    return check
+
+
+if __name__ == "__main__":
+    play_command(__doc__, check_deviations, episodes=2, horizon=8, samples=32, seed=0)
