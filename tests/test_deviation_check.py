@@ -12,6 +12,7 @@ from agent.analysis.deviation_check import (
     imagined_returns,
     survivor_margin,
 )
+from agent.behavior.imagination import imagine
 from agent.behavior.returns import lambda_return
 from tests.conftest import small_config
 from tests.helpers import env_interface_at_16, minatar_agent_and_replay
@@ -26,31 +27,49 @@ def test_the_survivors_best_return_and_margin_by_hand():
     assert survivor_margin([True, False, False], [0.2, 0.5, 0.1]) == pytest.approx(-0.3)
 
 
-def test_held_returns_are_the_lambda_returns_of_the_prior_fed_that_action():
+def agent_with_heads_that_vary():
+    """An untrained MinAtar agent whose reward and critic heads give different values to
+    different states (fresh ones start at zero: every return would be 0)."""
     agent, _ = minatar_agent_and_replay("MinAtar/Breakout-v1")
+    torch.manual_seed(11)
+    with torch.no_grad():
+        for head in (agent.world_model.reward, agent.actor_critic.critic):
+            for p in head.parameters():
+                p.normal_(0.0, 0.3)
+    return agent
+
+
+@pytest.mark.parametrize("held", [True, False])
+def test_the_returns_are_training_s_lambda_returns_of_each_first_action(held):
+    agent = agent_with_heads_that_vary()
     agent.eval()
     wm, ac, cfg = agent.world_model, agent.actor_critic, agent.cfg.ac
     state = agent.initial_state(1)
     with torch.no_grad():
         torch.manual_seed(3)
-        got = imagined_returns(agent, state, 3, samples=2, held=True)
-        # the same draws by hand, each action's rollouts side by side
+        got = imagined_returns(agent, state, 3, samples=2, held=held)
+        # The same draws through training's own imagination, each action's rollouts side
+        # by side: the first action given, then held or the actor's.
         torch.manual_seed(3)
-        hold = torch.eye(3).repeat_interleave(2, 0)
-        h, code = state.h.expand(6, -1), state.code.expand(6, -1)
-        feats = [wm.feat(h, code)]
-        for _ in range(cfg.horizon):
-            h = wm.step(h, code, hold)
-            code = wm.sample_code(h)
-            feats.append(wm.feat(h, code))
-        feat = torch.stack(feats)
-        want = lambda_return(wm.reward_mean(feat[1:]), wm.cont_prob(feat[1:]), ac.value(feat),
-                             cfg.gamma, cfg.lam)[0].view(3, 2).mean(1)
+        first, calls = torch.eye(3).repeat_interleave(2, 0), []
+
+        def policy(feat):
+            calls.append(feat)
+            return first if len(calls) == 1 or held else ac.act(feat)
+
+        traj = imagine(wm, policy, state.h.expand(6, -1), state.code.expand(6, -1),
+                       cfg.horizon)
+        want = lambda_return(wm.reward_mean(traj.feat[1:]), wm.cont_prob(traj.feat[1:]),
+                             ac.value(traj.feat), cfg.gamma, cfg.lam)[0].view(3, 2).mean(1)
+    assert len(calls) == cfg.horizon
     assert torch.allclose(got, want)
+    assert got.std() > 1e-3, "the actions' returns differ, so a wrong index would show"
+    if not held:
+        assert torch.equal(traj.action[0], first) and not torch.equal(traj.action[1], first)
 
 
 def test_the_check_plays_repeatably_and_refuses_other_envs():
-    agent, _ = minatar_agent_and_replay("MinAtar/Breakout-v1")
+    agent = agent_with_heads_that_vary()
     codec, spec = env_interface_at_16("MinAtar/Breakout-v1")
     agent.train()
     callers_stream = torch.get_rng_state()
@@ -62,8 +81,11 @@ def test_the_check_plays_repeatably_and_refuses_other_envs():
         assert any(d.survives) and not all(d.survives)
         assert len(d.one_step) == len(d.held) == 3
     lines = check.lines()
-    assert lines[1].startswith("  each action taken once, the policy after: ")
-    assert lines[2].startswith("  each action held throughout: ")
+    assert lines[1].startswith("  ") and "in the last 3 steps before a game over:" in lines[1]
+    assert any(line.startswith("    each action taken once, the policy after: the highest")
+               for line in lines)
+    before = [d for d in check.deviations if d.before_loss]
+    assert len(before) <= 3 * sum(1 for r in check.returns)  # 3 steps per lost episode
     assert check_deviations(agent, codec, spec, episodes=2, horizon=3,
                             samples=2).lines() == lines
     cartpole = Agent(4, 2, small_config("fsq"))

@@ -11,9 +11,13 @@ times per action over the actor's own horizon (`ac.horizon`), the λ-return of
  - each first action, the actor sampling the rest: what a one-step change of the policy
    would earn, which is all the actor's gradient sees;
  - each action held throughout: what a sustained change would earn.
-Where the held returns favour the surviving actions and the one-step returns do not, a
-saving move takes several steps off the policy, which its own continuation undoes: the
-actor's gradient cannot find it by trying one action at a time.
+The steps are reported in two groups: those in the last `horizon` steps before a greedy
+episode's game over, where the greedy play itself went on to lose, and the rest, where it
+went on (there a one-step deviation the policy recovers from costs nothing, whatever the
+model knows). Before a game over, held returns that favour the surviving actions with
+one-step returns that do not mean that the saving move takes several steps off the
+policy, which the policy's own continuation undoes in imagination: a gradient from single
+sampled deviations does not find it.
 """
 
 from dataclasses import dataclass, field
@@ -54,7 +58,7 @@ class Deviation:
     survives: list[bool]   # per action: the real game goes on for the horizon, it held
     one_step: list[float]  # per action: imagined return, taken once, then the policy
     held: list[float]      # per action: imagined return, held throughout
-    value: float           # the critic's value of the state
+    before_loss: bool = False  # within the horizon before the greedy episode's game over
 
 
 def best_survives(survives: list[bool], returns: list[float]) -> bool:
@@ -78,27 +82,36 @@ class DeviationCheck:
     deviations: list[Deviation] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        n = len(self.deviations)
         out = [f"{len(self.returns)} greedy episodes (returns "
-               f"{' '.join(f'{r:g}' for r in self.returns)}), {self.steps} steps; at {n} "
-               f"holding one action keeps the game going {self.horizon} steps and holding "
-               f"another ends it; return scale {self.scale:.3f}"]
-        for name in ("one_step", "held"):
-            if not n:
-                break
-            rets = [getattr(d, name) for d in self.deviations]
-            right = sum(best_survives(d.survives, r) for d, r in zip(self.deviations, rets,
-                                                                       strict=True))
-            margin = sorted(survivor_margin(d.survives, r) for d, r in zip(
-                self.deviations, rets, strict=True))
-            spread = sum(max(r) - min(r) for r in rets) / n
-            what = ("taken once, the policy after" if name == "one_step"
-                    else "held throughout")
-            out.append(f"  each action {what}: the highest imagined return is a surviving "
-                       f"action's at {right} of {n} ({100 * right / n:.0f}%); survivors' "
-                       f"margin median {margin[n // 2]:+.3f}; spread over actions "
-                       f"{spread:.3f} ({spread / self.scale:.3f} of the return scale)")
+               f"{' '.join(f'{r:g}' for r in self.returns)}), {self.steps} steps; at "
+               f"{len(self.deviations)} holding one action keeps the game going "
+               f"{self.horizon} steps and holding another ends it; return scale "
+               f"{self.scale:.3f}"]
+        groups = [(f"in the last {self.horizon} steps before a game over",
+                   [d for d in self.deviations if d.before_loss]),
+                  ("elsewhere, where the greedy play went on",
+                   [d for d in self.deviations if not d.before_loss])]
+        for where, group in groups:
+            out.append(f"  {len(group)} {where}:")
+            for name in ("one_step", "held") if group else ():
+                out.append(f"    each action {HOW[name]}: " + summary(
+                    [d.survives for d in group], [getattr(d, name) for d in group],
+                    self.scale))
         return out
+
+
+HOW = {"one_step": "taken once, the policy after", "held": "held throughout"}
+
+
+def summary(survives: list[list[bool]], returns: list[list[float]], scale: float) -> str:
+    n = len(returns)
+    right = sum(map(best_survives, survives, returns))
+    margin = sorted(map(survivor_margin, survives, returns))
+    spread = sum(max(r) - min(r) for r in returns) / n
+    return (f"the highest imagined return is a surviving action's at {right} of {n} "
+            f"({100 * right / n:.0f}%); survivors' margin median {margin[n // 2]:+.3f}; "
+            f"mean spread over actions {spread:.3f} ({spread / scale:.3f} of the return "
+            f"scale)")
 
 
 @torch.no_grad()
@@ -114,17 +127,19 @@ def check_deviations(agent: Agent, codec: ActionCodec, spec: ObservationSpec,
             devices=[agent.device] if agent.device.type == "cuda" else []):
         torch.manual_seed(seed)  # the imagination's own stream; the episodes have theirs
         for i in range(episodes):
-            episode = GreedyEpisode(agent, codec, spec, seed + i)
-            for step, survives in decisive_steps(episode, horizon):
-                check.steps += 1
+            episode, found = GreedyEpisode(agent, codec, spec, seed + i), []
+            for t, (step, survives) in enumerate(decisive_steps(episode, horizon)):
                 if all(survives) or not any(survives):
                     continue
                 n = len(survives)
                 one_step = imagined_returns(agent, step.state, n, samples, held=False)
                 held = imagined_returns(agent, step.state, n, samples, held=True)
-                value = ac.value(agent.world_model.feat(step.state.h, step.state.code))
-                check.deviations.append(Deviation(survives, one_step.tolist(), held.tolist(),
-                                                  float(value[0])))
+                found.append((t, Deviation(survives, one_step.tolist(), held.tolist())))
+            length = t + 1
+            for t, deviation in found:
+                deviation.before_loss = episode.terminated and t >= length - horizon
+                check.deviations.append(deviation)
+            check.steps += length
             check.returns.append(episode.ret)
     return check
 
