@@ -136,8 +136,8 @@ def play_episode(agent: Agent, codec: ActionCodec, spec: ObservationSpec, seed: 
         if all(survives) or not any(survives):
             continue
         imagined = imagined_survival(agent, step.state, len(survives), horizon, samples)
-        logp, = policy.segment_logprobs(actor(agent.world_model.feat(step.state.h,
-                                                                     step.state.code)))
+        feat = agent.world_model.feat(step.state.h, step.state.code)
+        logp, = policy.segment_logprobs(actor(feat).float())  # as before: fp32 under bf16
         check.decisions.append(Decision(survives, imagined.tolist(), logp[0].exp().tolist(),
                                         step.action))
     check.returns.append(episode.ret)
