@@ -17,7 +17,9 @@ import torch
 from agent.loop import checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false"]
+# One torch thread: with every core (threads=0) beside other busy processes a run slows
+# several-fold and could pass the timeout below.
+TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false", "threads=1"]
 
 
 def tensors(tree):

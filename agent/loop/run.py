@@ -5,7 +5,6 @@
 """
 
 import dataclasses
-import os
 import random
 import shutil
 import sys
@@ -36,7 +35,13 @@ from agent.loop.openloop_errors import context_steps, measure_open_loop
 from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
 from agent.loop.resume import remove_media_after
-from agent.loop.setup import check_empty, check_run_dir, resolve_device, seed_global_rngs
+from agent.loop.setup import (
+    check_empty,
+    check_run_dir,
+    resolve_device,
+    seed_global_rngs,
+    set_torch_threads,
+)
 from agent.loop.signals import StopSignal, startup_stops_undo
 from agent.loop.sweep import check_unfinished, set_error_aside, set_summary_aside, write_summary
 from agent.loop.video import record_episode
@@ -92,7 +97,7 @@ class Run:
         warn_of_surprises(cfg)
         self.wandb_mode = wandb_mode(cfg.wandb)
         self.device = resolve_device(cfg.device)
-        torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+        set_torch_threads(cfg.threads, self.device)
         seeds = self.seeds = Seeds(cfg.seed)
         seed_global_rngs(seeds.training)
         env = cfg.env
