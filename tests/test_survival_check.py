@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from agent.agent import Agent
-from agent.analysis.survival_check import Decision, check_survival, held_survival
+from agent.analysis.decisive_steps import held_survival
+from agent.analysis.survival_check import Decision, check_survival
 from envs.make import make_env
 from tests.conftest import small_config
 from tests.helpers import env_interface_at_16, minatar_agent_and_replay

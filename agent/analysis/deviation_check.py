@@ -26,9 +26,8 @@ import torch
 from torch import Tensor
 
 from agent.agent import Agent, PolicyState, evaluating
+from agent.analysis.decisive_steps import decisive_steps, require_one_discrete_action
 from agent.analysis.greedy_play import GreedyEpisode, play_command
-from agent.analysis.survival_check import decisive_steps
-from agent.behavior.policies import Categoricals
 from agent.behavior.returns import lambda_return
 from envs import ActionCodec, ObservationSpec
 
@@ -118,28 +117,24 @@ def summary(survives: list[list[bool]], returns: list[list[float]], scale: float
 def check_deviations(agent: Agent, codec: ActionCodec, spec: ObservationSpec,
                      episodes: int = 2, horizon: int = 8, samples: int = 32,
                      seed: int = 0) -> DeviationCheck:
+    require_one_discrete_action(agent, "deviation check")
     ac = agent.actor_critic
-    if not isinstance(ac.policy, Categoricals) or len(ac.policy.segments) != 1:
-        raise SystemExit("error: the deviation check tries one discrete action at a time; "
-                         "this run's actions are not a single Discrete space")
     check = DeviationCheck(horizon, float(ac.retnorm.scale()))
     with evaluating(agent), torch.random.fork_rng(
             devices=[agent.device] if agent.device.type == "cuda" else []):
         torch.manual_seed(seed)  # the imagination's own stream; the episodes have theirs
         for i in range(episodes):
             episode, found = GreedyEpisode(agent, codec, spec, seed + i), []
-            for t, (step, survives) in enumerate(decisive_steps(episode, horizon)):
-                if all(survives) or not any(survives):
-                    continue
+            for t, step, survives in decisive_steps(episode, horizon):
                 n = len(survives)
                 one_step = imagined_returns(agent, step.state, n, samples, held=False)
                 held = imagined_returns(agent, step.state, n, samples, held=True)
                 found.append((t, Deviation(survives, one_step.tolist(), held.tolist())))
-            length = t + 1
             for t, deviation in found:
-                deviation.before_loss = episode.terminated and t >= length - horizon
+                deviation.before_loss = (episode.terminated
+                                         and t >= episode.length - horizon)
                 check.deviations.append(deviation)
-            check.steps += length
+            check.steps += episode.length
             check.returns.append(episode.ret)
     return check
 

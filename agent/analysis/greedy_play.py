@@ -23,14 +23,14 @@ class GreedyStep:
 class GreedyEpisode:
     """One greedy episode in the agent's own env (its config's id, kwargs and wrappers),
     played by iterating over it: each item comes before its step is taken, so `env` shows
-    the game as the agent sees it. After the loop, `ret` and `terminated` (ended by the
-    game, not by a time limit) say how it ended, and `env` shows the final state."""
+    the game as the agent sees it. After the loop, `ret`, `length` and `terminated` (ended
+    by the game, not by a time limit) say how it ended, and `env` shows the final state."""
 
     def __init__(self, agent: Agent, codec: ActionCodec, spec: ObservationSpec, seed: int):
         env_cfg = agent.cfg.env
         self.agent, self.codec, self.spec, self.seed = agent, codec, spec, seed
         self.env: gym.Env = make_env(env_cfg.id, env_cfg.kwargs, **env_cfg.wrappers())
-        self.ret, self.terminated = 0.0, False
+        self.ret, self.length, self.terminated = 0.0, 0, False
 
     def __iter__(self) -> Iterator[GreedyStep]:
         agent, device = self.agent, self.agent.device
@@ -45,6 +45,7 @@ class GreedyEpisode:
             yield GreedyStep(state, env_action)
             obs, reward, terminated, truncated, _ = self.env.step(env_action)
             self.ret, first = self.ret + float(reward), torch.zeros(1, device=device)
+            self.length += 1
             if terminated or truncated:
                 self.terminated = terminated
                 return

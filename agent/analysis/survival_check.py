@@ -14,16 +14,14 @@ higher; an actor that uses the model puts its probability on them. Holding one a
 only one way on: an action that does not survive held may survive followed by others.
 """
 
-import copy
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from agent.agent import Agent, PolicyState, evaluating
-from agent.analysis.greedy_play import GreedyEpisode, GreedyStep, play_command
-from agent.behavior.policies import Categoricals
+from agent.analysis.decisive_steps import decisive_steps, require_one_discrete_action
+from agent.analysis.greedy_play import GreedyEpisode, play_command
 from envs import ActionCodec, ObservationSpec
 
 
@@ -45,20 +43,6 @@ class Decision:
     def actor_mass(self) -> float:
         """The actor's probability on the actions that survive."""
         return sum(p for p, ok in zip(self.probs, self.survives, strict=True) if ok)
-
-
-def held_survival(game, actions: list[int], horizon: int) -> list[bool]:
-    """For each of the game's `actions`: whether a copy of `game` (a MinAtar game's own
-    state) played `horizon` steps with that action held goes on."""
-    survives = []
-    for action in actions:
-        ahead, ended = copy.deepcopy(game), False
-        for _ in range(horizon):
-            _, ended = ahead.act(action)
-            if ended:
-                break
-        survives.append(not ended)
-    return survives
 
 
 def imagined_survival(agent: Agent, state: PolicyState, actions: int, horizon: int,
@@ -115,10 +99,7 @@ class SurvivalCheck:
 def check_survival(agent: Agent, codec: ActionCodec, spec: ObservationSpec,
                    episodes: int = 4, horizon: int = 8, samples: int = 16,
                    seed: int = 0) -> SurvivalCheck:
-    policy = agent.actor_critic.policy
-    if not isinstance(policy, Categoricals) or len(policy.segments) != 1:
-        raise SystemExit("error: the survival check holds one discrete action at a time; "
-                         "this run's actions are not a single Discrete space")
+    require_one_discrete_action(agent, "survival check")
     check = SurvivalCheck(horizon, [], 0)
     with evaluating(agent):
         for i in range(episodes):
@@ -131,31 +112,14 @@ def play_episode(agent: Agent, codec: ActionCodec, spec: ObservationSpec, seed: 
     """One greedy episode, its steps counted and its decisive ones added to `check`."""
     actor, policy = agent.actor_critic.actor, agent.actor_critic.policy
     episode = GreedyEpisode(agent, codec, spec, seed)
-    for step, survives in decisive_steps(episode, horizon):
-        check.steps += 1
-        if all(survives) or not any(survives):
-            continue
+    for _, step, survives in decisive_steps(episode, horizon):
         imagined = imagined_survival(agent, step.state, len(survives), horizon, samples)
         feat = agent.world_model.feat(step.state.h, step.state.code)
         logp, = policy.segment_logprobs(actor(feat).float())  # as before: fp32 under bf16
         check.decisions.append(Decision(survives, imagined.tolist(), logp[0].exp().tolist(),
                                         step.action))
+    check.steps += episode.length
     check.returns.append(episode.ret)
-
-
-def decisive_steps(episode: GreedyEpisode, horizon: int) -> Iterator[tuple[GreedyStep,
-                                                                            list[bool]]]:
-    """Each step of a greedy MinAtar episode with, per action, whether the real game goes on
-    for `horizon` steps with it held; the env is closed at the end."""
-    env = episode.env.unwrapped
-    if not hasattr(env, "game") or not hasattr(env, "action_set"):
-        episode.env.close()
-        raise SystemExit(f"error: this run's env ({episode.agent.cfg.env.id}) is not a "
-                         f"MinAtar game, whose state the check copies; run it on an "
-                         f"env=minatar run")
-    for step in episode:
-        yield step, held_survival(env.game.env, env.action_set, horizon)
-    episode.env.close()
 
 
 if __name__ == "__main__":
