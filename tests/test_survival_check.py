@@ -6,29 +6,11 @@ import pytest
 import torch
 
 from agent.agent import Agent
-from agent.analysis.decisive_steps import held_survival
 from agent.analysis.survival_check import Decision, check_survival
-from envs.make import make_env
 from tests.conftest import small_config
 from tests.helpers import env_interface_at_16, minatar_agent_and_replay
 
 pytest.importorskip("minatar", reason="the minatar extra is not installed")
-
-
-def test_held_survival_plays_copies_of_the_real_game_and_leaves_it_as_it_was():
-    env = make_env("MinAtar/Breakout-v1")
-    env.reset(seed=0)
-    game = env.unwrapped.game.env
-    # the ball falls to the right: from column 5, row 6 it lands in column 8 in 3 steps
-    game.ball_x, game.ball_y, game.ball_dir, game.pos = 5, 6, 2, 5
-    bricks = game.brick_map.copy()
-    noop, left, right = env.unwrapped.action_set
-    # held right, the paddle (moving first) reaches column 8 as the ball does; else lost
-    assert held_survival(game, [noop, left, right], horizon=5) == [False, False, True]
-    assert held_survival(game, [noop, left, right], horizon=2) == [True, True, True]
-    assert (game.ball_x, game.ball_y, game.ball_dir, game.pos) == (5, 6, 2, 5)
-    assert (game.brick_map == bricks).all() and not game.terminal
-    env.close()
 
 
 def test_a_decision_scores_the_models_likeliest_survivor_and_the_actors_mass_on_survivors():

@@ -37,16 +37,19 @@ def held_survival(game, actions: list[int], horizon: int) -> list[bool]:
 def decisive_steps(episode: GreedyEpisode, horizon: int
                    ) -> Iterator[tuple[int, GreedyStep, list[bool]]]:
     """(index, step, per action whether the game goes on `horizon` steps with it held) for
-    each step of the episode where some held actions go on and others do not; the
-    episode's `length` then counts all its steps. The env is closed at the end."""
+    each step of the episode where some held actions go on and others do not. Once the
+    generator is exhausted, the episode's `length` counts all its steps; the env is closed
+    when it ends or the generator is closed."""
     env = episode.env.unwrapped
     if not hasattr(env, "game") or not hasattr(env, "action_set"):
         episode.env.close()
         raise SystemExit(f"error: this run's env ({episode.agent.cfg.env.id}) is not a "
                          f"MinAtar game, whose state the check copies; run it on an "
                          f"env=minatar run")
-    for t, step in enumerate(episode):
-        survives = held_survival(env.game.env, env.action_set, horizon)
-        if any(survives) and not all(survives):
-            yield t, step, survives
-    episode.env.close()
+    try:
+        for t, step in enumerate(episode):
+            survives = held_survival(env.game.env, env.action_set, horizon)
+            if any(survives) and not all(survives):
+                yield t, step, survives
+    finally:
+        episode.env.close()

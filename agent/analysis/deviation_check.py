@@ -6,7 +6,7 @@
 The actor learns from the imagined return of the action it tried, the policy choosing the
 rest, against the critic's value. Greedy episodes are played in the run's MinAtar game; at
 each step where holding one action keeps the game going `horizon` steps and holding
-another ends it (survival_check's decisive steps), the world model imagines, `samples`
+another ends it (agent/analysis/decisive_steps.py), the world model imagines, `samples`
 times per action over the actor's own horizon (`ac.horizon`), the λ-return of
  - each first action, the actor sampling the rest: what a one-step change of the policy
    would earn, which is all the actor's gradient sees;

@@ -1,5 +1,5 @@
 """Greedy play in a checkpoint's own env, one step at a time, for checks that read the game
-itself while the agent plays (breakout_check, survival_check)."""
+itself while the agent plays (breakout_check, survival_check, deviation_check)."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +34,7 @@ class GreedyEpisode:
 
     def __iter__(self) -> Iterator[GreedyStep]:
         agent, device = self.agent, self.agent.device
+        self.ret, self.length, self.terminated = 0.0, 0, False  # each pass plays anew
         obs, _ = self.env.reset(seed=self.seed)
         state, first = agent.initial_state(1), torch.ones(1, device=device)
         randomness = EpisodeRandom(self.seed, device)

@@ -22,6 +22,7 @@ from agent.config import Config
 from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.acting import ActingPolicy
+from agent.loop.cores import set_torch_threads
 from agent.loop.counters import Counters
 from agent.loop.driver import Driver
 from agent.loop.evaluate import Evaluator
@@ -35,13 +36,7 @@ from agent.loop.openloop_errors import context_steps, measure_open_loop
 from agent.loop.ratio import Every, Ratio
 from agent.loop.replay import Replay
 from agent.loop.resume import remove_media_after
-from agent.loop.setup import (
-    check_empty,
-    check_run_dir,
-    resolve_device,
-    seed_global_rngs,
-    set_torch_threads,
-)
+from agent.loop.setup import check_empty, check_run_dir, resolve_device, seed_global_rngs
 from agent.loop.signals import StopSignal, startup_stops_undo
 from agent.loop.sweep import check_unfinished, set_error_aside, set_summary_aside, write_summary
 from agent.loop.video import record_episode

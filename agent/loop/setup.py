@@ -1,9 +1,7 @@
-"""Checks and settings a run makes before it writes anything: device, torch threads,
-seeding, and whether its folder is free (replay's memory: memory.py)."""
+"""Checks and settings a run makes before it writes anything: device, seeding, and whether
+its folder is free (replay's memory: memory.py; torch threads: cores.py)."""
 
-import os
 import random
-import warnings
 from pathlib import Path
 
 import torch
@@ -19,39 +17,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r} but no CUDA GPU is visible; use device=cpu or auto")
     return device
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (a container or taskset may allow fewer than the
-    machine has)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def busy_cores_warning(threads: int, cores: int, load: float) -> str | None:
-    """What to say when threads=0 gives torch every core while others' work already
-    occupies some of them (`load`: the 1-minute load average, taken before this run
-    starts working). Torch's threads wait on each other at every operation, so one thread
-    that shares a core slows them all: an update can take several times longer than
-    with fewer threads."""
-    busy = min(round(load), cores)
-    if threads or cores < 2 or busy < 1:
-        return None
-    advice = ("threads=1 for each run that shares this machine" if busy == cores else
-              f"threads={cores - busy} (the idle cores), or threads=1 for each of several "
-              f"runs on one machine")
-    return (f"threads=0 gives torch all {cores} cores, but about {busy} of them are busy "
-            f"with other processes (load average {load:.1f}); torch's threads then wait on "
-            f"the busy ones and updates slow down several-fold: set {advice}")
-
-
-def set_torch_threads(threads: int, device: torch.device) -> None:
-    """threads=0: every usable core, with a warning when other processes keep some busy."""
-    cores = usable_cores()
-    if device.type == "cpu" and (busy := busy_cores_warning(threads, cores, os.getloadavg()[0])):
-        warnings.warn(busy, stacklevel=3)
-    torch.set_num_threads(threads or cores)
 
 
 def seed_global_rngs(seed: int) -> None:

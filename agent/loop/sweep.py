@@ -22,6 +22,7 @@ from pathlib import Path
 from agent.config import Config, changed_settings, flatten, is_run_key, override_key, saved_settings
 from agent.errors import ConfigError
 from agent.loop import checkpoint
+from agent.loop.cores import usable_cores
 from agent.loop.files import write_text_atomically
 from agent.loop.lock import check_free
 
@@ -36,7 +37,7 @@ def job_config(cfg: Config, sweep_dir: str, subdir: str, n_jobs: int | None) -> 
     that `replay.capacity=auto` takes."""
     threads, replay = cfg.threads, cfg.replay
     if n_jobs is not None:
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         at_once = cores if n_jobs < 1 else n_jobs  # joblib's -1: one job per core
         threads = threads or max(1, cores // min(at_once, cores))
         replay = dataclasses.replace(replay, sharing=max(replay.sharing, at_once))

@@ -1,0 +1,73 @@
+"""How many torch threads a run takes: threads=0 means every core this process may use,
+which is a poor choice when other work keeps some of those cores busy (torch's threads
+wait on each other at every operation, so one that shares a core holds back the rest;
+measured here: an update several times slower)."""
+
+import os
+import time
+import warnings
+
+import torch
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU set (taskset, a batch scheduler's
+    allocation, a pinned container), which may be fewer than the machine has."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def cpu_times(cpus: set[int]) -> dict[int, tuple[int, int]]:
+    """Per CPU in `cpus`: (all time, idle time) so far, in clock ticks (Linux /proc/stat)."""
+    times = {}
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                ticks = [int(v) for v in fields[:8]]  # user nice system idle iowait irq ...
+                times[int(name[3:])] = (sum(ticks), ticks[3] + ticks[4])
+    return times
+
+
+def busy_cpus(seconds: float = 0.25) -> int | None:
+    """How many of this process's CPUs were more than half busy over the next `seconds`,
+    while this process waits (so the work counted is others'); None where Linux's
+    /proc/stat or the CPU set cannot be read."""
+    try:
+        cpus = os.sched_getaffinity(0)
+        before = cpu_times(cpus)
+        time.sleep(seconds)
+        after = cpu_times(cpus)
+    except (AttributeError, OSError):
+        return None
+    busy = 0
+    for cpu, (total, idle) in after.items():
+        elapsed = total - before.get(cpu, (total, idle))[0]
+        idled = idle - before.get(cpu, (total, idle))[1]
+        busy += elapsed > 0 and elapsed - idled > elapsed / 2
+    return busy
+
+
+def busy_cores_warning(threads: int, cores: int, busy: int | None) -> str | None:
+    """What to say when threads=0 gives torch all `cores` while `busy` of them run other
+    work; None when the user chose the threads, nothing else runs, or there is no choice."""
+    if threads or cores < 2 or not busy:
+        return None
+    busy = min(busy, cores)
+    advice = ("threads=1 for each run that shares these cores" if busy == cores else
+              f"threads={cores - busy} (the idle cores), or threads=1 for each of several "
+              f"runs side by side")
+    return (f"threads=0 gives torch all {cores} cores, but {busy} of them are busy with "
+            f"other processes; torch's threads then wait on the busy ones and updates can "
+            f"slow down several-fold: set {advice}")
+
+
+def set_torch_threads(threads: int, device: torch.device) -> None:
+    """threads=0: every usable core; on the CPU, with a warning when other processes keep
+    some of them busy (measured at this call, a quarter of a second)."""
+    cores = usable_cores()
+    if threads == 0 and device.type == "cpu":
+        if message := busy_cores_warning(threads, cores, busy_cpus()):
+            warnings.warn(message, stacklevel=3)
+    torch.set_num_threads(threads or cores)
