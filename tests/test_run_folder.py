@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.loop import checkpoint
+from agent.loop.cores import usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["preset=debug", "wandb.mode=disabled", "log.progress=false", "threads=1"]
@@ -284,15 +285,15 @@ def test_runs_started_together_divide_the_auto_capacity():
     assert "1/3 of 50% of the 22.1 GiB available" in why
 
 
-@pytest.mark.parametrize("n_jobs, sharing", [(3, 3), (-1, os.cpu_count()), (None, 1)])
+@pytest.mark.parametrize("n_jobs, sharing", [(3, 3), (-1, usable_cores()), (None, 1)])
 def test_a_sweeps_parallel_jobs_share_the_replay_memory(n_jobs, sharing):
     from agent.loop.sweep import job_config
     from tests.helpers import compose_config
 
     cfg = job_config(compose_config(), "sweeps/x", "seed=0", n_jobs)
     assert cfg.replay.sharing == sharing
-    assert cfg.threads == (0 if n_jobs is None else
-                           max(1, os.cpu_count() // min(sharing, os.cpu_count())))
+    cores = usable_cores()  # the CPUs this process may use, which the jobs share
+    assert cfg.threads == (0 if n_jobs is None else max(1, cores // min(sharing, cores)))
 
 
 def test_an_auto_capacity_is_saved_as_the_number_it_chose(tmp_path):
