@@ -203,7 +203,7 @@ def training_rates(size: str, args) -> dict:
             f"device={args.device}", f"steps={prefill + args.train_steps}",
             f"train.prefill={prefill}", f"log.every={prefill}", "eval.every=0",
             "checkpoint.every=0", "log.openloop_every=0", "wandb.mode=disabled",
-            "log.progress=false", *args.overrides])
+            "log.progress=false", f"threads={args.threads}", *args.overrides])
         cfg.run_dir = str(Path(tmp) / "run")
         Run(cfg).train()
         lines = (Path(cfg.run_dir) / "metrics.jsonl").read_text().splitlines()
