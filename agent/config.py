@@ -204,8 +204,9 @@ class ActorCriticConfig:
     """How the actor learns from its imagined returns. `reinforce`: the score-function
     gradient of its actions' log-probabilities times the advantages (DreamerV3, any action
     space). `dynamics`: the normalised λ-returns' own gradient, backpropagated through the
-    imagined rewards, values and dynamics into each reparameterised action, with no
-    baseline (Dreamer v1/v2 on continuous control); continuous action spaces only. The
+    imagined rewards, values and dynamics into each action, with no baseline (Dreamer
+    v1/v2 on continuous control: reparameterised normals; discrete actions pass the
+    straight-through gradient of their probabilities, as Dreamer v2's did). The
     gradient reaches the next state through h and the sampled code (a discrete code by the
     straight-through gradient of its expected value under the prior); the continue
     probabilities weight the returns without a gradient of their own."""

@@ -1,8 +1,9 @@
 """Actor and critic trained on imagined trajectories (DreamerV3-style).
 
 Actor: REINFORCE with advantages (R_k - v_k) / max(1, P95 - P5) plus an entropy bonus; or
-(`ac.actor_grad=dynamics`, continuous actions) the normalised λ-returns themselves, whose
-gradient runs back through the imagined rewards, values and dynamics into the actions.
+(`ac.actor_grad=dynamics`) the normalised λ-returns themselves, whose gradient runs back
+through the imagined rewards, values and dynamics into the actions (reparameterised, or
+straight-through one-hots for discrete actions).
 Critic: two-hot regression of λ-returns, regularised toward a slow (EMA) copy of itself;
 optionally also of the real rewards' λ-returns along the replayed windows (`replay_loss`).
 """
@@ -17,7 +18,6 @@ from agent.behavior.policies import make_policy
 from agent.behavior.returns import ReturnNormalizer, lambda_return, replay_lambda_return
 from agent.config import Config
 from agent.distributions import TwoHot
-from agent.errors import ConfigError
 from agent.model.networks import mlp
 from envs import ActionCodec
 
@@ -26,11 +26,6 @@ class ActorCritic(nn.Module):
     def __init__(self, feat_dim: int, codec: ActionCodec, cfg: Config):
         super().__init__()
         m, self.cfg = cfg.model, cfg.ac
-        if self.cfg.actor_grad == "dynamics" and not codec.continuous:
-            raise ConfigError(
-                f"ac.actor_grad=dynamics needs a continuous (Box) action space: the actions "
-                f"of {codec.space} are sampled from categoricals and pass no gradient; use "
-                f"ac.actor_grad=reinforce")
         self.policy = make_policy(codec, self.cfg.unimix)
         self.actor = mlp(feat_dim, m.units, m.layers, out=self.policy.size,
                          outscale=m.actor_outscale)

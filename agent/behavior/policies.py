@@ -2,7 +2,8 @@
 
 Each turns the actor's raw outputs (`size` numbers per state) into samples, log-probabilities
 and entropies of the encoded actions that envs.ActionCodec defines; REINFORCE needs only
-these, for every kind (as in DreamerV3).
+these, for every kind (as in DreamerV3). Learning through the dynamics needs samples that
+carry a gradient: reparameterised normals, straight-through one-hots.
 """
 
 import math
@@ -27,8 +28,19 @@ class Categoricals:
         return [unimix_logits(p, self.unimix) for p in params.float().split(self.segments, -1)]
 
     def sample(self, params: Tensor, greedy: bool = False) -> Tensor:
-        return torch.cat([one_hot(logp.argmax(-1) if greedy else sample_categorical(logp),
-                                  logp.shape[-1]) for logp in self.segment_logprobs(params)], -1)
+        """One-hots of sampled (or, greedy, likeliest) classes. Where `params` carry a
+        gradient (imagination for `ac.actor_grad=dynamics`) a sample passes the
+        straight-through gradient of its probabilities, as Dreamer v2's discrete actions
+        did: its value is the one-hot exactly."""
+        parts = []
+        for logp in self.segment_logprobs(params):
+            action = one_hot(logp.argmax(-1) if greedy else sample_categorical(logp),
+                             logp.shape[-1])
+            if logp.requires_grad and not greedy:
+                probs = logp.exp()
+                action = action + (probs - probs.detach())
+            parts.append(action)
+        return torch.cat(parts, -1)
 
     def log_prob(self, params: Tensor, action: Tensor) -> Tensor:
         return sum((logp * a).sum(-1) for logp, a in
