@@ -141,7 +141,9 @@ class Agent(nn.Module):
                 reward = wm.reward_mean(traj.feat[1:])
             with torch.no_grad():
                 # The continue probability, not its mode: an expected discount is smoother.
-                cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:])], 0)
+                # (Detached: torch's FLOP counter, in benchmarks/speed.py, fails on a module
+                # called under no_grad with inputs that carry a graph.)
+                cont = torch.cat([start_cont[None], wm.cont_prob(traj.feat[1:].detach())], 0)
             losses, metrics = ac.loss(traj, reward, cont)
             critic = losses["critic"]
             if cfg.ac.replay_value:
