@@ -206,7 +206,8 @@ class ActorCriticConfig:
     space). `dynamics`: the normalised λ-returns' own gradient, backpropagated through the
     imagined rewards, values and dynamics into each action, with no baseline (Dreamer
     v1/v2 on continuous control: reparameterised normals; discrete actions pass the
-    straight-through gradient of their probabilities, as Dreamer v2's did). The
+    straight-through gradient of their probabilities, as Dreamer v2's did; on MinAtar
+    worse than REINFORCE, docs/results/minatar.md). The
     gradient reaches the next state through h and the sampled code (a discrete code by the
     straight-through gradient of its expected value under the prior); the continue
     probabilities weight the returns without a gradient of their own."""
