@@ -42,6 +42,8 @@ def test_no_warning_when_threads_are_chosen_or_cores_are_idle():
 def test_warning_names_the_busy_cores_and_the_idle_ones_to_use():
     message = busy_cores_warning(threads=0, cores=8, busy=3)
     assert "all 8 cores, but 3 of them are busy" in message and "set threads=5" in message
+    message = busy_cores_warning(threads=0, cores=2, busy=1)
+    assert "but 1 of them is busy" in message and "set threads=1 (the idle core)" in message
     message = busy_cores_warning(threads=0, cores=2, busy=2)  # every core busy
     assert "set threads=1 for each run" in message
 
@@ -69,3 +71,17 @@ def test_threads_zero_warns_beside_busy_processes_and_uses_every_core_anyway():
                 set_torch_threads(0, torch.device("cuda"))
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or usable_cores() < 2,
+                    reason="Linux CPU sets, and a choice of cores")
+def test_bad_input_beside_busy_cores_still_fails_with_one_line(tmp_path):
+    """The warning comes after every check of the run: a refused run says only why."""
+    from tests.test_cli import run
+
+    with spinning_on_every_usable_core():
+        result = run("preset=debug", f"run_dir={tmp_path / 'run'}", "env.id=NoSuchEnv-v0",
+                     cwd=tmp_path)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "NoSuchEnv-v0" in lines[0]

@@ -54,13 +54,13 @@ def busy_cores_warning(threads: int, cores: int, busy: int | None) -> str | None
     work; None when the user chose the threads, nothing else runs, or there is no choice."""
     if threads or cores < 2 or not busy:
         return None
-    busy = min(busy, cores)
-    advice = ("threads=1 for each run that shares these cores" if busy == cores else
-              f"threads={cores - busy} (the idle cores), or threads=1 for each of several "
-              f"runs side by side")
-    return (f"threads=0 gives torch all {cores} cores, but {busy} of them are busy with "
-            f"other processes; torch's threads then wait on the busy ones and updates can "
-            f"slow down several-fold: set {advice}")
+    busy, idle = min(busy, cores), cores - min(busy, cores)
+    advice = ("threads=1 for each run that shares these cores" if not idle else
+              f"threads={idle} (the idle {'core' if idle == 1 else 'cores'}), or threads=1 "
+              f"for each of several runs side by side")
+    return (f"threads=0 gives torch all {cores} cores, but {busy} of them "
+            f"{'is' if busy == 1 else 'are'} busy with other processes; torch's threads then "
+            f"wait on the busy ones and updates can slow down several-fold: set {advice}")
 
 
 def set_torch_threads(threads: int, device: torch.device) -> None:

@@ -92,7 +92,6 @@ class Run:
         warn_of_surprises(cfg)
         self.wandb_mode = wandb_mode(cfg.wandb)
         self.device = resolve_device(cfg.device)
-        set_torch_threads(cfg.threads, self.device)
         seeds = self.seeds = Seeds(cfg.seed)
         seed_global_rngs(seeds.training)
         env = cfg.env
@@ -155,6 +154,8 @@ class Run:
                       file=sys.stderr)
                 self.wandb_id = None
         self.saved_step = self.counters.steps if resume else None  # the state on disk
+        # Last: its warning (other work on the cores) comes only once every check passed.
+        set_torch_threads(cfg.threads, self.device)
 
     def parts(self) -> dict[str, Any]:
         """What a checkpoint holds, each part with its state_dict: the one list of them."""
