@@ -43,8 +43,8 @@ def busy_cpus(seconds: float = 0.25) -> int | None:
         return None
     busy = 0
     for cpu, (total, idle) in after.items():
-        elapsed = total - before.get(cpu, (total, idle))[0]
-        idled = idle - before.get(cpu, (total, idle))[1]
+        total_before, idle_before = before.get(cpu, (total, idle))
+        elapsed, idled = total - total_before, idle - idle_before
         busy += elapsed > 0 and elapsed - idled > elapsed / 2
     return busy
 
