@@ -133,17 +133,15 @@ def main(cfg: DictConfig) -> None:
         except UserError as err:
             sys.exit(f"error: {explain(err)}")
     elif cfg.evaluate:
-        import torch
-
         from agent.config import override_key
+        from agent.loop.cores import set_torch_threads
         from agent.loop.evaluate import check_evaluate_overrides, evaluate_checkpoint
 
         overrides = list(HydraConfig.get().overrides.task)
         greedy = any(override_key(o) == "eval.greedy" for o in overrides)
         try:
             check_evaluate_overrides(overrides)
-            if cfg.threads:
-                torch.set_num_threads(cfg.threads)
+            set_torch_threads(cfg.threads)
             evaluate_checkpoint(Path(cfg.evaluate), cfg.eval.episodes, cfg.device, cfg.seed,
                                 cfg.eval.greedy if greedy else None)
         except UserError as err:

@@ -10,7 +10,15 @@ from contextlib import contextmanager
 import pytest
 import torch
 
-from agent.loop.cores import busy_cores_warning, busy_cpus, set_torch_threads, usable_cores
+from agent.loop import cores
+from agent.loop.cores import (
+    busy_cores_warning,
+    busy_cpus,
+    cpu_limit,
+    set_torch_threads,
+    usable_cores,
+    warn_if_cores_busy,
+)
 
 SPIN = "import time\nend = time.time() + 20\nwhile time.time() < end: pass"
 
@@ -49,6 +57,48 @@ def test_warning_names_the_busy_cores_and_the_idle_ones_to_use():
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux CPU sets")
+def test_busy_cpus_counts_cpus_busy_more_than_half_the_time(monkeypatch):
+    """(all, idle) ticks before and after: CPU 0 busy 60%, 1 busy 50%, 2 idle, 3 with no
+    time passed, 4 missing from the first reading."""
+    readings = iter([{0: (100, 50), 1: (100, 50), 2: (100, 50), 3: (100, 50)},
+                     {0: (200, 90), 1: (200, 100), 2: (200, 150), 3: (100, 50), 4: (9, 0)}])
+    monkeypatch.setattr(cores, "cpu_times", lambda cpus: next(readings))
+    assert busy_cpus(seconds=0) == 1
+
+
+@pytest.mark.parametrize("error", [OSError, ValueError, IndexError])
+def test_busy_cpus_is_none_where_proc_stat_cannot_be_read(monkeypatch, error):
+    def unreadable(cpus):
+        raise error("an odd /proc/stat")
+
+    monkeypatch.setattr(cores, "cpu_times", unreadable)
+    assert busy_cpus(seconds=0) is None
+
+
+def test_cpu_limit_reads_cgroup_v2_and_v1_quotas(tmp_path):
+    def files(**texts):
+        for name, text in texts.items():
+            (tmp_path / name).write_text(text)
+        return tmp_path
+
+    d = files(v2="150000 100000\n", v2_none="max 100000\n", quota="200000\n",
+              period="100000\n", no_quota="-1\n", bad="lots\n")
+    assert cpu_limit([(d / "v2", None)]) == 2  # 1.5 cores' time: two threads can use it
+    assert cpu_limit([(d / "v2_none", None)]) is None
+    assert cpu_limit([(d / "missing", None), (d / "quota", d / "period")]) == 2
+    assert cpu_limit([(d / "no_quota", d / "period")]) is None
+    assert cpu_limit([(d / "bad", None), (d / "quota", d / "period")]) == 2
+
+
+def test_usable_cores_is_capped_by_a_container_limit(monkeypatch):
+    uncapped = usable_cores()
+    monkeypatch.setattr(cores, "cpu_limit", lambda: 1)
+    assert usable_cores() == 1
+    monkeypatch.setattr(cores, "cpu_limit", lambda: uncapped + 5)
+    assert usable_cores() == uncapped
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux CPU sets")
 def test_busy_cpus_counts_cores_that_other_processes_keep_busy():
     with spinning_on_every_usable_core():
         assert busy_cpus() == usable_cores()
@@ -62,13 +112,15 @@ def test_threads_zero_warns_beside_busy_processes_and_uses_every_core_anyway():
         with spinning_on_every_usable_core():
             with pytest.warns(UserWarning, match=f"all {usable_cores()} cores, but "
                                                  f"{usable_cores()} of them are busy"):
-                set_torch_threads(0, torch.device("cpu"))
+                warn_if_cores_busy(0, torch.device("cpu"))
+            set_torch_threads(0)
             assert torch.get_num_threads() == usable_cores()
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # chosen threads, or a GPU run: no warning
-                set_torch_threads(1, torch.device("cpu"))
-                assert torch.get_num_threads() == 1
-                set_torch_threads(0, torch.device("cuda"))
+                warn_if_cores_busy(1, torch.device("cpu"))
+                warn_if_cores_busy(0, torch.device("cuda"))
+            set_torch_threads(1)
+            assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
 

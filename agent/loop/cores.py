@@ -3,19 +3,47 @@ which is a poor choice when other work keeps some of those cores busy (torch's t
 wait on each other at every operation, so one that shares a core holds back the rest;
 measured here: an update several times slower)."""
 
+import math
 import os
 import time
 import warnings
+from pathlib import Path
 
 import torch
+
+# A container's CPU limit (docker --cpus, a Kubernetes limit): cgroup v2's one file, then
+# cgroup v1's pair. Each holds the time the group may run per period, or no limit.
+CPU_LIMIT_FILES = (("/sys/fs/cgroup/cpu.max", None),
+                   ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+
+
+def cpu_limit(files=CPU_LIMIT_FILES) -> int | None:
+    """The cores' worth of time a cgroup limit allows, rounded up; None without one (no
+    limit, not Linux, or files that cannot be read)."""
+    for quota_file, period_file in files:
+        try:
+            fields = Path(quota_file).read_text().split()
+            if period_file is not None:
+                fields = fields[:1] + Path(period_file).read_text().split()[:1]
+            quota, period = fields[0], int(fields[1])
+            if quota in ("max", "-1"):
+                return None
+            return max(1, math.ceil(int(quota) / period))
+        except (OSError, IndexError, ValueError, ZeroDivisionError):
+            continue
+    return None
 
 
 def usable_cores() -> int:
     """The cores this process may run on: its CPU set (taskset, a batch scheduler's
-    allocation, a pinned container), which may be fewer than the machine has."""
+    allocation, a pinned container), further capped by a container's CPU time limit;
+    either may be fewer than the machine has."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    limit = cpu_limit()
+    return min(cores, limit) if limit else cores
 
 
 def cpu_times(cpus: set[int]) -> dict[int, tuple[int, int]]:
@@ -32,14 +60,15 @@ def cpu_times(cpus: set[int]) -> dict[int, tuple[int, int]]:
 
 def busy_cpus(seconds: float = 0.25) -> int | None:
     """How many of this process's CPUs were more than half busy over the next `seconds`,
-    while this process waits (so the work counted is others'); None where Linux's
-    /proc/stat or the CPU set cannot be read."""
+    while this process sleeps (so the work counted is mostly others'; threads of its own
+    still spinning down count too); None where Linux's /proc/stat or the CPU set cannot be
+    read or parsed: the count only feeds a warning, and a run never stops for it."""
     try:
         cpus = os.sched_getaffinity(0)
         before = cpu_times(cpus)
         time.sleep(seconds)
         after = cpu_times(cpus)
-    except (AttributeError, OSError):
+    except (AttributeError, OSError, IndexError, ValueError):
         return None
     busy = 0
     for cpu, (total, idle) in after.items():
@@ -63,11 +92,15 @@ def busy_cores_warning(threads: int, cores: int, busy: int | None) -> str | None
             f"wait on the busy ones and updates can slow down several-fold: set {advice}")
 
 
-def set_torch_threads(threads: int, device: torch.device) -> None:
-    """threads=0: every usable core; on the CPU, with a warning when other processes keep
-    some of them busy (measured at this call, a quarter of a second)."""
-    cores = usable_cores()
+def set_torch_threads(threads: int) -> None:
+    """threads=0: every usable core (torch's own default counts the machine's cores, not
+    the CPU set or a container's limit)."""
+    torch.set_num_threads(threads or usable_cores())
+
+
+def warn_if_cores_busy(threads: int, device: torch.device) -> None:
+    """On the CPU with threads=0, a warning when other processes keep some of its cores
+    busy (measured at this call, a quarter of a second)."""
     if threads == 0 and device.type == "cpu":
-        if message := busy_cores_warning(threads, cores, busy_cpus()):
+        if message := busy_cores_warning(threads, usable_cores(), busy_cpus()):
             warnings.warn(message, stacklevel=3)
-    torch.set_num_threads(threads or cores)

@@ -22,7 +22,7 @@ from agent.config import Config
 from agent.errors import ConfigError
 from agent.loop import checkpoint
 from agent.loop.acting import ActingPolicy
-from agent.loop.cores import set_torch_threads
+from agent.loop.cores import set_torch_threads, warn_if_cores_busy
 from agent.loop.counters import Counters
 from agent.loop.driver import Driver
 from agent.loop.evaluate import Evaluator
@@ -92,6 +92,7 @@ class Run:
         warn_of_surprises(cfg)
         self.wandb_mode = wandb_mode(cfg.wandb)
         self.device = resolve_device(cfg.device)
+        set_torch_threads(cfg.threads)  # before the agent, the replay and a checkpoint load
         seeds = self.seeds = Seeds(cfg.seed)
         seed_global_rngs(seeds.training)
         env = cfg.env
@@ -154,8 +155,8 @@ class Run:
                       file=sys.stderr)
                 self.wandb_id = None
         self.saved_step = self.counters.steps if resume else None  # the state on disk
-        # Last: its warning (other work on the cores) comes only once every check passed.
-        set_torch_threads(cfg.threads, self.device)
+        # Last: the warning comes only once every check passed (a refused run says only why).
+        warn_if_cores_busy(cfg.threads, self.device)
 
     def parts(self) -> dict[str, Any]:
         """What a checkpoint holds, each part with its state_dict: the one list of them."""
