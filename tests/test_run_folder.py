@@ -285,7 +285,8 @@ def test_runs_started_together_divide_the_auto_capacity():
     assert "1/3 of 50% of the 22.1 GiB available" in why
 
 
-@pytest.mark.parametrize("n_jobs, sharing", [(3, 3), (-1, usable_cores()), (None, 1)])
+@pytest.mark.parametrize("n_jobs, sharing", [(3, 3), (-1, usable_cores()),
+                                             (-2, max(1, usable_cores() - 1)), (None, 1)])
 def test_a_sweeps_parallel_jobs_share_the_replay_memory(n_jobs, sharing):
     from agent.loop.sweep import job_config
     from tests.helpers import compose_config

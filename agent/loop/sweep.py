@@ -33,12 +33,12 @@ REFUSED = "refused.txt"  # a job's line when it was refused before its run began
 
 def job_config(cfg: Config, sweep_dir: str, subdir: str, n_jobs: int | None) -> Config:
     """The run's folder inside the sweep, its wandb group and tags, and, when `n_jobs`
-    share this machine (-1: one per core), its share of torch threads and of the memory
+    share this machine (joblib's counting: -1 one per core, -2 all but one ...), its share of torch threads and of the memory
     that `replay.capacity=auto` takes."""
     threads, replay = cfg.threads, cfg.replay
     if n_jobs is not None:
         cores = usable_cores()
-        at_once = cores if n_jobs < 1 else n_jobs  # joblib's -1: one job per core
+        at_once = max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
         threads = threads or max(1, cores // min(at_once, cores))
         replay = dataclasses.replace(replay, sharing=max(replay.sharing, at_once))
     wandb = dataclasses.replace(
