@@ -33,8 +33,8 @@ REFUSED = "refused.txt"  # a job's line when it was refused before its run began
 
 def job_config(cfg: Config, sweep_dir: str, subdir: str, n_jobs: int | None) -> Config:
     """The run's folder inside the sweep, its wandb group and tags, and, when `n_jobs`
-    share this machine (joblib's counting: -1 one per core, -2 all but one ...), its share of torch threads and of the memory
-    that `replay.capacity=auto` takes."""
+    share this machine (counted as joblib does: -1 one per core, -2 all but one, ...), its
+    share of torch threads and of the memory that `replay.capacity=auto` takes."""
     threads, replay = cfg.threads, cfg.replay
     if n_jobs is not None:
         cores = usable_cores()
