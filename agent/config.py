@@ -318,8 +318,9 @@ class Config:
     device: str = "cpu"
     """cpu | cuda | cuda:N | auto (a GPU if one is found)."""
     threads: int = 0
-    """Torch CPU threads; 0 uses every core (with a warning when other processes keep some
-    busy: torch threads that share a core slow every update several-fold)."""
+    """Torch CPU threads; 0 uses every core this process may use (its CPU set, within a
+    container's CPU limit), with a warning when other processes keep some busy: torch
+    threads that share a core slow every update several-fold."""
     precision: str = "fp32"
     """fp32 | bf16: bf16 autocast of the networks in an update (quantizers and losses stay
     in fp32). Pays off on GPUs; on most CPUs bf16 is slower."""
