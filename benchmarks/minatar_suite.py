@@ -20,7 +20,7 @@ ended in the last 10% of the run), means and medians over seeds, beside a unifor
 policy's return (100 episodes, measured here: benchmarks/random_policy.py) and DQN's at 100k
 and 1M env steps (benchmarks/reference_scores.json: training returns read from the MinAtar
 paper's curves, about ±10%), and on how many games each of our medians reaches each of DQN's
-(the median over seeds, as the targets are set: one bad or lucky seed moves a mean). --show prints
+(the median seed: one bad or lucky seed moves a mean). --show prints
 saved results again, several as one table, or one per arm where what their runs trained
 differs (each run's saved settings against today's defaults: an fsq record made when fsq was
 MinAtar's default is its own arm).
