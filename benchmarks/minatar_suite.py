@@ -55,12 +55,9 @@ def summarise(runs: list[dict], games: list[str], frames: int,
     random policy's return (measured unless `known_random` has it), and DQN's figures."""
     summary, known_random = {}, known_random or {}
     for game in games:
-        finals = [r["final_return"] for r in runs
-                  if r["task"] == game and r["final_return"] is not None]
         trains = [r["final_train_return"] for r in runs
                   if r["task"] == game and r.get("final_train_return") is not None]
         summary[game] = task_stats(runs, game) | {
-            "median": statistics.median(finals) if finals else None,
             "train_mean": statistics.mean(trains) if trains else None,
             "train_median": statistics.median(trains) if trains else None,
             "random": known_random[game] if game in known_random else random_return(game),

@@ -81,13 +81,15 @@ def run_grid(jobs: int, out: Path, tasks: list[str], seeds: list[int], overrides
 
 
 def task_stats(runs: list[dict], task: str) -> dict:
-    """One task's final eval return over its seeds (mean, population std) and wall s per run."""
+    """One task's final eval return over its seeds (mean, population std, median) and wall s
+    per run."""
     finals = [r["final_return"] for r in runs
               if r["task"] == task and r["final_return"] is not None]
     walls = [r["wall_s"] for r in runs if r["task"] == task and r["wall_s"]]
     return {"runs": len(finals),
             "mean": statistics.mean(finals) if finals else None,
             "std": statistics.pstdev(finals) if finals else None,
+            "median": statistics.median(finals) if finals else None,
             "wall_s": statistics.mean(walls) if walls else None}
 
 
