@@ -15,6 +15,7 @@ from agent.loop.cores import (
     busy_cores_warning,
     busy_cpus,
     cpu_limit,
+    cpu_set_size,
     set_torch_threads,
     usable_cores,
     warn_if_cores_busy,
@@ -90,12 +91,33 @@ def test_cpu_limit_reads_cgroup_v2_and_v1_quotas(tmp_path):
     assert cpu_limit([(d / "bad", None), (d / "quota", d / "period")]) == 2
 
 
+def test_a_quota_under_one_core_still_gives_one_thread(tmp_path):
+    (tmp_path / "cpu.max").write_text("50000 100000\n")
+    assert cpu_limit([(tmp_path / "cpu.max", None)]) == 1
+
+
 def test_usable_cores_is_capped_by_a_container_limit(monkeypatch):
+    monkeypatch.setattr(cores, "cpu_limit", lambda: None)  # whatever limit this machine has
     uncapped = usable_cores()
+    assert uncapped == cpu_set_size()
     monkeypatch.setattr(cores, "cpu_limit", lambda: 1)
     assert usable_cores() == 1
     monkeypatch.setattr(cores, "cpu_limit", lambda: uncapped + 5)
     assert usable_cores() == uncapped
+
+
+def test_under_a_time_limit_only_a_shortage_of_idle_cpus_is_warned_of(monkeypatch):
+    """A 4-core limit on 64 CPUs: 40 busy leave 24 idle for the 4 threads (no warning);
+    62 busy leave 2 idle, so 2 of the 4 threads would share a busy CPU."""
+    monkeypatch.setattr(cores, "cpu_set_size", lambda: 64)
+    monkeypatch.setattr(cores, "cpu_limit", lambda: 4)
+    monkeypatch.setattr(cores, "busy_cpus", lambda: 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_cores_busy(0, torch.device("cpu"))
+    monkeypatch.setattr(cores, "busy_cpus", lambda: 62)
+    with pytest.warns(UserWarning, match="all 4 cores, but 2 of them are busy.*threads=2 "):
+        warn_if_cores_busy(0, torch.device("cpu"))
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux CPU sets")

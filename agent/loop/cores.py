@@ -38,12 +38,15 @@ def usable_cores() -> int:
     """The cores this process may run on: its CPU set (taskset, a batch scheduler's
     allocation, a pinned container), further capped by a container's CPU time limit;
     either may be fewer than the machine has."""
-    if hasattr(os, "sched_getaffinity"):
-        cores = len(os.sched_getaffinity(0))
-    else:
-        cores = os.cpu_count() or 1
-    limit = cpu_limit()
+    cores, limit = cpu_set_size(), cpu_limit()
     return min(cores, limit) if limit else cores
+
+
+def cpu_set_size() -> int:
+    """The CPUs this process may be scheduled on (its affinity), without any time limit."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def cpu_times(cpus: set[int]) -> dict[int, tuple[int, int]]:
@@ -102,5 +105,10 @@ def warn_if_cores_busy(threads: int, device: torch.device) -> None:
     """On the CPU with threads=0, a warning when other processes keep some of its cores
     busy (measured at this call, a quarter of a second)."""
     if threads == 0 and device.type == "cpu":
-        if message := busy_cores_warning(threads, usable_cores(), busy_cpus()):
+        cores, busy = usable_cores(), busy_cpus()
+        if busy is not None:
+            # Under a container's time limit the threads may run on any idle CPU of the
+            # set: only fewer idle CPUs than usable cores slows them down.
+            busy = max(0, busy - (cpu_set_size() - cores))
+        if message := busy_cores_warning(threads, cores, busy):
             warnings.warn(message, stacklevel=3)
