@@ -5,13 +5,13 @@ import warnings
 from collections.abc import Callable
 
 import torch
-import torch._dynamo
-import torch._functorch.config
 
 
 def _compile_backward_now():
     """AOTAutograd compiles a backward lazily, at the first .backward(), which runs outside
     the call guarded here; where torch can, compile it with the forward instead."""
+    import torch._functorch.config  # imported here: only compiled runs pay for it
+
     if hasattr(torch._functorch.config, "force_non_lazy_backward_lowering"):
         return torch._functorch.config.patch(force_non_lazy_backward_lowering=True)
     return contextlib.nullcontext()
@@ -35,6 +35,8 @@ class MaybeCompiled:
     def __call__(self, *args, **kwargs):
         if self.compiled is None:
             return self.eager(*args, **kwargs)
+        import torch._dynamo  # loaded by torch.compile already; a second or more to import
+
         rng = torch.get_rng_state()
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
         try:
