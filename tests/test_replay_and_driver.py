@@ -112,7 +112,7 @@ def test_the_training_envs_of_neighbouring_seeds_never_start_alike(tmp_path):
 
     first_obs = {}
     for seed in (0, 1):
-        cfg = compose_config("preset=debug", "env.num_envs=3", f"seed={seed}")
+        cfg = compose_config("preset=debug", "env.num_envs=3", f"seed={seed}", "threads=1")
         run = Run(dataclasses.replace(cfg, run_dir=str(tmp_path / f"s{seed}")))
         first_obs[seed] = run.driver.obs["obs"].clone()
         run.envs.close()
