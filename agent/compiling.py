@@ -35,7 +35,7 @@ class MaybeCompiled:
     def __call__(self, *args, **kwargs):
         if self.compiled is None:
             return self.eager(*args, **kwargs)
-        import torch._dynamo  # loaded by torch.compile already; a second or more to import
+        import torch._dynamo  # free here (torch.compile loaded it); at the top: 1-2 s a run
 
         rng = torch.get_rng_state()
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None

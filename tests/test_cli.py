@@ -119,6 +119,7 @@ def test_bad_input_fails_with_one_line_before_run_dir_exists(tmp_path, args, nam
     (["seed=0,1", "train.model_opt.lr=1e-4,fast"], "train.model_opt.lr"),
     (["seed=0", "threads=1,2"], "threads=1,2"),  # not part of a job's folder name
     (["quantizer=fsq,vq", "train.model_opt.lr=-1"], "train.model_opt.lr"),  # out of range
+    (["seed=0,1", "hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs=0"),  # joblib's traceback
 ])
 def test_a_bad_grid_fails_with_one_line_before_any_job(tmp_path, args, names):
     result = run("-m", "preset=debug", "sweep=bad", *args, cwd=tmp_path)

@@ -91,9 +91,11 @@ def test_cpu_limit_reads_cgroup_v2_and_v1_quotas(tmp_path):
     assert cpu_limit([(d / "bad", None), (d / "quota", d / "period")]) == 2
 
 
-def test_a_quota_under_one_core_still_gives_one_thread(tmp_path):
-    (tmp_path / "cpu.max").write_text("50000 100000\n")
-    assert cpu_limit([(tmp_path / "cpu.max", None)]) == 1
+def test_a_part_core_quota_rounds_up_and_a_zero_quota_still_counts_one_core(tmp_path):
+    (tmp_path / "half").write_text("50000 100000\n")
+    (tmp_path / "zero").write_text("0 100000\n")
+    assert cpu_limit([(tmp_path / "half", None)]) == 1
+    assert cpu_limit([(tmp_path / "zero", None)]) == 1
 
 
 def test_usable_cores_is_capped_by_a_container_limit(monkeypatch):

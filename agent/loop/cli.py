@@ -58,10 +58,20 @@ def check_overrides(config_dir: str, args: list[str]) -> None:
     overrides = [arg for arg in args
                  if not arg.startswith("-") and not arg.lstrip("+~").startswith("hydra")]
     if flags:
+        check_jobs_at_once(args)
         parsed = OverridesParser.create().parse_overrides(overrides)
         check_grid_keys(parsed)
     for combination in one_value_each(parsed) if flags else [overrides]:
         validate(compose_config(config_dir, combination))
+
+
+def check_jobs_at_once(args: list[str]) -> None:
+    """joblib refuses n_jobs=0 only once the grid launches, with a traceback."""
+    for arg in args:
+        key, _, value = arg.lstrip("+").partition("=")
+        if key == "hydra.launcher.n_jobs" and value.strip() == "0":
+            raise ConfigError("hydra.launcher.n_jobs=0 runs no job: give a count, or -1 for "
+                              "one job per core (-2 all but one, ...)")
 
 
 def check_grid_keys(parsed: list) -> None:

@@ -36,9 +36,6 @@ def job_config(cfg: Config, sweep_dir: str, subdir: str, n_jobs: int | None) -> 
     share this machine (counted as joblib does: -1 one per core, -2 all but one, ...), its
     share of torch threads and of the memory that `replay.capacity=auto` takes."""
     threads, replay = cfg.threads, cfg.replay
-    if n_jobs == 0:
-        raise ConfigError("hydra.launcher.n_jobs=0 runs no job: give a count, or -1 for one "
-                          "job per core (-2 all but one, ...)")
     if n_jobs is not None:
         cores = usable_cores()
         at_once = max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
