@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,13 +59,27 @@ def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return checkpoint.load(checkpoint.latest(run_dir / "checkpoints"))["agent"]
 
 
-def test_stop_and_resume_gives_bitwise_the_same_run(tmp_path):
+@pytest.fixture(scope="module")
+def trained_200(tmp_path_factory) -> Path:
+    """A finished 200-step run; tests that resume it work on a copy of the folder."""
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    result = run(*TINY, "steps=200", "checkpoint.every=200", f"run_dir={run_dir}",
+                 cwd=run_dir.parent)
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def copied(run_dir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    return copy
+
+
+def test_stop_and_resume_gives_bitwise_the_same_run(trained_200, tmp_path):
     """CPU, fixed seed and thread count: identical weights and metrics. Bitwise equality
     holds because every source of randomness (torch, numpy generators, envs) is restored."""
-    straight, split = tmp_path / "straight", tmp_path / "split"
+    straight, split = tmp_path / "straight", copied(trained_200, tmp_path)
     assert run(*TINY, "steps=400", "checkpoint.every=200", f"run_dir={straight}",
-               cwd=tmp_path).returncode == 0
-    assert run(*TINY, "steps=200", "checkpoint.every=200", f"run_dir={split}",
                cwd=tmp_path).returncode == 0
     result = run(f"resume={split}", "steps=400", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -85,9 +100,9 @@ def test_stop_and_resume_gives_bitwise_the_same_run(tmp_path):
                                            ("train={train_ratio: 128}",
                                             "train.train_ratio"),  # a dict value
                                            ("run_dir=elsewhere", "run_dir")])
-def test_resume_refuses_overrides_that_change_what_was_trained(tmp_path, override, key):
-    run_dir = tmp_path / "run"
-    assert run(*TINY, "steps=200", f"run_dir={run_dir}", cwd=tmp_path).returncode == 0
+def test_resume_refuses_overrides_that_change_what_was_trained(trained_200, tmp_path,
+                                                               override, key):
+    run_dir = copied(trained_200, tmp_path)
     before = (run_dir / "metrics.jsonl").read_text()
     result = run(f"resume={run_dir}", "steps=400", override, cwd=tmp_path)
     assert result.returncode != 0
@@ -96,9 +111,9 @@ def test_resume_refuses_overrides_that_change_what_was_trained(tmp_path, overrid
     assert (run_dir / "metrics.jsonl").read_text() == before
 
 
-def test_resume_takes_the_saved_value_again_and_how_the_run_is_carried_out(tmp_path):
-    run_dir = tmp_path / "run"
-    assert run(*TINY, "steps=200", f"run_dir={run_dir}", cwd=tmp_path).returncode == 0
+def test_resume_takes_the_saved_value_again_and_how_the_run_is_carried_out(trained_200,
+                                                                            tmp_path):
+    run_dir = copied(trained_200, tmp_path)
     # threads=2 only to differ from the saved 1: how a run is carried out may change
     result = run(f"resume={run_dir}", "steps=300", "seed=1", "threads=2", "eval.every=150",
                  "checkpoint.every=50", cwd=tmp_path)
