@@ -172,11 +172,12 @@ def percent(fraction: float | None) -> str:
 
 
 def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,
-                         print_table, merge=None) -> argparse.Namespace | None:
+                         print_table, merge=None,
+                         print_arms=None) -> argparse.Namespace | None:
     """Add the options every learning benchmark shares (--jobs, --out, --show, and run.py
     overrides) and parse; None when --show printed a saved result instead. With `merge`
-    (saved results -> one), --show takes several files and prints one table per arm
-    (show_arms)."""
+    (saved results -> one), --show takes several files and prints one table per arm, then
+    `print_arms` of them all where there are several (show_arms)."""
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / default_out)
     parser.add_argument("--show", type=Path, nargs="+" if merge else None, metavar="JSON",
@@ -186,7 +187,7 @@ def parse_benchmark_args(parser: argparse.ArgumentParser, default_out: str,
     args = parser.parse_args()
     if args.show:
         if merge:
-            show_arms(load_results(args.show), merge, print_table)
+            show_arms(load_results(args.show), merge, print_table, print_arms)
         else:
             print_table(json.loads(args.show.read_text()))
         return None
@@ -254,26 +255,34 @@ def arm_of(report: dict) -> tuple[tuple[str, object], ...]:
     return arms.pop() if arms else ()
 
 
-def size_preset(values: dict) -> dict:
-    """An arm's model settings as the size preset that trains them (`size=xs`), when one
-    does: every setting of configs/size/NAME.yaml as the arm or today's default has it."""
-    default = flatten({"model": dataclasses.asdict(load_config([]).model)})
-    for path in sorted((ROOT / "configs" / "size").glob("*.yaml")):
-        preset = {f"model.{key}": value
-                  for key, value in yaml.safe_load(path.read_text()).items()}
-        named = any(key in values for key in preset)
-        if named and all(values.get(key, default[key]) == value
-                         for key, value in preset.items()):
-            rest = {key: value for key, value in values.items() if key not in preset}
-            return {"size": path.stem} | rest
+# Config groups whose files name a set of settings: (group, the package its keys are in).
+NAMED_SETTINGS = (("size", "model"), ("preset", None))
+
+
+def named_settings(values: dict) -> dict:
+    """An arm's settings with each set that a size or preset file trains given as that
+    file's word (`size=xs`, `preset=small_objects`): where the arm names one of the file's
+    settings and holds every one of them as the file has it (or as today's default has it,
+    when the arm leaves it out)."""
+    default = flatten(dataclasses.asdict(load_config([])))
+    for group, package in NAMED_SETTINGS:
+        for path in sorted((ROOT / "configs" / group).glob("*.yaml")):
+            settings = yaml.safe_load(path.read_text())
+            preset = flatten({package: settings} if package else settings)
+            named = any(key in values for key in preset)
+            if named and all(values.get(key, default.get(key)) == value
+                             for key, value in preset.items()):
+                rest = {key: value for key, value in values.items() if key not in preset}
+                values = {group: path.stem} | rest
+                break
     return values
 
 
 def arm_label(arm: tuple[tuple[str, object], ...]) -> str:
     """An arm as `key=value` words; another quantizer reads `quantizer=NAME`, with only
-    the options that differ from that quantizer's defaults, and another model size
-    `size=NAME`."""
-    values = size_preset(dict(arm))
+    the options that differ from that quantizer's defaults, and the settings of a size or
+    preset file `size=NAME` or `preset=NAME`."""
+    values = named_settings(dict(arm))
     name = values.get("quantizer.name")
     if name is not None:
         options = dataclasses.asdict(registry.quantizer_class(name).Options())
@@ -288,13 +297,18 @@ def arm_label(arm: tuple[tuple[str, object], ...]) -> str:
             or "today's defaults")
 
 
-def show_arms(reports: list[dict], merge, print_table) -> None:
+def show_arms(reports: list[dict], merge, print_table, print_arms=None) -> None:
     """Saved results as one table per arm: runs that trained otherwise (by their saved
-    settings, e.g. another quantizer) are another arm, never more seeds."""
+    settings, e.g. another quantizer) are another arm, never more seeds. With several arms,
+    `print_arms` then gets every arm's (label, merged result), to set them side by side."""
     arms: dict[tuple, list[dict]] = {}
     for report in reports:
         arms.setdefault(arm_of(report), []).append(report)
+    merged = []
     for arm, members in arms.items():
         if arm or len(arms) > 1:
             print(f"\n## arm: {arm_label(arm)}")
-        print_table(merge(members))
+        merged.append((arm_label(arm), merge(members)))
+        print_table(merged[-1][1])
+    if print_arms is not None and len(merged) > 1:
+        print_arms(merged)

@@ -24,7 +24,8 @@ each of DQN's (one bad or lucky seed moves a mean; with an even count of seeds t
 the mean of the middle two). A mark with ≈ is within that ±10% of DQN's figure. --show prints
 saved results again, several as one table, or one per arm where what their runs trained
 differs (each run's saved settings against today's defaults: an fsq record made when fsq was
-MinAtar's default is its own arm).
+MinAtar's default is its own arm), then the arms side by side: each game's medians in a column
+per arm, and on how many games each arm's training median reaches DQN's figures.
 """
 
 import argparse
@@ -37,6 +38,7 @@ from suite_runs import eval_kind, merge_reports, run_grid, save_report, task_sta
 
 GAMES = ["breakout", "asterix", "freeway", "seaquest", "space_invaders"]
 DQN_BUDGETS = (100_000, 1_000_000)
+BUDGET_NAMES = {100_000: "100k", 1_000_000: "1M"}
 OURS = (("median", "eval"), ("train_median", "training"))  # summary key, name
 READING_ERROR = 0.1  # DQN's figures are read from the paper's curves to about ±10%
 
@@ -123,6 +125,36 @@ def print_table(report: dict) -> None:
           f"paper's curve.")
 
 
+def print_arms(arms: list[tuple[str, dict]]) -> None:
+    """Every arm's medians over seeds side by side, game by game, and on how many games each
+    arm's training-return median reaches DQN's figures: the one table that compares
+    settings."""
+    games = [g for g in GAMES if any(g in merged["summary"] for _, merged in arms)]
+    names = [f"A{i}" for i in range(1, len(arms) + 1)]
+    print("\n## The arms side by side\n\nMedians over seeds: training return / final eval "
+          "(seeds); DQN's figures are training returns\n"
+          f"| game | {' | '.join(names)} | DQN 100k / 1M |\n|---|{'---|' * len(arms)}---|")
+    for game in games:
+        cells = []
+        for _, merged in arms:
+            s = merged["summary"].get(game)
+            cells.append("–" if s is None else f"{fmt(s['train_median'], 2)} / "
+                         f"{fmt(s['median'], 1)} ({s['runs']})")
+        dqn = next(m["summary"][game]["dqn"] for _, m in arms if game in m["summary"])
+        print(f"| {game} | {' | '.join(cells)} | {fmt(dqn['100000'], 1)} / "
+              f"{fmt(dqn['1000000'], 1)} |")
+    for budget in DQN_BUDGETS:
+        cells = []
+        for _, merged in arms:
+            summary = merged["summary"]
+            hits = sum(bool(reaches(s["train_median"], s["dqn"][str(budget)]))
+                       for s in summary.values())
+            cells.append(f"{hits} of {len(summary)}")
+        print(f"| training ≥ DQN {BUDGET_NAMES[budget]}: games | {' | '.join(cells)} | |")
+    for name, (label, _) in zip(names, arms, strict=True):
+        print(f"{name}: {label}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,7 +162,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--eval-every", type=int, default=10_000)
-    args = parse_benchmark_args(parser, "benchmarks/results/minatar.json", print_table, merge)
+    args = parse_benchmark_args(parser, "benchmarks/results/minatar.json", print_table, merge,
+                                print_arms)
     if args is None:
         return
 

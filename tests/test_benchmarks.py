@@ -367,6 +367,53 @@ def test_an_arm_of_another_model_size_is_named_by_its_size_preset():
     assert arm_label((*xs, ("model.layers", 3))) == "model.deter=256 model.units=256 model.layers=3"
 
 
+def test_an_arm_with_a_presets_settings_is_named_by_the_preset():
+    from common import arm_label
+
+    small = (("model.cnn_min_res", 4), ("model.image_decoder_start", "mean_frame"),
+             ("model.image_likelihood", "bernoulli"))
+    ratio = ("train.train_ratio", 128.0)
+    assert arm_label((*small, ratio)) == "preset=small_objects train.train_ratio=128"
+    assert arm_label((*small[1:], ratio)) == (  # one of the three left at its default
+        "model.image_decoder_start=mean_frame model.image_likelihood=bernoulli "
+        "train.train_ratio=128")
+
+
+def test_several_arms_are_set_side_by_side_with_their_medians_and_counts(tmp_path):
+    """After each arm's table, one table with a column per arm: each game's median training
+    return / median eval (seeds), and on how many of its games each arm's training median
+    reaches DQN's figures; the arms' settings are listed under it."""
+    def saved(game: str, seed: int, ratio: int, final: float, train: float) -> str:
+        path = tmp_path / f"{game}-r{ratio}-s{seed}.json"
+        common = [f"train.train_ratio={ratio}"]
+        run = saved_run("minatar", game, seed, tuple(common), final_return=final,
+                        final_train_return=train, wall_s=1.0)
+        path.write_text(json.dumps({"frames": 100_000, "eval_episodes": 10, "runs": [run],
+                                    "overrides": common,
+                                    "summary": {game: {"random": 0.1}}}))
+        return str(path)
+
+    # DQN: seaquest 0.5 (100k) and 1 (1M); space_invaders 5 and 30
+    paths = [saved("seaquest", 0, 128, 1.6, 1.06), saved("seaquest", 1, 128, 0.8, 0.78),
+             saved("seaquest", 2, 128, 0.8, 1.02), saved("space_invaders", 0, 128, 28.6, 23.5),
+             saved("seaquest", 0, 64, 0.7, 0.4)]
+    shown = subprocess.run([sys.executable, str(ROOT / "benchmarks/minatar_suite.py"),
+                            "--show", *paths], check=True, capture_output=True,
+                           text=True).stdout
+    side = shown.split("## The arms side by side")[1].splitlines()
+    rows = [line for line in side if line.startswith("| ")]
+    assert rows[0] == "| game | A1 | A2 | DQN 100k / 1M |"
+    assert rows[1] == "| seaquest | 1.02 / 0.8 (3) | 0.40 / 0.7 (1) | 0.5 / 1.0 |"
+    assert rows[2] == "| space_invaders | 23.50 / 28.6 (1) | – | 5.0 / 30.0 |"
+    assert rows[3] == "| training ≥ DQN 100k: games | 2 of 2 | 0 of 1 | |"
+    assert rows[4] == "| training ≥ DQN 1M: games | 1 of 2 | 0 of 1 | |"
+    assert side[-2:] == ["A1: train.train_ratio=128", "A2: train.train_ratio=64"]
+    one_arm = subprocess.run([sys.executable, str(ROOT / "benchmarks/minatar_suite.py"),
+                              "--show", *paths[:3]], check=True, capture_output=True,
+                             text=True).stdout
+    assert "side by side" not in one_arm
+
+
 def test_a_random_policy_scores_what_random_play_scores_in_the_real_env():
     """CartPole pays 1 per step: a random policy's returns are its episode lengths, which
     are short (a pole falls in about 20 steps when pushed at random) and vary."""
