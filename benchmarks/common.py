@@ -3,7 +3,9 @@ and reading its metrics."""
 
 import argparse
 import dataclasses
+import functools
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -255,27 +257,42 @@ def arm_of(report: dict) -> tuple[tuple[str, object], ...]:
     return arms.pop() if arms else ()
 
 
-# Config groups whose files name a set of settings: (group, the package its keys are in).
-NAMED_SETTINGS = (("size", "model"), ("preset", None))
+# Config groups whose files each train a named set of settings.
+NAMED_GROUPS = ("size", "preset")
 
 
-def named_settings(values: dict) -> dict:
-    """An arm's settings with each set that a size or preset file trains given as that
-    file's word (`size=xs`, `preset=small_objects`): where the arm names one of the file's
-    settings and holds every one of them as the file has it (or as today's default has it,
-    when the arm leaves it out)."""
+@functools.cache
+def group_settings(group: str, name: str) -> tuple[dict, dict]:
+    """What `group=name` trains: the settings in which it differs from today's defaults,
+    found as an arm's are (run keys left out: a preset's `log.every` is not what it trains),
+    and every setting its file gives, both flattened."""
     default = flatten(dataclasses.asdict(load_config([])))
-    for group, package in NAMED_SETTINGS:
+    chosen = flatten(dataclasses.asdict(load_config([f"{group}={name}"])))
+    path = ROOT / "configs" / group / f"{name}.yaml"
+    package = re.search(r"^# @package (\S+)", path.read_text(), re.MULTILINE)
+    package = package.group(1) if package else group
+    own = yaml.safe_load(path.read_text()) or {}
+    given = flatten(own if package == "_global_" else {package: own})
+    differ = {key: held for key, (held, _) in changed_settings(chosen, default).items()}
+    return differ, {key: chosen[key] for key in given if key in chosen}
+
+
+def named_settings(arm: dict) -> dict:
+    """An arm's settings with each set that a size or preset file trains given as that
+    file's word (`size=xs`, `preset=small_objects`): where the arm holds every setting in
+    which the file differs from today's defaults, as the file has it, and no other value of
+    a setting the file gives."""
+    words, rest = {}, dict(arm)
+    for group in NAMED_GROUPS:
         for path in sorted((ROOT / "configs" / group).glob("*.yaml")):
-            settings = yaml.safe_load(path.read_text())
-            preset = flatten({package: settings} if package else settings)
-            named = any(key in values for key in preset)
-            if named and all(values.get(key, default.get(key)) == value
-                             for key, value in preset.items()):
-                rest = {key: value for key, value in values.items() if key not in preset}
-                values = {group: path.stem} | rest
+            differ, given = group_settings(group, path.stem)
+            if differ and all(key in arm and arm[key] == value
+                              for key, value in differ.items()) and all(
+                    arm[key] == value for key, value in given.items() if key in arm):
+                words[group] = path.stem
+                rest = {key: value for key, value in rest.items() if key not in given}
                 break
-    return values
+    return words | rest
 
 
 def arm_label(arm: tuple[tuple[str, object], ...]) -> str:
@@ -306,9 +323,10 @@ def show_arms(reports: list[dict], merge, print_table, print_arms=None) -> None:
         arms.setdefault(arm_of(report), []).append(report)
     merged = []
     for arm, members in arms.items():
+        label = arm_label(arm)
         if arm or len(arms) > 1:
-            print(f"\n## arm: {arm_label(arm)}")
-        merged.append((arm_label(arm), merge(members)))
+            print(f"\n## arm: {label}")
+        merged.append((label, merge(members)))
         print_table(merged[-1][1])
     if print_arms is not None and len(merged) > 1:
         print_arms(merged)

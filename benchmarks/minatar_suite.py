@@ -126,10 +126,11 @@ def print_table(report: dict) -> None:
 
 
 def print_arms(arms: list[tuple[str, dict]]) -> None:
-    """Every arm's medians over seeds side by side, game by game, and on how many games each
-    arm's training-return median reaches DQN's figures: the one table that compares
-    settings."""
-    games = [g for g in GAMES if any(g in merged["summary"] for _, merged in arms)]
+    """Every arm's medians over seeds side by side, game by game, and on how many of the
+    games it ran each arm's training-return median reaches DQN's figures: the one table
+    that compares settings."""
+    held = {game for _, merged in arms for game in merged["summary"]}
+    games = [g for g in GAMES if g in held] + sorted(held - set(GAMES))
     names = [f"A{i}" for i in range(1, len(arms) + 1)]
     print("\n## The arms side by side\n\nMedians over seeds: training return / final eval "
           "(seeds); DQN's figures are training returns\n"
@@ -138,7 +139,7 @@ def print_arms(arms: list[tuple[str, dict]]) -> None:
         cells = []
         for _, merged in arms:
             s = merged["summary"].get(game)
-            cells.append("–" if s is None else f"{fmt(s['train_median'], 2)} / "
+            cells.append("not run" if s is None else f"{fmt(s['train_median'], 2)} / "
                          f"{fmt(s['median'], 1)} ({s['runs']})")
         dqn = next(m["summary"][game]["dqn"] for _, m in arms if game in m["summary"])
         print(f"| {game} | {' | '.join(cells)} | {fmt(dqn['100000'], 1)} / "
@@ -150,7 +151,8 @@ def print_arms(arms: list[tuple[str, dict]]) -> None:
             hits = sum(bool(reaches(s["train_median"], s["dqn"][str(budget)]))
                        for s in summary.values())
             cells.append(f"{hits} of {len(summary)}")
-        print(f"| training ≥ DQN {BUDGET_NAMES[budget]}: games | {' | '.join(cells)} | |")
+        print(f"| training ≥ DQN {BUDGET_NAMES[budget]}: games of those run "
+              f"| {' | '.join(cells)} | |")
     for name, (label, _) in zip(names, arms, strict=True):
         print(f"{name}: {label}")
 

@@ -377,6 +377,14 @@ def test_an_arm_with_a_presets_settings_is_named_by_the_preset():
     assert arm_label((*small[1:], ratio)) == (  # one of the three left at its default
         "model.image_decoder_start=mean_frame model.image_likelihood=bernoulli "
         "train.train_ratio=128")
+    xs = (("model.deter", 256), ("model.units", 256))
+    assert arm_label((*small, *xs)) == "size=xs preset=small_objects"
+    # what a preset trains, not how it runs: debug's log.every is not asked of an arm
+    debug = {"ac.horizon": 5, "eval.episodes": 2, "eval.every": 200, "model.deter": 32,
+             "model.layers": 1, "model.reward_bins": 31, "model.units": 32, "steps": 400,
+             "train.batch_size": 4, "train.prefill": 100, "train.seq_len": 16,
+             "train.train_ratio": 64.0}
+    assert arm_label(tuple(debug.items())) == "preset=debug"
 
 
 def test_several_arms_are_set_side_by_side_with_their_medians_and_counts(tmp_path):
@@ -404,9 +412,9 @@ def test_several_arms_are_set_side_by_side_with_their_medians_and_counts(tmp_pat
     rows = [line for line in side if line.startswith("| ")]
     assert rows[0] == "| game | A1 | A2 | DQN 100k / 1M |"
     assert rows[1] == "| seaquest | 1.02 / 0.8 (3) | 0.40 / 0.7 (1) | 0.5 / 1.0 |"
-    assert rows[2] == "| space_invaders | 23.50 / 28.6 (1) | – | 5.0 / 30.0 |"
-    assert rows[3] == "| training ≥ DQN 100k: games | 2 of 2 | 0 of 1 | |"
-    assert rows[4] == "| training ≥ DQN 1M: games | 1 of 2 | 0 of 1 | |"
+    assert rows[2] == "| space_invaders | 23.50 / 28.6 (1) | not run | 5.0 / 30.0 |"
+    assert rows[3] == "| training ≥ DQN 100k: games of those run | 2 of 2 | 0 of 1 | |"
+    assert rows[4] == "| training ≥ DQN 1M: games of those run | 1 of 2 | 0 of 1 | |"
     assert side[-2:] == ["A1: train.train_ratio=128", "A2: train.train_ratio=64"]
     one_arm = subprocess.run([sys.executable, str(ROOT / "benchmarks/minatar_suite.py"),
                               "--show", *paths[:3]], check=True, capture_output=True,
