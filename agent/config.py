@@ -40,6 +40,12 @@ class EnvConfig:
     of 16 and at most 64 keeps its size, any other is resized to 64 x 64; or `flat`: every
     image is a vector of its pixels in [0, 1] for the MLP encoder (small symbolic boards,
     e.g. MinAtar's 10 x 10)."""
+    image_fit: str = "resize"
+    """How an image of another size becomes image_size x image_size: `resize` (nearest
+    neighbour for binary images, area or bilinear for others), or `pad`: the image as it is
+    at the centre of an empty canvas, for boards smaller than image_size (MinAtar's 10 x 10
+    in 16 x 16 keeps every cell one pixel, where resizing draws cells 1 or 2 pixels wide
+    by where they are). `pad` needs an integer image_size at least the image's sides."""
     action_repeat: int = 1
     """Env steps (frames) per agent step (rewards summed). `steps` and every other step count
     in the config are agent steps; metrics.jsonl also logs `frames` = agent steps x

@@ -79,6 +79,11 @@ def validate(cfg: Config) -> None:
     _require(size != "auto" or not renders_at_size, "env.image_size", size,
              "a multiple of 16 with an env config that renders at image_size, as dmc and "
              "mujoco do (64 is DreamerV3's); auto is for an env's own images and renders")
+    _require(cfg.env.image_fit in ("resize", "pad"), "env.image_fit", cfg.env.image_fit,
+             "resize or pad")
+    _require(cfg.env.image_fit != "pad" or isinstance(size, int), "env.image_size", size,
+             "a multiple of 16 with env.image_fit=pad (the canvas the image is placed in, "
+             "e.g. 16 for MinAtar's 10 x 10 boards)")
     if cfg.env.crop is not None:
         check_window(cfg.env.crop)  # an EnvError naming the window's fault
     _require(cfg.model.cnn_depth >= 1, "model.cnn_depth", cfg.model.cnn_depth, ">= 1")

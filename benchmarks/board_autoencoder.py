@@ -46,7 +46,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
     env = load_config(["env=minatar", f"env.game={args.game}"]).env  # stored as runs store it
     replay = random_policy_replay(env.id, 1000, dict(env.kwargs or {}), seed=args.seed,
-                                  image_size=env.image_size, **env.wrappers())
+                                  image_size=env.image_size, image_fit=env.image_fit,
+                                  **env.wrappers())
     (boards,) = replay.obs.values()
     boards = boards.reshape(-1, *boards.shape[-3:])
     shape = tuple(boards.shape[1:])
@@ -58,7 +59,7 @@ def main() -> None:
     decoder.start_from(boards[:1024])
     model = nn.Sequential(encoder, middle, decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    real = board_cells(boards[:SCORED])
+    real = board_cells(boards[:SCORED], env.image_fit)
     names = channel_names(env.id, shape[0])
     print(f"{args.game}: {len(boards)} random boards; {vars(args)}")
     tic = time.perf_counter()
@@ -70,7 +71,7 @@ def main() -> None:
         optimizer.step()
         if update % args.every == 0:
             with torch.no_grad():
-                drawn = board_cells(decoder.pixels(model(boards[:SCORED])))
+                drawn = board_cells(decoder.pixels(model(boards[:SCORED])), env.image_fit)
             found = score(drawn, real).found
             print(f"{update:>6} updates: loss {loss.item():7.2f}; draws " + ", ".join(
                 f"{name} {pct(f).strip()}" for name, f in zip(names, found, strict=True)) +

@@ -41,7 +41,8 @@ def main() -> None:
     cfg = load_config(overrides)
     env = cfg.env
     replay = random_policy_replay(env.id, args.steps, dict(env.kwargs or {}), seed=args.seed,
-                                  image_size=env.image_size, **env.wrappers())
+                                  image_size=env.image_size, image_fit=env.image_fit,
+                                  **env.wrappers())
     torch.manual_seed(args.seed)
     codec, spec = env_interface(env)
     agent = Agent(spec, codec, cfg, torch.device("cpu"))

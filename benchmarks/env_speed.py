@@ -42,7 +42,7 @@ def build(overrides: str) -> dict:
     cfg = load_config(overrides.split())
     env = cfg.env
     envs = make_vector_env(env.id, 1, env.kwargs, env.vector, **env.wrappers())
-    spec = ObservationSpec(envs.single_observation_space, env.image_size)
+    spec = ObservationSpec(envs.single_observation_space, env.image_size, env.image_fit)
     codec = ActionCodec(envs.single_action_space)
     agent = Agent(spec, codec, cfg, torch.device("cpu"))
     batch = random_batch(cfg, spec, codec, torch.device("cpu"))

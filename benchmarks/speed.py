@@ -126,7 +126,8 @@ def eager(agent: Agent):
 
 def measure_on(envs, cfg, size: str, precision: str, args) -> dict:
     device = torch.device(args.device)
-    spec = ObservationSpec(envs.single_observation_space, cfg.env.image_size)
+    spec = ObservationSpec(envs.single_observation_space, cfg.env.image_size,
+                           cfg.env.image_fit)
     codec = ActionCodec(envs.single_action_space)
     agent = Agent(spec, codec, cfg, device)
     batch = random_batch(cfg, spec, codec, device)

@@ -1,8 +1,9 @@
 """What the agent takes of gymnasium's observation spaces, and how observations become its
 dict of tensors: each key is a vector (float32 [d]; a scalar is a vector of size 1) or an
-image (uint8 [C, S, S], resized to the configured S x S, or kept at its own size where
-`auto` allows). With image_size `flat` an image is a vector of its pixels instead (in [0, 1]),
-read by the MLP encoder: for small symbolic boards such as MinAtar's."""
+image (uint8 [C, S, S], resized to the configured S x S, or padded to it with image_fit
+`pad`, or kept at its own size where `auto` allows). With image_size `flat` an image is a
+vector of its pixels instead (in [0, 1]), read by the MLP encoder: for small symbolic boards
+such as MinAtar's."""
 
 from dataclasses import dataclass
 
@@ -34,8 +35,9 @@ class ObservationSpec:
     """The agent's view of an observation space. A plain (non-Dict) space becomes the one
     key `obs`."""
 
-    def __init__(self, space: gym.Space, image_size: int | str = "auto"):
-        self.image_size = image_size
+    def __init__(self, space: gym.Space, image_size: int | str = "auto",
+                 image_fit: str = "resize"):
+        self.image_size, self.image_fit = image_size, image_fit
         if isinstance(space, gym.spaces.Dict):
             self.keys = {name: self._key(sub, f"observation key {name!r}")
                          for name, sub in space.spaces.items()}
@@ -58,6 +60,13 @@ class ObservationSpec:
             if image:
                 channels = space.shape[2] if len(space.shape) == 3 else 1
                 side = self._side(space.shape[:2])
+                height, width = space.shape[:2]
+                if self.image_fit == "pad" and max(height, width) > side:
+                    raise SpaceError(
+                        f"{what} {space}: env.image_fit=pad places its {height} x {width} "
+                        f"images in a {side} x {side} canvas, which they do not fit; set "
+                        f"env.image_size to a multiple of 16 of at least {max(height, width)}"
+                        f", or env.image_fit=resize")
                 return ObsKey((channels, side, side), image=True)
         raise SpaceError(f"{what} {space} is not supported; supported: {SUPPORTED}")
 
@@ -94,6 +103,8 @@ class ObservationSpec:
         image = torch.as_tensor(np.ascontiguousarray(x))  # dm_control renders flipped views
         image = image.unsqueeze(1) if image.dim() == 3 else image.permute(0, 3, 1, 2)
         size = spec.shape[-1]
+        if image.shape[-2:] != (size, size) and self.image_fit == "pad":
+            return pad_to(image, size)
         if image.shape[-2:] != (size, size):
             # Binary images stay binary (nearest); others average when shrinking and
             # interpolate when growing. Back to uint8 for replay.
@@ -110,6 +121,37 @@ class ObservationSpec:
         """Preallocated storage: {key: zeros [*leading, *shape]} in the key's dtype."""
         return {k: torch.zeros(*leading, *v.shape, dtype=torch.uint8 if v.image else
                                torch.float32) for k, v in self.keys.items()}
+
+
+def pad_to(image: Tensor, side: int) -> Tensor:
+    """[N, C, H, W] images at the centre of [N, C, side, side] zeros (the top and left
+    margins are the smaller ones where the margin is odd)."""
+    height, width = image.shape[-2:]
+    top, left = (side - height) // 2, (side - width) // 2
+    canvas = image.new_zeros(*image.shape[:-2], side, side)
+    canvas[..., top:top + height, left:left + width] = image
+    return canvas
+
+
+def cell_pixels(cells: int, side: int, fit: str) -> Tensor:
+    """Where each of an image's `cells` rows (or columns) is drawn once the image is stored
+    `side` pixels high (or wide): a stored row that shows it (under `resize`, nearest
+    neighbour, the one at the cell's centre: stored row p shows row floor((p + 1/2) ·
+    cells / side)); under `pad`, its own row in the canvas."""
+    rows = torch.arange(cells)
+    if fit == "pad":
+        return rows + (side - cells) // 2
+    return (2 * rows + 1) * side // (2 * cells)
+
+
+def pixel_cells(side: int, cells: int, fit: str) -> Tensor:
+    """The inverse of cell_pixels: for each of `side` stored rows, the image row it shows,
+    -1 for the empty canvas around a padded image."""
+    stored = torch.arange(side)
+    if fit == "pad":
+        rows = stored - (side - cells) // 2
+        return torch.where((rows >= 0) & (rows < cells), rows, -1)
+    return (2 * stored + 1) * cells // (2 * side)
 
 
 def vector_spec(size: int) -> ObservationSpec:

@@ -16,16 +16,16 @@ from tests.helpers import minatar_agent_and_replay
 pytest.importorskip("minatar", reason="the minatar extra is not installed")
 
 
-@pytest.mark.parametrize("size", [16, 32])
-def test_the_cells_read_from_a_stored_image_are_the_games_own(size):
+@pytest.mark.parametrize("size, fit", [(16, "resize"), (32, "resize"), (16, "pad")])
+def test_the_cells_read_from_a_stored_image_are_the_games_own(size, fit):
     env = make_env("MinAtar/SpaceInvaders-v1")
-    spec = ObservationSpec(env.observation_space, size)
+    spec = ObservationSpec(env.observation_space, size, fit)
     rng = np.random.default_rng(0)
     obs, _ = env.reset(seed=0)
     for _ in range(200):
         image = next(iter(spec.to_tensors(obs[None]).values()))[0]
         game = torch.from_numpy(env.unwrapped.game.env.state()).permute(2, 0, 1)  # C, 10, 10
-        assert torch.equal(board_cells(image), game)
+        assert torch.equal(board_cells(image, fit), game)
         obs, *_ = env.step(int(rng.integers(env.action_space.n)))
     env.close()
 

@@ -86,6 +86,8 @@ def test_module_ids_register_on_import(tmp_path):
     (["replay.recency=1.5"], "replay.recency"),
     (["env.image_size=20"], "env.image_size"),
     (["env.image_size=big"], "env.image_size"),
+    (["env.image_fit=crop"], "env.image_fit"),
+    (["env=minatar", "env.image_fit=pad", "env.image_size=auto"], "env.image_fit=pad"),
     (["model.image_decoder_start=zeros"], "model.image_decoder_start"),
     (["env.obs=pixels", "env.image_size=flat"], "rendered frames"),  # a render needs pixels
     (["env=mujoco", "env.image_size=flat"], "rendered frames"),  # it renders at image_size

@@ -24,14 +24,14 @@ from tests.helpers import minatar_agent_and_replay
 pytest.importorskip("minatar", reason="the minatar extra is not installed")
 
 
-def play_freeway(steps: int, seed: int = 0) -> tuple[torch.Tensor, list[int], list[float],
-                                                      list[bool]]:
+def play_freeway(steps: int, seed: int = 0, fit: str = "resize") -> tuple[
+        torch.Tensor, list[int], list[float], list[bool]]:
     """A real Freeway game without sticky actions, pressing "up" three times in four: the
     boards stored at 16 x 16 (env=minatar's size), and at each step the game's own chicken
     row, the reward on arriving there and whether a car hit the chicken on the way (it
     ended at the bottom, unpaid, where its own move would not have taken it)."""
     env = make_env("MinAtar/Freeway-v1", {"sticky_action_prob": 0.0})
-    spec = ObservationSpec(env.observation_space, 16)
+    spec = ObservationSpec(env.observation_space, 16, fit)
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     game = env.unwrapped.game.env
@@ -61,6 +61,14 @@ def test_the_chicken_row_and_the_collisions_are_the_games_own():
     empty = boards[:1].clone()
     empty[:, 0] = 0
     assert chicken_rows(empty).tolist() == [-1]  # no chicken drawn: no row
+
+
+def test_the_chicken_row_is_read_from_a_padded_board_too():
+    boards, rows, _, _ = play_freeway(300, fit="pad")
+    assert chicken_rows(boards, "pad").tolist() == rows
+    outside = torch.zeros_like(boards[:1])
+    outside[0, 0, 1, 5] = 255  # drawn on the empty canvas above the board: no row
+    assert chicken_rows(outside, "pad").tolist() == [-1]
 
 
 def test_a_model_that_draws_the_real_rows_scores_full_and_one_that_draws_the_bottom_does_not():

@@ -120,6 +120,48 @@ def test_binary_images_stay_black_and_white_when_enlarged():
     assert all((c.item() + 0.5) * 10 // 16 == 4 for c in cols)
 
 
+def test_resizing_a_board_draws_its_cells_one_or_two_pixels_wide_and_padding_one():
+    """MinAtar's 10 x 10 cells in 16 x 16: nearest-neighbour resizing gives some cells two
+    pixels and some one, by where they are; env.image_fit=pad keeps each cell one pixel, at
+    the centre of an empty canvas."""
+    board = gym.spaces.Box(0, 1, (10, 10, 1), np.bool_)
+    frames = np.zeros((10, 10, 10, 1), bool)
+    for cell in range(10):  # board n lights row n
+        frames[cell, cell, :, 0] = True
+    resized = ObservationSpec(board, 16).to_tensors(frames)["obs"]
+    widths = [int((resized[cell, 0, :, 0] > 0).sum()) for cell in range(10)]
+    assert sorted(set(widths)) == [1, 2] and sum(widths) == 16
+    padded = ObservationSpec(board, 16, "pad").to_tensors(frames)["obs"]
+    assert padded.shape == (10, 1, 16, 16) and padded.dtype == torch.uint8
+    for cell in range(10):
+        assert torch.nonzero(padded[cell, 0, :, 3] > 0).flatten().tolist() == [3 + cell]
+    inside = padded[:, :, 3:13, 3:13]
+    assert torch.equal(inside, torch.as_tensor(frames).permute(0, 3, 1, 2).to(torch.uint8) * 255)
+    assert padded.sum() == inside.sum()  # the canvas around the board stays empty
+
+
+def test_cells_and_stored_pixels_map_to_each_other_under_either_fit():
+    from envs.observations import cell_pixels, pixel_cells
+
+    for fit in ("resize", "pad"):
+        for side in (16, 32):
+            pixels = cell_pixels(10, side, fit)
+            assert torch.equal(pixel_cells(side, 10, fit)[pixels], torch.arange(10))
+    assert pixel_cells(16, 10, "pad").tolist() == [-1] * 3 + list(range(10)) + [-1] * 3
+    # an odd margin: the smaller part above (and to the left)
+    uneven = ObservationSpec(gym.spaces.Box(0, 255, (11, 11), np.uint8), 16, "pad")
+    out = uneven.to_tensors(np.full((1, 11, 11), 7, np.uint8))["obs"][0, 0]
+    assert torch.nonzero(out.sum(1)).flatten().tolist() == list(range(2, 13))
+    assert pixel_cells(16, 11, "pad")[2] == 0 and cell_pixels(11, 16, "pad")[0] == 2
+
+
+def test_padding_into_a_canvas_smaller_than_the_image_is_refused_naming_both_sizes():
+    space = gym.spaces.Box(0, 255, (20, 20, 3), np.uint8)
+    with pytest.raises(SpaceError, match=r"20 x 20 images in a 16 x 16 canvas.*at least 20"):
+        ObservationSpec(space, 16, "pad")
+    assert ObservationSpec(space, 32, "pad").keys["obs"].shape == (3, 32, 32)
+
+
 def test_a_one_dimensional_box_of_any_dtype_is_a_vector():
     spec = ObservationSpec(gym.spaces.Box(0, 255, (128,), np.uint8))  # e.g. Atari RAM
     assert spec.vector_keys == ["obs"] and spec.keys["obs"].shape == (128,)

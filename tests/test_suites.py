@@ -11,18 +11,28 @@ import yaml
 from envs import EnvError, make_env
 from tests.helpers import compose_config, smoke_run
 
+BOARDS = {"image": [], "flat": ["env.image_size=flat"],
+          "padded": ["env.image_fit=pad", "env.image_size=16"]}
 
-@pytest.mark.parametrize("board", ["image", "flat"])
+
+@pytest.mark.parametrize("board", list(BOARDS))
 def test_minatar_breakout_trains(tmp_path, board):
-    """As an image through the CNN, and as a vector through the MLP (env.image_size=flat)."""
+    """As an image through the CNN (resized, or padded into a 16 x 16 canvas), and as a
+    vector through the MLP (env.image_size=flat)."""
     pytest.importorskip("minatar", reason="the minatar extra is not installed")
-    flat = ["env.image_size=flat"] if board == "flat" else []
-    events = smoke_run(tmp_path, "env=minatar", "env.game=breakout", *flat)
+    events = smoke_run(tmp_path, "env=minatar", "env.game=breakout", *BOARDS[board])
     losses = [v for e in events for k, v in e.items() if k.startswith("loss/")]
     assert losses and all(math.isfinite(v) for v in losses)
     config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert config["env"]["id"] == "MinAtar/Breakout-v1"
-    assert config["env"]["image_size"] == ("flat" if flat else 32)
+    assert config["env"]["image_size"] == {"image": 32, "flat": "flat", "padded": 16}[board]
+    if board == "padded":  # what replay kept: the boards inside an empty 3-pixel margin
+        from agent.analysis.reward_check import load_run
+
+        _, replay, _ = load_run(tmp_path / "run")
+        (boards,) = replay.obs.values()  # preallocated: the steps not yet written are zeros
+        assert boards.shape[-2:] == (16, 16) and boards[..., 3:13, 3:13].sum() > 0
+        assert boards.sum() == boards[..., 3:13, 3:13].sum()
 
 
 def test_minatar_runs_the_categorical_code_unless_a_quantizer_is_named():

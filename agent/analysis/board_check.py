@@ -21,17 +21,17 @@ from agent.analysis.continue_check import imagine_ahead
 from agent.analysis.reward_check import WARMUP, check_command, sample_windows, seeded_posterior
 from agent.loop.openloop_errors import HORIZONS
 from agent.loop.replay import Replay
+from envs.observations import cell_pixels
 
 BOARD = 10  # MinAtar's board is 10 x 10, whatever size the image is stored at
 
 
-def board_cells(image: Tensor) -> Tensor:
-    """[..., C, H, W] uint8 images of a board enlarged by nearest neighbour -> [..., C, 10,
-    10] lit cells: each board cell read at the image pixel that shows it (envs/observations.py:
-    image pixel p shows board cell floor((p + 1/2) · 10 / H)), lit where drawn at half or
-    more."""
-    size = image.shape[-1]
-    pixel = (torch.arange(BOARD) * 2 + 1) * size // (2 * BOARD)  # a pixel inside each cell
+def board_cells(image: Tensor, fit: str = "resize") -> Tensor:
+    """[..., C, H, W] uint8 images of a board stored as env.image_fit `fit` stores it
+    (enlarged by nearest neighbour, or padded) -> [..., C, 10, 10] lit cells: each board
+    cell read at a pixel that shows it (envs.observations.cell_pixels), lit where drawn at
+    half or more."""
+    pixel = cell_pixels(BOARD, image.shape[-1], fit)
     return image[..., pixel, :][..., pixel] >= 128
 
 
@@ -100,19 +100,20 @@ def check_board(agent: Agent, replay: Replay, windows: int = 64, seq_len: int = 
     (key, image), *more = batch.obs.items()
     if more or image.dim() != 5 or image.shape[-1] < BOARD:
         raise SystemExit("error: this run's observations are not a MinAtar board (one image, "
-                         "enlarged from 10 x 10); run the check on an env=minatar run")
-    real = board_cells(image)
+                         "stored from 10 x 10); run the check on an env=minatar run")
+    fit = agent.cfg.env.image_fit
+    real = board_cells(image, fit)
     wm = agent.world_model
     kept = slice(WARMUP, None)  # h starts from zeros before WARMUP
     with evaluating(wm), seeded_posterior(seed):
         states = wm.observe(batch.obs, batch.action, batch.is_first)
-        seen = board_cells(wm.decode(wm.feat(states.h, states.quantized.code))[key])
+        seen = board_cells(wm.decode(wm.feat(states.h, states.quantized.code))[key], fit)
         names = channel_names(agent.cfg.env.id, image.shape[2])
         check = BoardCheck(names, batch.reward[:, kept].numel(),
                            score(seen[:, kept].flatten(0, 1), real[:, kept].flatten(0, 1)))
         for horizon in (h for h in HORIZONS if WARMUP + h < seq_len):
             h, code, reached, new_episode = imagine_ahead(wm, states, batch, horizon)
-            drawn = board_cells(wm.decode(wm.feat(h, code))[key])
+            drawn = board_cells(wm.decode(wm.feat(h, code))[key], fit)
             inside = ~new_episode
             check.imagined[horizon] = score(drawn[inside],
                                             real[:, reached].flatten(0, 1)[inside])

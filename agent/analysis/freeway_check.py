@@ -26,6 +26,7 @@ from agent.analysis.continue_check import imagine_ahead
 from agent.analysis.reward_check import WARMUP, check_command, sample_windows, seeded_posterior
 from agent.loop.openloop_errors import HORIZONS
 from agent.loop.replay import Replay
+from envs.observations import pixel_cells
 
 BOARD = 10             # MinAtar's board is 10 x 10, whatever size the image is stored at
 BOTTOM = BOARD - 1     # where the chicken starts, and goes back to when hit or across
@@ -33,13 +34,14 @@ CHICKEN = 0            # the board's channel that shows the chicken
 UP = 1                 # Freeway's actions: no-op, up, down
 
 
-def chicken_rows(board: Tensor) -> Tensor:
-    """[..., C, H, W] Freeway boards (uint8 pixels) -> the chicken's row on MinAtar's 10-row
-    board [...]: the image row with the most chicken, mapped back through the nearest-
-    neighbour enlargement (envs/observations.py: image row p shows board row
-    floor((p + 1/2) · 10 / H)); -1 where less than half a pixel of chicken is drawn."""
+def chicken_rows(board: Tensor, fit: str = "resize") -> Tensor:
+    """[..., C, H, W] Freeway boards (uint8 pixels, stored as env.image_fit `fit` stores
+    them) -> the chicken's row on MinAtar's 10-row board [...]: the image row with the most
+    chicken, mapped back to the board row it shows (envs.observations.pixel_cells); -1
+    where less than half a pixel of chicken is drawn, or where it is drawn only on the empty
+    canvas around a padded board."""
     mass = board[..., CHICKEN, :, :].float().sum(-1) / 255  # [..., H]
-    row = (2 * mass.argmax(-1) + 1) * BOARD // (2 * board.shape[-2])
+    row = pixel_cells(board.shape[-2], BOARD, fit).to(board.device)[mass.argmax(-1)]
     return torch.where(mass.amax(-1) >= 0.5, row, -1)
 
 
@@ -139,7 +141,8 @@ def check_freeway(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
         raise SystemExit("error: this run's observations are not MinAtar Freeway's board "
                          "(one image of 7 channels); run the check on an env=minatar "
                          "env.game=freeway run")
-    real = chicken_rows(board)
+    fit = agent.cfg.env.image_fit
+    real = chicken_rows(board, fit)
     hit = collisions(real, batch.reward, batch.is_first)
     other = ~hit & (batch.reward == 0) & (batch.is_first == 0) & (real >= 0)
     before = torch.cat([torch.full_like(real[:, :1], -1), real[:, :-1]], 1)
@@ -148,7 +151,7 @@ def check_freeway(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
     with evaluating(agent), seeded_posterior(seed):
         states = wm.observe(batch.obs, batch.action, batch.is_first)
         feat = wm.feat(states.h, states.quantized.code)
-        seen = chicken_rows(wm.decode(feat)[key])
+        seen = chicken_rows(wm.decode(feat)[key], fit)
         kept = slice(WARMUP, None)  # h starts from zeros before WARMUP
         check = FreewayCheck(
             batch.reward[:, kept].numel(), int((batch.reward[:, kept] > 0).sum()),
@@ -156,7 +159,7 @@ def check_freeway(agent: Agent, replay: Replay, windows: int = 64, seq_len: int 
             rows=by_row(real[:, kept].flatten(), *values_and_p_up(agent, feat[:, kept])))
         for horizon in (h for h in HORIZONS if WARMUP + h < seq_len):
             h, code, reached, new_episode = imagine_ahead(wm, states, batch, horizon)
-            drawn = chicken_rows(wm.decode(wm.feat(h, code))[key])
+            drawn = chicken_rows(wm.decode(wm.feat(h, code))[key], fit)
             inside = ~new_episode
             check.imagined[horizon] = score(drawn[inside], *(
                 x[:, reached].flatten()[inside] for x in (real, hit, other, stayed_up)))

@@ -12,12 +12,12 @@ from envs import ActionCodec, ObservationSpec, make_vector_env
 
 def random_policy_replay(env_id: str, steps: int, kwargs: dict | None = None,
                          num_envs: int = 4, seed: int = 0, image_size: int | str = "auto",
-                         **wrappers) -> Replay:
+                         image_fit: str = "resize", **wrappers) -> Replay:
     """`steps` vector steps of uniform random actions, stored as training stores them
-    (`image_size` and `wrappers` as a run's env config gives them)."""
+    (`image_size`, `image_fit` and `wrappers` as a run's env config gives them)."""
     envs = make_vector_env(env_id, num_envs, kwargs or {}, **wrappers)
     codec = ActionCodec(envs.single_action_space)
-    spec = ObservationSpec(envs.single_observation_space, image_size)
+    spec = ObservationSpec(envs.single_observation_space, image_size, image_fit)
     replay = Replay(steps * num_envs, num_envs, spec, codec.size, seed=seed)
     driver = Driver(envs, codec, spec, seed)
     rng = np.random.default_rng(seed)

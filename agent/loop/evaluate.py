@@ -79,7 +79,7 @@ def env_interface(env: EnvConfig) -> tuple[ActionCodec, ObservationSpec]:
     read its spaces)."""
     probe = make_vector_env(env.id, 1, env.kwargs, **env.wrappers())
     codec = ActionCodec(probe.single_action_space)
-    spec = ObservationSpec(probe.single_observation_space, env.image_size)
+    spec = ObservationSpec(probe.single_observation_space, env.image_size, env.image_fit)
     probe.close()
     return codec, spec
 

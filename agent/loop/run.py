@@ -101,7 +101,8 @@ class Run:
         self.envs = make_vector_env(env.id, env.num_envs, env.kwargs, env.vector,
                                     **env.wrappers())
         self.codec = ActionCodec(self.envs.single_action_space)
-        self.spec = ObservationSpec(self.envs.single_observation_space, env.image_size)
+        self.spec = ObservationSpec(self.envs.single_observation_space, env.image_size,
+                                    env.image_fit)
         self.agent = Agent(self.spec, self.codec, cfg, self.device)
         step_bytes = Replay.bytes_per_step(self.spec, self.codec.size)
         capacity, why = replay_capacity(cfg.replay.capacity, step_bytes,
