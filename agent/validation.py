@@ -9,6 +9,7 @@ from agent.config import Config
 from agent.errors import ConfigError
 from agent.quantizers import registry
 from envs.crop import check_window
+from envs.observations import FITS
 
 
 def _require(ok: bool, key: str, value, must: str) -> None:
@@ -79,8 +80,8 @@ def validate(cfg: Config) -> None:
     _require(size != "auto" or not renders_at_size, "env.image_size", size,
              "a multiple of 16 with an env config that renders at image_size, as dmc and "
              "mujoco do (64 is DreamerV3's); auto is for an env's own images and renders")
-    _require(cfg.env.image_fit in ("resize", "pad"), "env.image_fit", cfg.env.image_fit,
-             "resize or pad")
+    _require(cfg.env.image_fit in FITS, "env.image_fit", cfg.env.image_fit,
+             " or ".join(FITS))
     _require(cfg.env.image_fit != "pad" or isinstance(size, int), "env.image_size", size,
              "a multiple of 16 with env.image_fit=pad (the canvas the image is placed in, "
              "e.g. 16 for MinAtar's 10 x 10 boards)")

@@ -5,11 +5,12 @@ of each object's lit cells it draws lit (agent/analysis/board_check.py). No sequ
 no code, no KL: what it cannot draw, no world model built on these convnets will.
 
     python benchmarks/board_autoencoder.py [--game space_invaders] [--likelihood mse]
-        [--mean-frame] [--min-res 1] [--lr 3e-4] [--width 128] [--depth 16]
+        [--mean-frame] [--min-res 1] [--fit resize] [--lr 3e-4] [--width 128] [--depth 16]
         [--updates 2000] [--every 500] [--batch 256] [--seed 0]
 
-Boards are stored as env=minatar stores them (16 x 16, sticky actions); 4 envs × 1,000
-random steps. One torch thread.
+Boards are stored as env=minatar stores them (16 x 16, sticky actions; `--fit pad` as
+env.image_fit=pad stores them: each cell one pixel, where resizing draws them 1 or 2 pixels
+wide); 4 envs × 1,000 random steps. One torch thread.
 """
 
 import argparse
@@ -22,6 +23,7 @@ from torch import nn
 from agent.analysis.board_check import board_cells, channel_names, pct, score
 from agent.analysis.random_data import random_policy_replay
 from agent.model.convnets import LIKELIHOODS, ConvDecoder, ConvEncoder
+from envs.observations import FITS
 
 SCORED = 512  # boards scored at each report: the first of the replay
 
@@ -31,6 +33,8 @@ def parse() -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--game", default="space_invaders")
     parser.add_argument("--likelihood", choices=LIKELIHOODS, default="mse")
+    parser.add_argument("--fit", choices=FITS, default="resize",
+                        help="env.image_fit: how the 10 x 10 boards become 16 x 16")
     parser.add_argument("--mean-frame", action="store_true",
                         help="the decoder starts at the boards' mean frame")
     for name, kind, default in (("min-res", int, 1), ("lr", float, 3e-4), ("width", int, 128),
@@ -44,7 +48,8 @@ def main() -> None:
     args = parse()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    env = load_config(["env=minatar", f"env.game={args.game}"]).env  # stored as runs store it
+    env = load_config(["env=minatar", f"env.game={args.game}",  # stored as runs store it
+                       f"env.image_fit={args.fit}"]).env
     replay = random_policy_replay(env.id, 1000, dict(env.kwargs or {}), seed=args.seed,
                                   image_size=env.image_size, image_fit=env.image_fit,
                                   **env.wrappers())

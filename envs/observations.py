@@ -37,7 +37,7 @@ class ObservationSpec:
 
     def __init__(self, space: gym.Space, image_size: int | str = "auto",
                  image_fit: str = "resize"):
-        self.image_size, self.image_fit = image_size, image_fit
+        self.image_size, self.image_fit = image_size, known_fit(image_fit)
         if isinstance(space, gym.spaces.Dict):
             self.keys = {name: self._key(sub, f"observation key {name!r}")
                          for name, sub in space.spaces.items()}
@@ -123,6 +123,16 @@ class ObservationSpec:
                                torch.float32) for k, v in self.keys.items()}
 
 
+FITS = ("resize", "pad")
+
+
+def known_fit(fit: str) -> str:
+    """`fit` if it is an image_fit this module knows (a misspelt one would silently resize)."""
+    if fit not in FITS:
+        raise ValueError(f"image_fit={fit!r}: must be one of {', '.join(FITS)}")
+    return fit
+
+
 def pad_to(image: Tensor, side: int) -> Tensor:
     """[N, C, H, W] images at the centre of [N, C, side, side] zeros (the top and left
     margins are the smaller ones where the margin is odd)."""
@@ -139,7 +149,7 @@ def cell_pixels(cells: int, side: int, fit: str) -> Tensor:
     neighbour, the one at the cell's centre: stored row p shows row floor((p + 1/2) ·
     cells / side)); under `pad`, its own row in the canvas."""
     rows = torch.arange(cells)
-    if fit == "pad":
+    if known_fit(fit) == "pad":
         return rows + (side - cells) // 2
     return (2 * rows + 1) * side // (2 * cells)
 
@@ -148,7 +158,7 @@ def pixel_cells(side: int, cells: int, fit: str) -> Tensor:
     """The inverse of cell_pixels: for each of `side` stored rows, the image row it shows,
     -1 for the empty canvas around a padded image."""
     stored = torch.arange(side)
-    if fit == "pad":
+    if known_fit(fit) == "pad":
         rows = stored - (side - cells) // 2
         return torch.where((rows >= 0) & (rows < cells), rows, -1)
     return (2 * stored + 1) * cells // (2 * side)

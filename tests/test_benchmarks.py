@@ -598,7 +598,7 @@ def test_the_board_autoencoder_reports_each_object_under_its_name():
     shown = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks/board_autoencoder.py"), "--game", "freeway",
          "--likelihood", "bernoulli", "--mean-frame", "--min-res", "4", "--depth", "4",
-         "--batch", "8", "--updates", "4", "--every", "2"],
+         "--batch", "8", "--updates", "4", "--every", "2", "--fit", "pad"],
         check=True, timeout=300, capture_output=True, text=True, cwd=ROOT).stdout
     reports = [line for line in shown.splitlines() if "updates: loss" in line]
     assert [line.split()[0] for line in reports] == ["2", "4"]

@@ -69,6 +69,9 @@ def test_the_chicken_row_is_read_from_a_padded_board_too():
     outside = torch.zeros_like(boards[:1])
     outside[0, 0, 1, 5] = 255  # drawn on the empty canvas above the board: no row
     assert chicken_rows(outside, "pad").tolist() == [-1]
+    hazy = boards[:1].clone()  # a decoded board with a brighter haze on the canvas
+    hazy[0, 0, 0] = 200
+    assert chicken_rows(hazy, "pad").tolist() == rows[:1]
 
 
 def test_a_model_that_draws_the_real_rows_scores_full_and_one_that_draws_the_bottom_does_not():

@@ -160,6 +160,8 @@ def test_padding_into_a_canvas_smaller_than_the_image_is_refused_naming_both_siz
     with pytest.raises(SpaceError, match=r"20 x 20 images in a 16 x 16 canvas.*at least 20"):
         ObservationSpec(space, 16, "pad")
     assert ObservationSpec(space, 32, "pad").keys["obs"].shape == (3, 32, 32)
+    with pytest.raises(ValueError, match="image_fit='crop': must be one of resize, pad"):
+        ObservationSpec(space, 32, "crop")  # not a silent resize
 
 
 def test_a_one_dimensional_box_of_any_dtype_is_a_vector():

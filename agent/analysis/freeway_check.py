@@ -37,12 +37,13 @@ UP = 1                 # Freeway's actions: no-op, up, down
 def chicken_rows(board: Tensor, fit: str = "resize") -> Tensor:
     """[..., C, H, W] Freeway boards (uint8 pixels, stored as env.image_fit `fit` stores
     them) -> the chicken's row on MinAtar's 10-row board [...]: the image row with the most
-    chicken, mapped back to the board row it shows (envs.observations.pixel_cells); -1
-    where less than half a pixel of chicken is drawn, or where it is drawn only on the empty
-    canvas around a padded board."""
+    chicken on the board (not on the empty canvas around a padded one), mapped back to the
+    board row it shows (envs.observations.pixel_cells); -1 where less than half a pixel of
+    chicken is drawn there."""
+    shows = pixel_cells(board.shape[-2], BOARD, fit).to(board.device)  # board row of each
     mass = board[..., CHICKEN, :, :].float().sum(-1) / 255  # [..., H]
-    row = pixel_cells(board.shape[-2], BOARD, fit).to(board.device)[mass.argmax(-1)]
-    return torch.where(mass.amax(-1) >= 0.5, row, -1)
+    mass = mass * (shows >= 0)  # chicken drawn on a padded board's empty canvas: not a row
+    return torch.where(mass.amax(-1) >= 0.5, shows[mass.argmax(-1)], -1)
 
 
 def collisions(rows: Tensor, reward: Tensor, is_first: Tensor) -> Tensor:

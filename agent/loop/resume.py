@@ -13,8 +13,8 @@ from agent.errors import ConfigError
 # Keys whose change would change the shapes of weights or replay, or the env whose
 # episodes a checkpoint continues: refused on resume.
 SHAPE_KEYS = ("model.", "quantizer", "env.id", "env.game", "env.num_envs", "env.kwargs",
-              "env.obs", "env.image_size", "env.image_fit", "env.action_repeat",
-              "env.time_limit", "env.max_pool", "env.crop", "replay.capacity")
+              "env.obs", "env.image_size", "env.action_repeat", "env.time_limit",
+              "env.max_pool", "env.crop", "replay.capacity")
 GROUPS = ("env", "quantizer", "size", "preset")
 # Besides how the run is carried out (agent.config.RUN_KEYS), what may change on resume:
 # how long it trains and how it is evaluated.
