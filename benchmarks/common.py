@@ -268,10 +268,10 @@ def group_settings(group: str, name: str) -> tuple[dict, dict]:
     and every setting its file gives, both flattened."""
     default = flatten(dataclasses.asdict(load_config([])))
     chosen = flatten(dataclasses.asdict(load_config([f"{group}={name}"])))
-    path = ROOT / "configs" / group / f"{name}.yaml"
-    package = re.search(r"^# @package (\S+)", path.read_text(), re.MULTILINE)
+    text = (ROOT / "configs" / group / f"{name}.yaml").read_text()
+    package = re.search(r"^# @package (\S+)", text, re.MULTILINE)
     package = package.group(1) if package else group
-    own = yaml.safe_load(path.read_text()) or {}
+    own = yaml.safe_load(text) or {}
     given = flatten(own if package == "_global_" else {package: own})
     differ = {key: held for key, (held, _) in changed_settings(chosen, default).items()}
     return differ, {key: chosen[key] for key in given if key in chosen}

@@ -103,9 +103,9 @@ class ObservationSpec:
         image = torch.as_tensor(np.ascontiguousarray(x))  # dm_control renders flipped views
         image = image.unsqueeze(1) if image.dim() == 3 else image.permute(0, 3, 1, 2)
         size = spec.shape[-1]
-        if image.shape[-2:] != (size, size) and self.image_fit == "pad":
-            return pad_to(image, size)
         if image.shape[-2:] != (size, size):
+            if self.image_fit == "pad":
+                return pad_to(image, size)
             # Binary images stay binary (nearest); others average when shrinking and
             # interpolate when growing. Back to uint8 for replay.
             shrink = image.shape[-1] >= size and image.shape[-2] >= size
