@@ -66,6 +66,10 @@ class EnvConfig:
                 "crop": None if self.crop is None else list(self.crop)}
 
 
+STEP_INPUTS = ("joint", "separate")
+"""model.step_input's values."""
+
+
 @dataclass
 class ModelConfig:
     deter: int = 256
@@ -104,6 +108,11 @@ class ModelConfig:
     (DreamerV3: 1). Terminations a learned policy rarely reaches are a few in ten thousand
     replayed steps, and the head then predicts they continue: CartPole's cart past the
     track's edge at 0.95-0.99 (docs/results/cartpole.md)."""
+    step_input: str = "joint"
+    """How the sequence model reads the previous code and action: `joint` (one Linear ->
+    LayerNorm -> SiLU block over both, concatenated: the action is a few of its inputs
+    beside the code's hundreds) or `separate` (a block of `units` for each, concatenated,
+    so the action's embedding is as wide and as normalised as the code's: DreamerV3's)."""
     image_decoder_start: str = "random"
     """How image decoders start: `random` (PyTorch's initialisation) or `mean_frame` (a
     learned per-pixel image added to the output, set to the first replayed batch's mean,

@@ -5,7 +5,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from agent.config import Config
+from agent.config import STEP_INPUTS, Config
 from agent.errors import ConfigError
 from agent.quantizers import registry
 from envs.crop import check_window
@@ -138,6 +138,8 @@ def validate(cfg: Config) -> None:
              cfg.model.dyn_grad_into_code, "in [0, 1]")
     _require(0 <= cfg.model.overshoot < t.seq_len, "model.overshoot", cfg.model.overshoot,
              f"in [0, train.seq_len) = [0, {t.seq_len}) (0: the one-step loss only)")
+    _require(cfg.model.step_input in STEP_INPUTS, "model.step_input", cfg.model.step_input,
+             " or ".join(STEP_INPUTS))
     _require(cfg.model.image_decoder_start in ("random", "mean_frame"),
              "model.image_decoder_start", cfg.model.image_decoder_start,
              "random or mean_frame")

@@ -89,6 +89,7 @@ def test_module_ids_register_on_import(tmp_path):
     (["env.image_fit=crop"], "env.image_fit"),
     (["env=minatar", "env.image_fit=pad", "env.image_size=auto"], "env.image_fit=pad"),
     (["model.image_decoder_start=zeros"], "model.image_decoder_start"),
+    (["model.step_input=both"], "model.step_input"),
     (["env.obs=pixels", "env.image_size=flat"], "rendered frames"),  # a render needs pixels
     (["env=mujoco", "env.image_size=flat"], "rendered frames"),  # it renders at image_size
     (["env=dmc", "env.image_size=auto"], "renders at image_size"),  # a render has a size

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from agent.agent import Agent
+from agent.config import STEP_INPUTS
 from agent.distributions import categorical_kl
 from agent.errors import ConfigError
 from agent.model.networks import mlp, scale_gradient
@@ -133,9 +134,12 @@ def test_shapes_at_every_boundary(name, replay):
     assert state.h.shape == (3, cfg.model.deter) and state.code.shape == (3, q.code_dim)
 
 
-def test_policy_state_matches_training_unroll(replay):
+@pytest.mark.parametrize("step_input", STEP_INPUTS)
+def test_policy_state_matches_training_unroll(replay, step_input):
     """Acting step by step builds the same h as the batched training unroll."""
-    agent = Agent(4, 2, small_config("fsq")).eval()
+    cfg = small_config("fsq")
+    cfg.model.step_input = step_input
+    agent = Agent(4, 2, cfg).eval()
     batch = replay.sample(1, 16)
     batch = batch._replace(is_first=batch.is_first.clone())
     batch.is_first[:, 0] = 1

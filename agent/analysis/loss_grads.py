@@ -34,7 +34,7 @@ from agent.data import Batch
 PARTS = {
     "encoder": ("encoder", "image_encoders", "merge"),
     "quantizer": ("quantizer",),
-    "sequence": ("step_input", "gru"),
+    "sequence": ("step_input", "action_input", "gru"),
     "prior": ("prior",),
     "decoder": ("decoder", "image_decoders"),
     "reward head": ("reward",),

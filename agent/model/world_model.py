@@ -16,12 +16,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from agent.config import Config
+from agent.config import STEP_INPUTS, Config
 from agent.data import Batch, Obs
 from agent.distributions import TwoHot, symexp, symlog
 from agent.errors import ConfigError
 from agent.model.convnets import LIKELIHOODS, ConvDecoder, ConvEncoder
-from agent.model.networks import mlp, scale_gradient
+from agent.model.networks import input_block, mlp, scale_gradient
 from agent.model.priors import make_prior
 from agent.quantizers import QuantizerOutput, build
 from envs.observations import ObservationSpec
@@ -59,14 +59,19 @@ class WorldModel(nn.Module):
         if self.image_keys:
             width = (m.units if self.vector_keys else 0) + sum(
                 e.out_dim for e in self.image_encoders.values())
-            self.merge = nn.Sequential(nn.Linear(width, m.units, bias=False),
-                                       nn.LayerNorm(m.units), nn.SiLU())
+            self.merge = input_block(width, m.units)
         self.quantizer = build(cfg.quantizer, m.units)
         q = self.quantizer
         self.code_dim, self.deter = q.code_dim, m.deter
-        self.step_input = nn.Sequential(nn.Linear(q.code_dim + act_dim, m.units, bias=False),
-                                    nn.LayerNorm(m.units), nn.SiLU())
-        self.gru = nn.GRUCell(m.units, m.deter)
+        if m.step_input not in STEP_INPUTS:
+            raise ConfigError(f"model.step_input={m.step_input!r}: use "
+                              f"{' or '.join(STEP_INPUTS)}")
+        # joint: one block reads the code and the action together (the action is act_dim of
+        # code_dim + act_dim inputs); separate: each its own block, as wide as the other.
+        separate = m.step_input == "separate"
+        self.step_input = input_block(q.code_dim + (0 if separate else act_dim), m.units)
+        self.action_input = input_block(act_dim, m.units) if separate else None
+        self.gru = nn.GRUCell(m.units * (2 if separate else 1), m.deter)
         self.prior_dist = make_prior(q, m.prior_unimix)
         self.prior = mlp(m.deter, m.units, 1, out=self.prior_dist.size)
         self.feat_dim = m.deter + q.code_dim
@@ -134,9 +139,15 @@ class WorldModel(nn.Module):
             loss = loss + decoder.loss(decoder(feat), obs[k])
         return loss
 
+    def sequence_input(self, code: Tensor, action: Tensor) -> Tensor:
+        """What the GRU reads from the code and action it is fed (model.step_input)."""
+        if self.action_input is None:
+            return self.step_input(torch.cat([code, action], -1))
+        return torch.cat([self.step_input(code), self.action_input(action)], -1)
+
     def step(self, h: Tensor, code: Tensor, action: Tensor) -> Tensor:
         """One step of the sequence model: h' = f(h, c, a)."""
-        return self.gru(self.step_input(torch.cat([code, action], -1)), h)
+        return self.gru(self.sequence_input(code, action), h)
 
     def sample_code(self, h: Tensor) -> Tensor:
         """A code drawn from the prior given h: for discrete quantizers, indices sampled from
@@ -197,7 +208,7 @@ class WorldModel(nn.Module):
         keep[:, 0] = 0.0  # a replayed sequence starts from a reset state
         prev_code = torch.cat([torch.zeros_like(code[:, :1]), code[:, :-1]], 1)
         prev_act = torch.cat([torch.zeros_like(action[:, :1]), action[:, :-1]], 1)
-        inputs = self.step_input(torch.cat([prev_code, prev_act], -1) * keep)  # [B, T, units]
+        inputs = self.sequence_input(prev_code * keep, prev_act * keep)  # [B, T, GRU input]
         h = inputs.new_zeros(action.shape[0], self.deter)
         hs = []
         for t in range(action.shape[1]):
