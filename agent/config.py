@@ -112,7 +112,9 @@ class ModelConfig:
     """How the sequence model reads the previous code and action: `joint` (one Linear ->
     LayerNorm -> SiLU block over both, concatenated: the action is a few of its inputs
     beside the code's hundreds) or `separate` (a block of `units` for each, concatenated,
-    so the action's embedding is as wide and as normalised as the code's: DreamerV3's)."""
+    so the action's embedding is as wide and as normalised as the code's, as in DreamerV3;
+    the GRU's input is then twice as wide, 3 x deter x units more weights). DreamerV3 also
+    embeds h that way and scales continuous actions by max(1, |a|); neither is done here."""
     image_decoder_start: str = "random"
     """How image decoders start: `random` (PyTorch's initialisation) or `mean_frame` (a
     learned per-pixel image added to the output, set to the first replayed batch's mean,

@@ -14,7 +14,7 @@ def scale_gradient(x: Tensor, scale: float) -> Tensor:
     return frozen + scale * (x - frozen)
 
 
-def input_block(inp: int, units: int) -> nn.Sequential:
+def dense_block(inp: int, units: int) -> nn.Sequential:
     """Linear (no bias) -> LayerNorm -> SiLU: every hidden layer's shape here."""
     return nn.Sequential(nn.Linear(inp, units, bias=False), nn.LayerNorm(units), nn.SiLU())
 
@@ -26,7 +26,7 @@ def mlp(inp: int, units: int, layers: int, out: int | None = None,
     blocks: list[nn.Module] = []
     width = inp
     for _ in range(layers):
-        blocks += list(input_block(width, units))
+        blocks += list(dense_block(width, units))
         width = units
     if out is not None:
         head = nn.Linear(width, out)

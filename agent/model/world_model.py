@@ -21,7 +21,7 @@ from agent.data import Batch, Obs
 from agent.distributions import TwoHot, symexp, symlog
 from agent.errors import ConfigError
 from agent.model.convnets import LIKELIHOODS, ConvDecoder, ConvEncoder
-from agent.model.networks import input_block, mlp, scale_gradient
+from agent.model.networks import dense_block, mlp, scale_gradient
 from agent.model.priors import make_prior
 from agent.quantizers import QuantizerOutput, build
 from envs.observations import ObservationSpec
@@ -59,7 +59,7 @@ class WorldModel(nn.Module):
         if self.image_keys:
             width = (m.units if self.vector_keys else 0) + sum(
                 e.out_dim for e in self.image_encoders.values())
-            self.merge = input_block(width, m.units)
+            self.merge = dense_block(width, m.units)
         self.quantizer = build(cfg.quantizer, m.units)
         q = self.quantizer
         self.code_dim, self.deter = q.code_dim, m.deter
@@ -68,9 +68,11 @@ class WorldModel(nn.Module):
                               f"{' or '.join(STEP_INPUTS)}")
         # joint: one block reads the code and the action together (the action is act_dim of
         # code_dim + act_dim inputs); separate: each its own block, as wide as the other.
+        # The code's block keeps the name step_input, so joint runs saved before
+        # model.step_input existed load under the same parameter names.
         separate = m.step_input == "separate"
-        self.step_input = input_block(q.code_dim + (0 if separate else act_dim), m.units)
-        self.action_input = input_block(act_dim, m.units) if separate else None
+        self.step_input = dense_block(q.code_dim + (0 if separate else act_dim), m.units)
+        self.action_input = dense_block(act_dim, m.units) if separate else None
         self.gru = nn.GRUCell(m.units * (2 if separate else 1), m.deter)
         self.prior_dist = make_prior(q, m.prior_unimix)
         self.prior = mlp(m.deter, m.units, 1, out=self.prior_dist.size)
@@ -245,9 +247,9 @@ class WorldModel(nn.Module):
         from each replayed h_t the prior is rolled on its own sampled codes, fed the actions
         taken, and each step's prediction is scored against the posterior code there, as
         imagination rolls it (PlaNet's latent overshooting, on sampled codes). Trains the
-        step input, the GRU and the prior head: the start h and the samples are detached,
-        so the encoder gets none of it; `prior_grad_into_h` scales what reaches the rolled h
-        as it does for `dyn` (at 0 only the prior head learns from it). Free bits apply per
+        step and action inputs, the GRU and the prior head: the start h and the samples are
+        detached, so the encoder gets none of it; `prior_grad_into_h` scales what reaches the
+        rolled h as it does for `dyn` (at 0 only the prior head learns from it). Free bits apply per
         step as in `dyn`; steps past the window or across an episode's start are left out.
         One mean over every scored (start, step): a larger K adds terms, not weight.
         `prior_params`: the prior's output on the observed h, which the one-step loss has
