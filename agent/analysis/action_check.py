@@ -50,8 +50,8 @@ class ActionCheck:
         m = self.moves
         moved = (f"{m.moved} steps, drawn there at {100 * m.found_moved:.0f}% (its old cell "
                  f"drawn too at {100 * m.kept_old:.0f}%)" if m.moved else "none")
-        stayed = f"{m.stayed} steps, drawn there at {100 * m.found_stayed:.0f}%" if m.stayed \
-            else "none"
+        stayed = (f"{m.stayed} steps, drawn there at {100 * m.found_stayed:.0f}%"
+                  if m.stayed else "none")
         actions = ", ".join(f"{a}: {100 * d:.0f}%" for a, d in enumerate(self.differs, 1))
         return [f"the {self.name}, one prior step ahead fed the action taken (likeliest code):",
                 f"  where it moved to another cell: {moved}",
